@@ -1,0 +1,109 @@
+"""All console output goes through here, so ``--json`` and piped output stay clean.
+
+Human-facing text goes to stderr through rich; stdout carries only machine output (``emit_json``) or tables
+the user asked for. When stderr is not a terminal, rich writes plain text: no colours, no control codes, no
+emoji. Tests call ``configure(quiet=True)`` or capture the streams; nothing here ever prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # rich costs ~60 ms to import; only pay when printing
+    from collections.abc import Iterator
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+_state: dict[str, Any] = {"quiet": False, "json": False, "err": None, "out": None}
+
+
+def configure(*, quiet: bool = False, json_mode: bool = False) -> None:
+    """Set the output mode for this process (``--quiet``, ``--json``)."""
+    _state.update(quiet=quiet, json=json_mode, err=None, out=None)
+
+
+def _console(stream: str) -> Console:
+    if _state[stream] is None:
+        from rich.console import Console
+
+        target = sys.stderr if stream == "err" else sys.stdout
+        interactive = target.isatty()
+        _state[stream] = Console(
+            file=target,
+            highlight=False,
+            emoji=False,
+            force_terminal=None if interactive else False,
+            no_color=not interactive,
+            soft_wrap=not interactive,
+        )
+    return _state[stream]
+
+
+def err_console() -> Console:
+    """The rich console on stderr (for live displays)."""
+    return _console("err")
+
+
+def info(message: str) -> None:
+    """A progress or status line for the human (stderr); silent with ``--quiet`` or ``--json``."""
+    if not (_state["quiet"] or _state["json"]):
+        _console("err").print(message, markup=False)
+
+
+def warn(message: str) -> None:
+    """A warning (stderr); shown even with ``--quiet``, but not in ``--json`` mode."""
+    if not _state["json"]:
+        _console("err").print(f"warning: {message}", markup=False, style="yellow")
+
+
+def error(message: str, hint: str | None = None) -> None:
+    """A user-facing error (stderr), always shown."""
+    console = _console("err")
+    console.print(f"error: {message}", markup=False, style="bold red")
+    if hint:
+        console.print(f"  hint: {hint}", markup=False)
+
+
+def out(text: str = "") -> None:
+    """Plain text the user asked for, on stdout."""
+    sys.stdout.write(text + "\n")
+
+
+def emit_json(value: Any) -> None:
+    """The single JSON document of a ``--json`` command, on stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+    """A table on stdout (plain aligned text when piped)."""
+    from rich.table import Table
+
+    grid = Table(title=title, show_edge=False, header_style="bold")
+    for column in columns:
+        grid.add_column(column)
+    for row in rows:
+        grid.add_row(*["" if cell is None else str(cell) for cell in row])
+    _console("out").print(grid)
+
+
+@contextmanager
+def progress(description: str, total: float | None) -> Iterator[Any]:
+    """A progress bar on stderr yielding ``advance(n)``; a no-op when quiet, in JSON mode or not a terminal."""
+    if _state["quiet"] or _state["json"] or not sys.stderr.isatty():
+        info(description)
+        yield lambda n: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    bar: Progress
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TimeRemainingColumn(), console=_console("err"), transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

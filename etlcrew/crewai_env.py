@@ -1,0 +1,37 @@
+"""Import CrewAI only through here, so it never phones home and keeps its files in our state directory.
+
+CrewAI sends telemetry, traces and version checks unless told not to, and the first offline kickoff stalls
+about 10 s on them. The variables must be set before ``crewai`` is first imported.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import ModuleType
+
+QUIET_CREWAI = {
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "OTEL_SDK_DISABLED": "true",
+    "CREWAI_TRACING_ENABLED": "false",
+    "CREWAI_DISABLE_VERSION_CHECK": "true",
+    "CREWAI_DISABLE_TRACKING": "true",
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+}
+
+
+def prepare_crewai_environment(state_dir: Path) -> None:
+    """Switch off CrewAI's network habits and pin its storage under ``state_dir/crewai``."""
+    for name, value in QUIET_CREWAI.items():
+        os.environ[name] = value
+    storage = state_dir / "crewai"
+    storage.mkdir(parents=True, exist_ok=True)
+    os.environ["CREWAI_STORAGE_DIR"] = str(storage)
+
+
+def import_crewai(state_dir: Path) -> ModuleType:
+    """Prepare the environment, then import and return ``crewai`` (6-7 s the first time)."""
+    prepare_crewai_environment(state_dir)
+    import crewai
+
+    return crewai

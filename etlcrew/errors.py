@@ -1,0 +1,96 @@
+"""Every error a user can see, with the exit code it maps to.
+
+One tree keeps messages and exit codes consistent across commands::
+
+    EtlcrewError                 exit 1   (a run failed; it can be resumed)
+    ├── UsageError               exit 2   (bad flag or argument)
+    ├── ConfigError              exit 2   (config/*.yaml or settings are wrong; carries every problem found)
+    ├── ModelError               exit 1   (a model could not be reached, fetched or started)
+    │   └── ModelSetupError      exit 2   (a provider key or model name is missing: fix the setup)
+    ├── SourceError              exit 1   (a whole source failed: unreadable database, dead URL)
+    └── RunInterrupted           exit 130 (Ctrl-C)
+
+The CLI prints ``str(error)`` (plus ``hint``) and never a traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class EtlcrewError(Exception):
+    """Base of every expected failure; ``exit_code`` tells the CLI how to end."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(EtlcrewError):
+    """A command-line argument or flag is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One problem in one config file: where it is and how to fix it."""
+
+    file: str
+    message: str
+    line: int | None = None
+    entry: str | None = None
+    key: str | None = None
+    hint: str | None = None
+
+    def render(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        text = f"{where}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+    def as_dict(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class ConfigError(EtlcrewError):
+    """The configuration is invalid; carries every problem found so one run of ``validate`` shows all."""
+
+    problems: list[ConfigProblem] = field(default_factory=list)
+    exit_code = EXIT_USAGE
+
+    def __post_init__(self) -> None:
+        first = self.problems[0].render() if self.problems else "invalid configuration"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(first + more)
+
+    def __str__(self) -> str:
+        return "\n".join(p.render() for p in self.problems)
+
+
+class ModelError(EtlcrewError):
+    """A model could not be reached, fetched, verified or started; the run stays resumable."""
+
+
+class ModelSetupError(ModelError):
+    """The model setup is incomplete (missing key, unknown model name): the user must fix it."""
+
+    exit_code = EXIT_USAGE
+
+
+class SourceError(EtlcrewError):
+    """A whole source could not be read (one bad item is quarantined instead)."""
+
+
+class RunInterrupted(EtlcrewError):
+    """The user interrupted the run; the current step was committed."""
+
+    exit_code = EXIT_INTERRUPTED

@@ -1,0 +1,8 @@
+"""The validated view of ``config/*.yaml``: strict schemas, references and placeholders, checked before any token is spent.
+
+CrewAI ignores unknown keys and a missing config file; this package does not. Importing it never imports CrewAI.
+"""
+
+from etlcrew.specs.loader import ProjectSpec, load_project
+
+__all__ = ["ProjectSpec", "load_project"]

@@ -1,0 +1,154 @@
+"""Schemas for a crew's data path: the sources it reads, the record schema it produces, the targets it loads.
+
+Relative paths are relative to the project directory. Each source and target has a ``type`` that selects its
+keys, so a ``files`` source with a ``url`` key is an error rather than a silently ignored value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class _SourceBase(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    max_bytes: int = Field(default=200_000, ge=1, description="larger items are quarantined, or truncated")
+    truncate: bool = Field(default=False, description="cut oversized text to max_bytes instead of quarantining")
+
+
+class FilesSource(_SourceBase):
+    """Files under a folder: one item per file, or per row/record for csv, json and jsonl."""
+
+    type: Literal["files"]
+    path: str
+    patterns: list[str] = Field(default_factory=lambda: ["*"])
+    recursive: bool = False
+    encoding: str = "utf-8"
+    key: str | None = Field(default=None, description="row field used as natural key (csv/json/jsonl)")
+
+
+class SqlSource(_Strict):
+    """Rows of one SELECT over a read-only SQLAlchemy connection."""
+
+    type: Literal["sql"]
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    url: str
+    query: str
+    key: str | None = Field(default=None, description="column used as natural key (default: row number)")
+    max_bytes: int = Field(default=200_000, ge=1)
+    truncate: bool = False
+
+
+class Pagination(_Strict):
+    """``page``: a page-number query parameter; ``next``: a URL found at ``next_path`` in each response."""
+
+    type: Literal["page", "next"] = "page"
+    param: str = "page"
+    start: int = 1
+    next_path: str = "next"
+    max_pages: int = Field(default=100, ge=1)
+
+
+class HttpSource(_Strict):
+    """Records of a JSON API, found at ``records_path`` (dotted) in each response."""
+
+    type: Literal["http"]
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    url: str
+    records_path: str = ""
+    key: str | None = None
+    pagination: Pagination | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_bytes: int = Field(default=200_000, ge=1)
+    truncate: bool = False
+
+
+SourceSpec = Annotated[FilesSource | SqlSource | HttpSource, Field(discriminator="type")]
+
+FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime", "enum", "list"]
+
+
+class FieldSpec(_Strict):
+    """One field of the output schema; becomes a pydantic field for structured output and validation."""
+
+    type: FieldType = "string"
+    required: bool = True
+    description: str = ""
+    values: list[str] | None = Field(default=None, description="allowed values of an enum")
+    items: Literal["string", "integer", "number", "boolean"] = "string"
+    min: float | None = None
+    max: float | None = None
+    pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _enum_has_values(self) -> FieldSpec:
+        if self.type == "enum" and not self.values:
+            raise ValueError("an enum field needs 'values', e.g. values: [low, high]")
+        return self
+
+
+class SchemaSpec(_Strict):
+    """The records a crew produces: a table name, typed fields and the primary key (``item_id`` by default)."""
+
+    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    primary_key: list[str] = Field(default_factory=lambda: ["item_id"])
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_as_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("primary_key"), str):
+            data = dict(data) | {"primary_key": [data["primary_key"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _key_is_a_field(self) -> SchemaSpec:
+        missing = [k for k in self.primary_key if k != "item_id" and k not in self.fields]
+        if missing:
+            raise ValueError(f"primary_key names {missing} which are not fields")
+        return self
+
+
+class DatabaseTarget(_Strict):
+    """A dlt destination: ``duckdb`` (default ``output/<crew>.duckdb``), ``sqlite``, or any dlt name."""
+
+    type: Literal["duckdb", "sqlite", "dlt"]
+    path: str | None = None
+    destination: str | None = Field(default=None, description="dlt destination name when type is dlt")
+    dataset: str = "etlcrew"
+
+
+class FileTarget(_Strict):
+    """Records written as JSON lines or Parquet, merged on the primary key."""
+
+    type: Literal["jsonl", "parquet"]
+    path: str | None = None
+
+
+class ReportTarget(_Strict):
+    """A Markdown report: deterministic counts plus the publisher's digest."""
+
+    type: Literal["report"]
+    path: str | None = None
+
+
+class WebhookTarget(_Strict):
+    """POST each record matching ``when`` (e.g. ``urgency == 'urgent'``) with an idempotency key."""
+
+    type: Literal["webhook"]
+    url: str
+    when: str | None = None
+    enabled: bool = True
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+
+
+TargetSpec = Annotated[
+    DatabaseTarget | FileTarget | ReportTarget | WebhookTarget, Field(discriminator="type")
+]

@@ -1,0 +1,120 @@
+"""Strict schemas for ``agents.yaml``, ``tasks.yaml`` and ``crews.yaml``.
+
+Agent and task keys are CrewAI's own, so a CrewAI project's ``agents.yaml`` loads unchanged; a key CrewAI
+would silently ignore is an error here. The few keys etlcrew adds (``fallback_models``, ``phase``, ...) are
+documented on their fields. The data-path parts of a crew (sources, schema, targets) live in ``datapath``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from etlcrew.specs.datapath import SchemaSpec, SourceSpec, TargetSpec
+
+
+class StrictSpec(BaseModel):
+    """Unknown keys are errors (with a did-you-mean), never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+# CrewAI Agent keys that etlcrew passes through as they are (checked against crewai in tests/etlcrew/specs).
+CREWAI_AGENT_PASSTHROUGH = frozenset({
+    "allow_code_execution", "apps", "cache", "code_execution_mode", "date_format", "embedder",
+    "from_repository", "guardrail", "guardrail_max_retries", "inject_date", "knowledge_config",
+    "max_reasoning_attempts", "max_tokens", "mcps", "memory", "multimodal", "planning", "prompt_template",
+    "reasoning", "respect_context_window", "response_template", "skills", "system_template",
+    "tool_failure_policy", "use_system_prompt",
+})
+
+CREWAI_TASK_PASSTHROUGH = frozenset({
+    "guardrail", "guardrail_max_retries", "max_retries", "create_directory", "tool_failure_policy",
+})
+
+
+def _split_passthrough(data: Any, allowed: frozenset[str]) -> Any:
+    if isinstance(data, dict):
+        data = dict(data)
+        extra = {k: data.pop(k) for k in list(data) if k in allowed}
+        if extra:
+            data["crewai_options"] = extra
+    return data
+
+
+class AgentSpec(StrictSpec):
+    """One role from ``agents.yaml``: CrewAI's agent keys, plus etlcrew's ``fallback_models``."""
+
+    role: str
+    goal: str
+    backstory: str
+    llm: str | None = None
+    function_calling_llm: str | None = None
+    tools: list[str] = Field(default_factory=list)
+    allow_delegation: bool = False
+    max_iter: int = Field(default=5, ge=1)
+    max_rpm: int | None = Field(default=None, ge=1)
+    max_execution_time: int | None = Field(default=None, ge=1)
+    max_retry_limit: int = Field(default=2, ge=0)
+    verbose: bool = False
+    fallback_models: list[str] = Field(default_factory=list, description="etlcrew: models tried after retries fail")
+    crewai_options: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _passthrough(cls, data: Any) -> Any:
+        return _split_passthrough(data, CREWAI_AGENT_PASSTHROUGH)
+
+
+Phase = Literal["extract", "transform", "load"]
+
+
+class TaskSpec(StrictSpec):
+    """One task from ``tasks.yaml``: CrewAI's task keys, plus etlcrew's ``phase`` (defaults to the task's name)."""
+
+    description: str
+    expected_output: str
+    agent: str | None = None
+    context: list[str] = Field(default_factory=list)
+    tools: list[str] = Field(default_factory=list)
+    output_file: str | None = None
+    async_execution: bool = False
+    human_input: bool = False
+    markdown: bool = False
+    name: str | None = None
+    phase: Phase | None = Field(default=None, description="etlcrew: which ETL phase this task performs")
+    crewai_options: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _passthrough(cls, data: Any) -> Any:
+        return _split_passthrough(data, CREWAI_TASK_PASSTHROUGH)
+
+
+InputValue = str | int | float | bool
+
+
+class CrewSpec(StrictSpec):
+    """One crew from ``crews.yaml``: who works, on what, in which order, and where the results go."""
+
+    description: str = ""
+    default: bool = False
+    agents: list[str] = Field(min_length=1)
+    tasks: list[str] = Field(min_length=1)
+    process: Literal["sequential", "hierarchical"] = "sequential"
+    manager_llm: str | None = None
+    manager: str | None = Field(default=None, description="an agent of agents.yaml acting as manager")
+    max_manager_iterations: int = Field(default=6, ge=1, le=50)
+    model: str | None = Field(default=None, description="model for every agent without its own llm")
+    fallback_models: list[str] = Field(default_factory=list)
+    inputs: dict[str, InputValue] = Field(default_factory=dict)
+    verbose: bool = False
+    memory: bool = False
+    planning: bool = False
+    max_rpm: int | None = Field(default=None, ge=1)
+    batch_size: int = Field(default=5, ge=1, le=500)
+    concurrency: int = Field(default=1, ge=1, le=64)
+    sources: list[SourceSpec] = Field(default_factory=list)
+    output_schema: SchemaSpec | None = Field(default=None, alias="schema")
+    targets: list[TargetSpec] = Field(default_factory=list)
