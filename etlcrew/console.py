@@ -38,7 +38,7 @@ def _console(stream: str) -> Console:
             emoji=False,
             force_terminal=None if interactive else False,
             no_color=not interactive,
-            soft_wrap=not interactive,
+            width=None if interactive else 160,
         )
     return _state[stream]
 

@@ -1,4 +1,6 @@
-"""The validated view of ``config/*.yaml``: strict schemas, references and placeholders, checked before any token is spent.
+"""The validated view of ``config/*.yaml``: strict schemas, references and placeholders.
+
+Everything here is checked before any token is spent.
 
 CrewAI ignores unknown keys and a missing config file; this package does not. Importing it never imports CrewAI.
 """

@@ -30,10 +30,10 @@ def fill(text: str, values: Mapping[str, object]) -> str:
     """Replace placeholders with ``values`` and unescape ``{{``/``}}``; a missing name raises ``KeyError``."""
 
     def replace(match: re.Match[str]) -> str:
-        token = match.group(0)
-        if token == "{{":
+        matched = match.group(0)
+        if matched == "{{":
             return "{"
-        if token == "}}":
+        if matched == "}}":
             return "}"
         return str(values[match.group(1)])
 

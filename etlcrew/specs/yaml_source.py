@@ -55,21 +55,21 @@ def _index(node: yaml.Node, path: Path_, doc: YamlDocument) -> None:
             key = key_node.value
             line = key_node.start_mark.line + 1
             if key in seen:
-                doc.duplicates.append((path + (key,), seen[key], line))
+                doc.duplicates.append(((*path, key), seen[key], line))
             seen[key] = line
-            doc.lines[path + (key,)] = line
-            _index(value_node, path + (key,), doc)
+            doc.lines[(*path, key)] = line
+            _index(value_node, (*path, key), doc)
     elif isinstance(node, yaml.SequenceNode):
         for i, child in enumerate(node.value):
-            doc.lines[path + (i,)] = child.start_mark.line + 1
-            _index(child, path + (i,), doc)
+            doc.lines[(*path, i)] = child.start_mark.line + 1
+            _index(child, (*path, i), doc)
 
 
 def load_yaml_text(text: str, path: Path) -> YamlDocument:
     """Parse ``text`` (from ``path``) into data plus a line index."""
     try:
         node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None

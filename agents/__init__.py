@@ -1,0 +1,1 @@
+"""Roles from ``config/agents.yaml`` become CrewAI ``Agent``s here."""

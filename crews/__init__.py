@@ -1,0 +1,1 @@
+"""Crews from ``config/crews.yaml`` become CrewAI ``Crew``s here (sequential or hierarchical)."""

@@ -1,0 +1,65 @@
+"""Assemble a CrewAI ``Crew`` from the validated project: agents, tasks in order, process and manager.
+
+Models and tools come in through callables so the same assembly serves the embedded model, a hosted provider
+and the scripted test model. CrewAI must already be imported through ``etlcrew.crewai_env``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from crewai import Crew, Process, Task
+from pydantic import BaseModel
+
+from agents.builder import build_agent, build_manager
+from etlcrew.specs.loader import ProjectSpec
+from tasks.builder import build_task
+
+LlmFor = Callable[[str | None], Any]  # agent name (None: the manager) -> LLM
+ToolsFor = Callable[[list[str]], list[Any]]
+
+
+def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, object], llm_for: LlmFor,
+               tools_for: ToolsFor, project_dir: Path, process: str | None = None,
+               output_models: Mapping[str, type[BaseModel]] | None = None) -> Crew:
+    """The crew ``crew_name``; ``process`` overrides the YAML, ``output_models`` maps task -> pydantic output."""
+    spec = project.crews[crew_name]
+    chosen = process or spec.process
+    output_models = output_models or {}
+    agents = {
+        name: build_agent(project.agents[name], llm=llm_for(name), tools=tools_for(project.agents[name].tools),
+                          inputs=inputs)
+        for name in spec.agents
+    }
+    tasks: dict[str, Task] = {}
+    for task_name in spec.tasks:
+        task_spec = project.tasks[task_name]
+        tasks[task_name] = build_task(
+            task_name, task_spec,
+            agent=agents.get(task_spec.agent) if task_spec.agent else None,
+            context=[tasks[c] for c in task_spec.context if c in tasks],
+            tools=tools_for(task_spec.tools), inputs=inputs, project_dir=project_dir,
+            output_pydantic=output_models.get(task_name),
+        )
+    options: dict[str, Any] = {}
+    if chosen == "hierarchical":
+        if spec.manager:
+            manager = build_agent(project.agents[spec.manager], llm=llm_for(spec.manager), tools=[],
+                                  inputs=inputs, max_iter=spec.max_manager_iterations, allow_delegation=True)
+        else:
+            manager = build_manager(llm=llm_for(None), max_iter=spec.max_manager_iterations,
+                                    crew_description=spec.description)
+        options["manager_agent"] = manager
+    return Crew(
+        name=crew_name,
+        agents=list(agents.values()),
+        tasks=list(tasks.values()),
+        process=Process.hierarchical if chosen == "hierarchical" else Process.sequential,
+        verbose=spec.verbose,
+        memory=spec.memory,
+        planning=spec.planning,
+        max_rpm=spec.max_rpm,
+        **options,
+    )

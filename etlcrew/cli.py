@@ -1,0 +1,147 @@
+"""The command line: wiring only. Each command body lives in ``etlcrew.commands`` and is imported lazily,
+so ``--help``, ``validate`` and ``list`` never import CrewAI.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from etlcrew import console
+from etlcrew.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, EtlcrewError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _settings(ctx: click.Context, **flags: object):  # type: ignore[no-untyped-def]
+    from etlcrew.settings import load_settings
+
+    return load_settings(config_dir=ctx.obj.get("config_dir"), **flags)
+
+
+@click.group(invoke_without_command=True, context_settings=CONTEXT)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.option("--config-dir", type=click.Path(file_okay=False), help="Folder with agents/tasks/crews.yaml.")
+@click.version_option(package_name="etlcrew", prog_name="etlcrew")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
+    """etlcrew: ETL run by CrewAI agents configured in YAML.
+
+    \b
+    Typical use:
+      python main.py run                      run the default crew on the embedded model
+      python main.py run CREW --input k=v     run another crew with inputs
+      python main.py validate                 check config/*.yaml without running anything
+      python main.py list [crews|agents|tasks|tools]
+      python main.py models [pull NAME]       embedded models and the provider in force
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(debug=debug, config_dir=config_dir)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("crew", required=False)
+@click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="Fill a {placeholder}.")
+@click.option("--process", type=click.Choice(["sequential", "hierarchical"]), help="Override the crew's process.")
+@click.option("--model", help="Model for every agent, e.g. local/smollm2-135m or openai/gpt-4o-mini.")
+@click.option("--base-url", help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1.")
+@click.option("--batch-size", type=click.IntRange(1, 500), help="Items per batch (crews with sources).")
+@click.option("--concurrency", type=click.IntRange(1, 64), help="Batches processed at once.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+@click.pass_context
+def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: str | None, model: str | None,
+        base_url: str | None, batch_size: int | None, concurrency: int | None, quiet: bool, json_mode: bool) -> int:
+    """Run a crew (the default crew when CREW is omitted)."""
+    from etlcrew.commands.run import run as run_command
+
+    console.configure(quiet=quiet, json_mode=json_mode)
+    settings = _settings(ctx, model=model, base_url=base_url)
+    return run_command(settings, crew=crew, input_pairs=inputs, process=process, model=model, base_url=base_url,
+                       batch_size=batch_size, concurrency=concurrency, json_mode=json_mode)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("crew", required=False)
+@click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="Inputs to check with.")
+@click.option("--json", "json_mode", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def validate(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], json_mode: bool) -> int:
+    """Check config/*.yaml (keys, types, references, placeholders) without running anything."""
+    from etlcrew.commands.validate import validate as validate_command
+
+    console.configure(json_mode=json_mode)
+    return validate_command(_settings(ctx), crew, inputs, json_mode)
+
+
+@cli.command("list", context_settings=CONTEXT)
+@click.argument("kind", required=False, type=click.Choice(["crews", "agents", "tasks", "tools"]))
+@click.option("--json", "json_mode", is_flag=True, help="Print JSON (an array for one kind, an object for all).")
+@click.pass_context
+def list_(ctx: click.Context, kind: str | None, json_mode: bool) -> int:
+    """List crews, agents, tasks and tools."""
+    from etlcrew.commands.listing import list_items
+
+    console.configure(json_mode=json_mode)
+    return list_items(_settings(ctx), kind, json_mode)
+
+
+@cli.group(invoke_without_command=True, context_settings=CONTEXT)
+@click.option("--json", "json_mode", is_flag=True, help="Print JSON.")
+@click.pass_context
+def models(ctx: click.Context, json_mode: bool) -> int | None:
+    """Embedded models (present locally? size) and the model setting in force."""
+    if ctx.invoked_subcommand is not None:
+        return None
+    from etlcrew.commands.models import list_models
+
+    console.configure(json_mode=json_mode)
+    return list_models(_settings(ctx), json_mode)
+
+
+@models.command(context_settings=CONTEXT)
+@click.argument("name", required=False)
+@click.pass_context
+def pull(ctx: click.Context, name: str | None) -> int:
+    """Download and verify an embedded model's weights (the default model when NAME is omitted)."""
+    from etlcrew.commands.models import pull as pull_command
+
+    return pull_command(_settings(ctx), name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for ``python main.py`` and the ``etlcrew`` command: errors become messages and exit codes."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    try:
+        code = cli.main(args=args, prog_name="etlcrew", standalone_mode=False)
+        return int(code or 0)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        console.error("interrupted")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return EXIT_INTERRUPTED
+    except ConfigError as exc:
+        if debug:
+            traceback.print_exc()
+        for problem in exc.problems:
+            console.error(problem.render())
+        return exc.exit_code
+    except EtlcrewError as exc:
+        if debug:
+            traceback.print_exc()
+        console.error(exc.message, exc.hint)
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            traceback.print_exc()
+        console.error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
+        return EXIT_FAILED

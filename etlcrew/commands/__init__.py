@@ -1,0 +1,1 @@
+"""Command bodies, one module each, imported lazily by ``etlcrew.cli`` so ``--help`` stays fast."""

@@ -1,0 +1,59 @@
+"""Load the validated project a command works on: config specs plus the tools they may name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from etlcrew.errors import ConfigError, ConfigProblem, UsageError
+from etlcrew.settings import Settings
+from etlcrew.specs.loader import ProjectSpec, load_project, suggest
+from etlcrew.specs.references import check_inputs
+from tools.registry import ToolInfo, broken_tool_files, discover
+
+
+def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
+    """Specs and tools, or ``ConfigError`` listing every problem (tool files that do not parse included)."""
+    tools = discover(settings.project_dir)
+    problems = [
+        ConfigProblem(str(path.relative_to(path.parent.parent)), f"tool file does not parse: {exc.msg}", exc.lineno,
+                      hint="fix the Python syntax")
+        for path, exc in broken_tool_files(settings.project_dir)
+    ]
+    try:
+        project = load_project(settings.config_dir, tool_names=set(tools))
+    except ConfigError as exc:
+        raise ConfigError(problems + exc.problems) from None
+    if problems:
+        raise ConfigError(problems)
+    return project, tools
+
+
+def pick_crew(project: ProjectSpec, name: str | None) -> str:
+    """The crew asked for (did-you-mean on a typo), or the default crew."""
+    if name is None:
+        return project.default_crew()
+    if name not in project.crews:
+        guess = suggest(name, set(project.crews))
+        hint = f"did you mean '{guess}'?" if guess else f"crews are: {', '.join(project.crews)}"
+        raise UsageError(f"no crew named '{name}' in {project.file_of('crews')}", hint)
+    return name
+
+
+def parse_inputs(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """``--input key=value`` pairs as a dict; a pair without ``=`` is a usage error."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--input expects KEY=VALUE, got '{pair}'", "for example: --input topic=thermostats")
+        values[key.strip()] = value
+    return values
+
+
+def crew_inputs(project: ProjectSpec, crew: str, given: Mapping[str, str]) -> dict[str, object]:
+    """Crew defaults overridden by ``--input``; every placeholder must then have a value."""
+    inputs: dict[str, object] = dict(project.crews[crew].inputs) | dict(given)
+    problems = check_inputs(project, crew, inputs)
+    if problems:
+        raise ConfigError(problems)
+    return inputs

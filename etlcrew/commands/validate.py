@@ -1,0 +1,38 @@
+"""``validate``: check the whole configuration before any token is spent."""
+
+from __future__ import annotations
+
+from etlcrew import console
+from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
+from etlcrew.errors import ConfigError
+from etlcrew.settings import Settings
+
+
+def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:
+    """Exit 0 when valid; otherwise ``ConfigError`` (exit 2) with every problem, as text or JSON."""
+    try:
+        project, tools = load_checked(settings)
+        crews = [pick_crew(project, crew)] if crew else list(project.crews)
+        given = parse_inputs(input_pairs)
+        for name in crews:
+            crew_inputs(project, name, given if crew else {})
+    except ConfigError as exc:
+        if json_mode:
+            console.emit_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})
+            return exc.exit_code
+        raise
+    summary = {
+        "valid": True,
+        "config_dir": str(settings.config_dir),
+        "crews": crews,
+        "default_crew": project.default_crew(),
+        "agents": len(project.agents),
+        "tasks": len(project.tasks),
+        "tools": len(tools),
+    }
+    if json_mode:
+        console.emit_json(summary)
+    else:
+        console.out(f"ok: {settings.config_dir} is valid — crews: {', '.join(crews)} "
+                    f"(default: {summary['default_crew']}), {len(project.agents)} agents, {len(project.tasks)} tasks")
+    return 0

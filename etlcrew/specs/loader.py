@@ -1,0 +1,187 @@
+"""Load ``config/*.yaml`` into validated specs, collecting every problem with its file, line and fix.
+
+Pydantic errors are translated into ``ConfigProblem``s: an unknown key gets a did-you-mean, a wrong type names
+the entry and the key, a YAML syntax error gives the line. Cross-file checks live in ``references``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from etlcrew.errors import ConfigError, ConfigProblem
+from etlcrew.specs.models import AgentSpec, CrewSpec, TaskSpec
+from etlcrew.specs.yaml_source import YamlDocument, YamlSyntaxError, load_yaml_file
+
+CONFIG_FILES: dict[str, tuple[str, type[BaseModel]]] = {
+    "agents": ("agents.yaml", AgentSpec),
+    "tasks": ("tasks.yaml", TaskSpec),
+    "crews": ("crews.yaml", CrewSpec),
+}
+_ENTRY_WORD = {"agents": "agent", "tasks": "task", "crews": "crew"}
+
+
+@dataclass
+class ProjectSpec:
+    """Every agent, task and crew of a project, validated, with the documents they came from."""
+
+    config_dir: Path
+    agents: dict[str, AgentSpec] = field(default_factory=dict)
+    tasks: dict[str, TaskSpec] = field(default_factory=dict)
+    crews: dict[str, CrewSpec] = field(default_factory=dict)
+    documents: dict[str, YamlDocument] = field(default_factory=dict)
+
+    def default_crew(self) -> str:
+        """The crew marked ``default: true``, else the first one declared."""
+        for name, crew in self.crews.items():
+            if crew.default:
+                return name
+        return next(iter(self.crews))
+
+    def file_of(self, kind: str) -> str:
+        return f"{self.config_dir.name}/{CONFIG_FILES[kind][0]}"
+
+
+def suggest(word: str, choices: list[str] | set[str]) -> str | None:
+    """The closest of ``choices`` to ``word``, for "did you mean" hints."""
+    match = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def _field_names(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        if name == "crewai_options":
+            continue
+        names.add(info.alias or name)
+    return names
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
+    """Keys allowed at ``loc`` inside an entry (only the top level and simple nesting are known)."""
+    from etlcrew.specs.models import CREWAI_AGENT_PASSTHROUGH, CREWAI_TASK_PASSTHROUGH
+
+    if len(loc) <= 1:
+        extra = {AgentSpec: CREWAI_AGENT_PASSTHROUGH, TaskSpec: CREWAI_TASK_PASSTHROUGH}.get(model, frozenset())
+        return _field_names(model) | set(extra)
+    info = model.model_fields.get(str(loc[0]))
+    from etlcrew.specs import datapath
+
+    candidates: list[type[BaseModel]] = []
+    if info is not None and loc[0] == "sources":
+        candidates = [datapath.FilesSource, datapath.SqlSource, datapath.HttpSource]
+    elif info is not None and loc[0] == "targets":
+        candidates = [datapath.DatabaseTarget, datapath.FileTarget, datapath.ReportTarget, datapath.WebhookTarget]
+    elif loc[0] == "output_schema" and len(loc) >= 4 and loc[1] == "fields":
+        candidates = [datapath.FieldSpec]
+    elif loc[0] == "output_schema":
+        candidates = [datapath.SchemaSpec]
+    keys: set[str] = set()
+    for candidate in candidates:
+        keys |= _field_names(candidate)
+    return keys
+
+
+def _readable_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop pydantic's union tags (``files``, ``function-after[...]``) so the path matches the YAML."""
+    cleaned = []
+    for part in loc:
+        if isinstance(part, str) and ("[" in part or part in {"files", "sql", "http", "duckdb", "sqlite", "dlt",
+                                                               "jsonl", "parquet", "report", "webhook"}):
+            continue
+        cleaned.append("schema" if part == "output_schema" else part)
+    return tuple(cleaned)
+
+
+def _problems_from(exc: ValidationError, kind: str, entry: str, doc: YamlDocument,
+                   file: str, model: type[BaseModel]) -> list[ConfigProblem]:
+    word = _ENTRY_WORD[kind]
+    problems = []
+    for err in exc.errors():
+        raw_loc = tuple(err["loc"])
+        loc = _readable_loc(raw_loc)
+        dotted = ".".join(str(p) for p in loc)
+        line = doc.line_of((entry, *loc))
+        hint = None
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1]) if loc else "?"
+            message = f"{word} '{entry}': unknown key '{dotted}'"
+            guess = suggest(key, _allowed_keys(model, (*raw_loc[:-1], key)))
+            hint = f"did you mean '{guess}'?" if guess else "remove it, or check the spelling"
+        elif err["type"] == "missing":
+            message = f"{word} '{entry}': missing required key '{dotted}'"
+            hint = f"add '{loc[-1]}:' to {word} '{entry}'"
+        elif err["type"] == "union_tag_invalid":
+            message = f"{word} '{entry}': '{dotted}' has an unknown type {err.get('input', {}).get('type')!r}"
+            hint = f"use one of: {err['ctx']['expected_tags']}"
+        elif err["type"] == "literal_error":
+            message = f"{word} '{entry}': '{dotted}' is {err['input']!r}"
+            hint = f"use one of: {err['ctx']['expected']}"
+        else:
+            shown = repr(err.get("input"))
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            message = f"{word} '{entry}': key '{dotted}': {err['msg'].removeprefix('Value error, ')} (got {shown})"
+        problems.append(ConfigProblem(file, message, line, entry, dotted or None, hint))
+    return problems
+
+
+def _load_kind(config_dir: Path, kind: str, spec: ProjectSpec, problems: list[ConfigProblem]) -> None:
+    filename, model = CONFIG_FILES[kind]
+    path = config_dir / filename
+    shown = f"{config_dir.name}/{filename}"
+    if not path.is_file():
+        problems.append(ConfigProblem(shown, "file is missing", hint=f"create {path} (see README: Configuration)"))
+        return
+    try:
+        doc = load_yaml_file(path)
+    except YamlSyntaxError as exc:
+        problems.append(ConfigProblem(shown, f"invalid YAML: {exc.problem}", exc.line,
+                                      hint="fix the syntax at that line (indentation, quotes, colons)"))
+        return
+    spec.documents[kind] = doc
+    for dup_path, first, second in doc.duplicates:
+        what = _ENTRY_WORD[kind] if len(dup_path) == 1 else "key"
+        problems.append(ConfigProblem(
+            shown, f"duplicate {what} '{'.'.join(map(str, dup_path))}' (first defined at line {first})", second,
+            entry=str(dup_path[0]), hint="rename or remove one of them"))
+    data = doc.data
+    if data is None:
+        problems.append(ConfigProblem(shown, f"no {kind} defined", hint=f"add at least one {_ENTRY_WORD[kind]}"))
+        return
+    if not isinstance(data, dict):
+        problems.append(ConfigProblem(shown, f"expected a mapping of {_ENTRY_WORD[kind]} names, got "
+                                      f"{type(data).__name__}", 1, hint="see the shipped config for the shape"))
+        return
+    target: dict[str, Any] = getattr(spec, kind)
+    for name, body in data.items():
+        name = str(name)
+        if not isinstance(body, dict):
+            problems.append(ConfigProblem(shown, f"{_ENTRY_WORD[kind]} '{name}' must be a mapping of keys",
+                                          doc.line_of((name,)), name))
+            continue
+        try:
+            target[name] = model.model_validate(body)
+        except ValidationError as exc:
+            problems.extend(_problems_from(exc, kind, name, doc, shown, model))
+
+
+def load_project(config_dir: Path, tool_names: set[str] | None = None, check_references: bool = True) -> ProjectSpec:
+    """Load and validate the three config files; raise ``ConfigError`` with every problem found."""
+    spec = ProjectSpec(config_dir=config_dir)
+    problems: list[ConfigProblem] = []
+    if not config_dir.is_dir():
+        raise ConfigError([ConfigProblem(str(config_dir), "config directory not found",
+                                         hint="run from the project directory or set ETLCREW_CONFIG_DIR")])
+    for kind in CONFIG_FILES:
+        _load_kind(config_dir, kind, spec, problems)
+    if check_references and not problems:
+        from etlcrew.specs.references import check_references as check
+
+        problems.extend(check(spec, tool_names))
+    if problems:
+        raise ConfigError(problems)
+    return spec

@@ -1,0 +1,168 @@
+"""A scripted model: a CrewAI ``BaseLLM`` that answers from a queue and remembers what it was asked.
+
+Part of the product, not only the tests, so users can test their own crews deterministically (like httpx's
+``MockTransport``). It behaves like a real model towards CrewAI: it emits the LLM call events and counts tokens
+(a rough 4-characters-per-token estimate), so progress, ledger and usage figures work with it.
+
+    llm = ScriptedLLM(responses=["Final Answer: done"])
+    llm.enqueue(lambda call: {"records": [...]})     # a function of the call, or a dict/BaseModel
+    ...; llm.history[0].prompt                       # what the crew sent
+
+Importing this module imports CrewAI: call ``etlcrew.crewai_env.prepare_crewai_environment`` first.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crewai.events.types.llm_events import LLMCallType
+from crewai.llms.base_llm import BaseLLM, llm_call_context
+from pydantic import BaseModel, PrivateAttr
+
+ScriptedResponse = str | dict[str, Any] | list[Any] | BaseModel | Callable[["ScriptedCall"], Any] | Exception
+
+
+@dataclass
+class ScriptedCall:
+    """One call the crew made: the messages, the structured output it asked for, and who asked."""
+
+    messages: list[dict[str, Any]]
+    response_model: type[BaseModel] | None
+    task: str | None
+    agent: str | None
+    answer: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        """All message contents joined, for simple ``in`` assertions."""
+        return "\n".join(str(m.get("content", "")) for m in self.messages)
+
+
+def estimate_tokens(text: str) -> int:
+    """Four characters per token: close enough for English with common tokenizers."""
+    return max(1, len(text) // 4)
+
+
+class ScriptedLLM(BaseLLM):
+    """Answers with queued responses in order; ``default`` answers when the queue is empty (else an error)."""
+
+    llm_type: str = "scripted"
+    model: str = "scripted"
+    provider: str = "scripted"
+    default: Any = None
+    _queue: deque[ScriptedResponse] = PrivateAttr(default_factory=deque)
+    _history: list[ScriptedCall] = PrivateAttr(default_factory=list)
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def __init__(self, responses: list[ScriptedResponse] | None = None, **data: Any) -> None:
+        data.setdefault("model", "scripted")
+        data.setdefault("provider", "scripted")
+        super().__init__(**data)
+        for response in responses or []:
+            self.enqueue(response)
+
+    def enqueue(self, response: ScriptedResponse) -> ScriptedLLM:
+        """Queue one more answer; returns self so calls chain."""
+        with self._lock:
+            self._queue.append(response)
+        return self
+
+    @property
+    def history(self) -> list[ScriptedCall]:
+        """Every call so far, oldest first."""
+        return list(self._history)
+
+    def _next(self) -> ScriptedResponse:
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+        if self.default is not None:
+            return self.default
+        raise RuntimeError("ScriptedLLM: no response queued for this call (enqueue one or set default=)")
+
+    @staticmethod
+    def _render(value: Any, call: ScriptedCall) -> str:
+        if callable(value) and not isinstance(value, BaseModel | type):
+            value = value(call)
+        if isinstance(value, Exception):
+            raise value
+        if isinstance(value, BaseModel):
+            return value.model_dump_json()
+        if isinstance(value, dict | list):
+            return json.dumps(value)
+        return str(value)
+
+    def call(  # type: ignore[override]
+        self,
+        messages: str | list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+        callbacks: list[Any] | None = None,
+        available_functions: dict[str, Any] | None = None,
+        from_task: Any | None = None,
+        from_agent: Any | None = None,
+        response_model: type[BaseModel] | None = None,
+    ) -> str | Any:
+        with llm_call_context():
+            return self._answer(messages, tools, callbacks, available_functions, from_task, from_agent,
+                                response_model)
+
+    def _answer(self, messages: str | list[dict[str, Any]], tools: Any, callbacks: Any, available_functions: Any,
+                from_task: Any, from_agent: Any, response_model: type[BaseModel] | None) -> str | Any:
+        msgs = [{"role": "user", "content": messages}] if isinstance(messages, str) else list(messages)
+        record = ScriptedCall(
+            messages=msgs,
+            response_model=response_model,
+            task=getattr(from_task, "name", None),
+            agent=getattr(from_agent, "role", None),
+        )
+        self._emit_call_started_event(messages=msgs, tools=tools, callbacks=callbacks,
+                                      available_functions=available_functions, from_task=from_task,
+                                      from_agent=from_agent)
+        with self._lock:
+            self._history.append(record)
+        try:
+            answer = self._render(self._next(), record)
+        except Exception as exc:
+            self._emit_call_failed_event(error=str(exc), from_task=from_task, from_agent=from_agent)
+            raise
+        record.answer = answer
+        usage = {
+            "prompt_tokens": estimate_tokens(record.prompt),
+            "completion_tokens": estimate_tokens(answer),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        with self._lock:
+            self._track_token_usage_internal(usage)
+        self._emit_call_completed_event(response=answer, call_type=LLMCallType.LLM_CALL, from_task=from_task,
+                                        from_agent=from_agent, messages=msgs, usage=usage)
+        if response_model is not None:
+            return response_model.model_validate_json(answer)
+        return answer
+
+    def supports_function_calling(self) -> bool:
+        return False
+
+    def get_context_window_size(self) -> int:
+        return 32_768
+
+
+_REGISTERED: dict[str, ScriptedLLM] = {}
+
+
+def register_scripted(name: str, llm: ScriptedLLM) -> None:
+    """Make ``llm`` answer for ``--model scripted/<name>`` in this process (tests, users' own harnesses)."""
+    _REGISTERED[name] = llm
+
+
+def unregister_scripted(name: str) -> None:
+    _REGISTERED.pop(name, None)
+
+
+def registered_scripted(name: str) -> ScriptedLLM | None:
+    return _REGISTERED.get(name)

@@ -1,0 +1,95 @@
+"""Run one crew: build it from the validated project and kick it off, recording what it produced.
+
+A crew without sources is kicked off once with its inputs (a plain CrewAI crew). A crew with sources runs the
+data path (``pipeline.datapath``): items in batches through extract, transform and load. CrewAI must already be
+prepared through ``etlcrew.crewai_env``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from etlcrew.settings import Settings
+from etlcrew.specs.loader import ProjectSpec
+from pipeline.models import ModelChooser
+from pipeline.run_result import RunResult
+from tools.registry import ToolInfo, load_tool
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the command line (or a caller) asks of a run, beyond the YAML."""
+
+    crew: str
+    inputs: dict[str, object]
+    process: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    batch_size: int | None = None
+    concurrency: int | None = None
+
+
+def new_run_id() -> str:
+    """Run ids sort by time (ULIDs)."""
+    from ulid import ULID
+
+    return str(ULID())
+
+
+class ToolBox:
+    """Loads each named tool once per run."""
+
+    def __init__(self, tools: dict[str, ToolInfo]) -> None:
+        self._infos = tools
+        self._loaded: dict[str, object] = {}
+
+    def __call__(self, names: list[str]) -> list[object]:
+        for name in names:
+            if name not in self._loaded:
+                self._loaded[name] = load_tool(self._infos[name])
+        return [self._loaded[n] for n in names]
+
+
+def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions) -> RunResult:
+    """Execute the crew and return its result; exceptions propagate to the command (exit codes there)."""
+    from model_runtime.usage import UsageMeter
+
+    crew_spec = project.crews[options.crew]
+    result = RunResult(run_id=new_run_id(), crew=options.crew, process=options.process or crew_spec.process)
+    started = time.monotonic()
+    concurrency = options.concurrency or crew_spec.concurrency
+    chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url, parallel=concurrency)
+    toolbox = ToolBox(tools)
+    with UsageMeter() as meter:
+        try:
+            if crew_spec.sources:
+                from pipeline.datapath import run_datapath
+
+                run_datapath(settings, project, options, chooser, toolbox, result)
+            else:
+                _run_plain(settings, project, options, chooser, toolbox, result)
+        finally:
+            result.duration_s = time.monotonic() - started
+    result.llm = meter.usage.as_dict()
+    result.models = chooser.models_in_use()
+    return result
+
+
+def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
+               toolbox: ToolBox, result: RunResult) -> None:
+    from crews.builder import build_crew
+
+    crew = build_crew(project, options.crew, inputs=options.inputs, llm_for=chooser.llm_for, tools_for=toolbox,
+                      project_dir=settings.project_dir, process=options.process)
+    output = crew.kickoff()
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.output_dir / f"{options.crew}-result.md"
+    path.write_text(str(output.raw).strip() + "\n", encoding="utf-8")
+    written = [path]
+    for task in crew.tasks:
+        if task.output_file:
+            written.append(Path(task.output_file))
+    result.outputs = [str(p) for p in written]
+    result.status = "succeeded"

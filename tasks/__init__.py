@@ -1,0 +1,1 @@
+"""The ETL phases from ``config/tasks.yaml`` become CrewAI ``Task``s here."""

@@ -1,0 +1,41 @@
+"""Build a CrewAI ``Task`` from a validated ``TaskSpec`` with its placeholders already filled.
+
+We fill placeholders ourselves (see ``etlcrew.specs.placeholders``) and never pass ``inputs`` to CrewAI, so
+source text containing braces cannot break a kickoff. ``output_file`` is resolved inside the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from crewai import Task
+from pydantic import BaseModel
+
+from etlcrew.specs.models import TaskSpec
+from etlcrew.specs.placeholders import fill
+
+
+def build_task(name: str, spec: TaskSpec, *, agent: Any | None, context: list[Task], tools: list[Any],
+               inputs: Mapping[str, object], project_dir: Path,
+               output_pydantic: type[BaseModel] | None = None) -> Task:
+    """One task; ``output_pydantic`` asks the model for schema-constrained output."""
+    options: dict[str, Any] = dict(spec.crewai_options)
+    if spec.output_file:
+        options["output_file"] = str((project_dir / fill(spec.output_file, inputs)).resolve())
+        options.setdefault("create_directory", True)
+    if context:
+        options["context"] = context
+    return Task(
+        name=name,
+        description=fill(spec.description, inputs).strip(),
+        expected_output=fill(spec.expected_output, inputs).strip(),
+        agent=agent,
+        tools=tools,
+        async_execution=spec.async_execution,
+        human_input=spec.human_input,
+        markdown=spec.markdown,
+        output_pydantic=output_pydantic,
+        **options,
+    )
