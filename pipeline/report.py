@@ -1,0 +1,97 @@
+"""The run's Markdown report: counts the code computed, breakdowns by enum field, then the publisher's digest.
+
+Numbers come from the records, never from the model, and everything is sorted, so two runs over the same
+records give the same report apart from the run id and the time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from etlcrew.settings import Settings
+from etlcrew.specs.datapath import ReportTarget, SchemaSpec
+from pipeline.records import QuarantineRow
+
+STANDARD_COUNTS = ("extracted", "loaded", "quarantined", "skipped")
+_NONE = "(none)"
+
+
+def report_path(target: ReportTarget | None, crew: str, settings: Settings) -> Path:
+    """``output/<crew>-report.md`` unless the target names a path (relative to the project directory)."""
+    if target and target.path:
+        path = Path(target.path)
+        return path if path.is_absolute() else settings.project_dir / path
+    return settings.output_dir / f"{crew}-report.md"
+
+
+def _cell(value: Any, limit: int = 200) -> str:
+    text = "" if value is None else str(value)
+    text = " ".join(text.split()).replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _table(header: tuple[str, str], rows: list[tuple[Any, Any]]) -> list[str]:
+    return [f"| {header[0]} | {header[1]} |", "| --- | ---: |", *(f"| {_cell(a)} | {_cell(b)} |" for a, b in rows)]
+
+
+def breakdowns(records: list[dict[str, Any]], schema: SchemaSpec) -> dict[str, list[tuple[str, int]]]:
+    """Counts per value of each enum field: the schema's values in order (zeros included), then others, then none."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for name, spec in schema.fields.items():
+        if spec.type != "enum":
+            continue
+        counts = Counter(_NONE if r.get(name) is None else str(r.get(name)) for r in records)
+        values = list(spec.values or [])
+        rows = [(v, counts.pop(v, 0)) for v in values]
+        none = counts.pop(_NONE, 0)
+        rows += sorted(counts.items())
+        if none:
+            rows.append((_NONE, none))
+        out[name] = rows
+    return out
+
+
+def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[dict[str, Any]],
+                  schema: SchemaSpec, digest: str | None, quarantined: list[QuarantineRow],
+                  generated_at: dt.datetime | None = None) -> str:
+    """The report's Markdown text (see ``write_report``)."""
+    when = (generated_at or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
+    lines = [f"# {crew}: run report", "", f"- Run: `{run_id}`", f"- Generated: {when}", f"- Table: `{schema.table}`",
+             "", "## Counts", ""]
+    names = [k for k in STANDARD_COUNTS] + sorted(k for k in counts if k not in STANDARD_COUNTS)
+    lines += _table(("", "items"), [(k, counts.get(k, 0)) for k in names])
+    for field, rows in breakdowns(records, schema).items():
+        lines += ["", f"## By {field}", ""]
+        lines += _table((field, "records"), rows)
+    lines += ["", "## Digest", "", digest.strip() if digest and digest.strip() else "_No digest was produced._"]
+    lines += ["", f"## Quarantined ({len(quarantined)})", ""]
+    if quarantined:
+        lines += ["| item | source | reason |", "| --- | --- | --- |"]
+        lines += [f"| `{_cell(q.item_id)}` | {_cell(q.source)} | {_cell(q.reason)} |"
+                  for q in sorted(quarantined, key=lambda q: q.item_id)]
+    else:
+        lines.append("_Nothing was quarantined._")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(path: Path | str, crew: str, run_id: str, counts: dict[str, int], records: list[dict[str, Any]],
+                 schema: SchemaSpec, digest: str | None, quarantined: list[QuarantineRow],
+                 generated_at: dt.datetime | None = None) -> Path:
+    """Write the Markdown report atomically (a reader never sees half a report); returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(render_report(crew, run_id, counts, records, schema, digest, quarantined, generated_at))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
