@@ -79,9 +79,14 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
 
 def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
                toolbox: ToolBox, result: RunResult) -> None:
-    from crews.builder import build_crew
+    import datetime as dt
 
-    crew = build_crew(project, options.crew, inputs=options.inputs, llm_for=chooser.llm_for, tools_for=toolbox,
+    from crews.builder import build_crew
+    from etlcrew.specs.placeholders import RUNTIME_PLACEHOLDERS
+
+    runtime: dict[str, object] = dict.fromkeys(RUNTIME_PLACEHOLDERS, "(none)")
+    runtime |= {"crew": options.crew, "run_id": result.run_id, "today": dt.date.today().isoformat()}
+    crew = build_crew(project, options.crew, inputs=runtime | options.inputs, llm_for=chooser.llm_for, tools_for=toolbox,
                       project_dir=settings.project_dir, process=options.process)
     output = crew.kickoff()
     settings.output_dir.mkdir(parents=True, exist_ok=True)

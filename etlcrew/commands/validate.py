@@ -5,6 +5,7 @@ from __future__ import annotations
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.errors import ConfigError
+from etlcrew.specs.references import check_inputs
 from etlcrew.settings import Settings
 
 
@@ -12,10 +13,15 @@ def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...],
     """Exit 0 when valid; otherwise ``ConfigError`` (exit 2) with every problem, as text or JSON."""
     try:
         project, tools = load_checked(settings)
-        crews = [pick_crew(project, crew)] if crew else list(project.crews)
+        crew = pick_crew(project, crew) if crew else None
+        crews = [crew] if crew else list(project.crews)
         given = parse_inputs(input_pairs)
-        for name in crews:
-            crew_inputs(project, name, given if crew else {})
+        if crew:
+            crew_inputs(project, crew, given)
+        else:  # every crew with its own default inputs; report all of them at once
+            problems = [p for name in crews for p in check_inputs(project, name, project.crews[name].inputs)]
+            if problems:
+                raise ConfigError(problems)
     except ConfigError as exc:
         if json_mode:
             console.emit_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})

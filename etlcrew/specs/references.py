@@ -109,7 +109,6 @@ def _check_crew(spec: ProjectSpec, name: str, line, crews_file: str) -> list[Con
         key = "manager" if crew.manager else "manager_llm"
         problems.append(ConfigProblem(crews_file, f"{where}: '{key}' is only used with process: hierarchical",
                                       line("crews", name, key), name, key, "remove it, or set process: hierarchical"))
-    problems.extend(check_inputs(spec, name, crew.inputs))
     return problems
 
 

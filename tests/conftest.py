@@ -1,0 +1,46 @@
+"""Every test gets its own state and output directories; the model weights cache is shared (read-only use).
+
+``project_dir`` gives a writable copy of the shipped project (config, tools, data) for tests that edit YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+SHARED_MODEL_CACHE = Path(os.environ.get("ETLCREW_MODEL_CACHE") or ROOT / ".etlcrew" / "models")
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """State and outputs in a temp dir; no MODEL or provider keys leak in from the developer's shell."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("ETLCREW_HOME", str(state))
+    monkeypatch.setenv("ETLCREW_OUTPUT_DIR", str(tmp_path / "output"))
+    monkeypatch.setenv("ETLCREW_MODEL_CACHE", str(SHARED_MODEL_CACHE))
+    for name in ("MODEL", "ETLCREW_MODEL", "BASE_URL", "ETLCREW_BASE_URL", "ETLCREW_PROJECT_DIR",
+                 "ETLCREW_CONFIG_DIR", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    from etlcrew import console
+
+    console.configure()
+    return state
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A writable copy of the shipped project, selected through ETLCREW_PROJECT_DIR."""
+    target = tmp_path / "project"
+    shutil.copytree(ROOT / "config", target / "config")
+    shutil.copytree(ROOT / "data", target / "data", ignore=shutil.ignore_patterns("*.sqlite"))
+    (target / "tools").mkdir()
+    monkeypatch.setenv("ETLCREW_PROJECT_DIR", str(target))
+    return target

@@ -1,0 +1,109 @@
+"""Both processes end to end on a crew without sources, with the scripted model standing in for the LLM only."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from etlcrew.cli import main
+
+PLAIN_CREWS = """
+plain:
+  agents: [researcher, transformer, publisher]
+  tasks: [extract, transform, load]
+  inputs: {purpose: testing, audience: testers, items: "(no items)"}
+
+plain_managed:
+  agents: [researcher, transformer, publisher]
+  tasks: [extract, transform, load]
+  process: hierarchical
+  manager_llm: scripted/manager
+  max_manager_iterations: 3
+  inputs: {purpose: testing, audience: testers}
+"""
+
+
+@pytest.fixture
+def plain_project(project_dir: Path) -> Path:
+    (project_dir / "config/crews.yaml").write_text(PLAIN_CREWS)
+    return project_dir
+
+
+@pytest.fixture
+def scripted(isolated_state: Path):  # type: ignore[no-untyped-def]
+    from etlcrew.crewai_env import prepare_crewai_environment
+
+    prepare_crewai_environment(isolated_state)
+    from model_runtime.scripted import ScriptedLLM, register_scripted, unregister_scripted
+
+    made: list[str] = []
+
+    def make(name: str, **kwargs):  # type: ignore[no-untyped-def]
+        llm = ScriptedLLM(**kwargs)
+        register_scripted(name, llm)
+        made.append(name)
+        return llm
+
+    yield make
+    for name in made:
+        unregister_scripted(name)
+
+
+def test_sequential_crew_runs_tasks_in_order(plain_project: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
+    llm = scripted("worker", responses=[
+        "Thought: read\nFinal Answer: finding A",
+        "Thought: shape\nFinal Answer: record A",
+        "Thought: publish\nFinal Answer: digest A",
+    ])
+    code = main(["run", "plain", "--model", "scripted/worker", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["status"] == "succeeded" and summary["crew"] == "plain"
+    assert summary["llm"]["calls"] == 3
+    assert summary["llm"]["prompt_tokens"] > 0 and summary["llm"]["completion_tokens"] > 0
+    assert [c.agent for c in llm.history] == ["Researcher", "Transformer", "Publisher"]
+    assert "(no items)" in llm.history[0].prompt  # inputs filled by etlcrew, not CrewAI
+    assert "finding A" in llm.history[1].prompt  # the transform saw the extract's output as context
+    result_file = Path(summary["outputs"][0])
+    assert result_file.read_text().strip() == "digest A"
+
+
+def test_hierarchical_crew_delegates_with_capped_manager(plain_project: Path, scripted, capsys,  # type: ignore[no-untyped-def]
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def manager(call):  # type: ignore[no-untyped-def]
+        last = call.messages[-1]["content"]
+        if "tool result" in last or "Observation" in last:
+            return "Thought: done\nFinal Answer: managed result"
+        return ('Thought: delegate\nAction: Delegate work to coworker\n'
+                'Action Input: {"task": "do the phase", "context": "all of it", "coworker": "Researcher"}')
+
+    manager_llm = scripted("manager", default=manager)
+    worker = scripted("worker", default="Thought: ok\nFinal Answer: worker output")
+    monkeypatch.setenv("MODEL", "scripted/worker")  # agents: MODEL; the manager: manager_llm from the YAML
+    code = main(["run", "plain_managed", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["status"] == "succeeded" and summary["process"] == "hierarchical"
+    assert summary["models"] == ["scripted/manager", "scripted/worker"]
+    manager_calls = [c for c in manager_llm.history if c.agent == "Crew Manager"]
+    assert any("Delegate work to coworker" in (c.answer or "") for c in manager_calls)
+    assert any(c.agent == "Researcher" for c in worker.history), "work was delegated to a coworker"
+    per_task: dict[str | None, int] = {}
+    for call in manager_calls:
+        per_task[call.task] = per_task.get(call.task, 0) + 1
+    assert set(per_task) == {"extract", "transform", "load"}
+    assert max(per_task.values()) <= 3, "manager iterations are capped by max_manager_iterations"
+
+
+def test_process_flag_overrides_yaml(plain_project: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
+    llm = scripted("worker", default="Thought: ok\nFinal Answer: fine")
+    code = main(["run", "plain", "--model", "scripted/worker", "--process", "hierarchical", "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert json.loads(captured.out)["process"] == "hierarchical"
+    # without a manager in the YAML, etlcrew's own capped manager runs on the run's model
+    assert any(c.agent == "Crew Manager" for c in llm.history)

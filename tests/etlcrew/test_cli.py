@@ -1,0 +1,77 @@
+"""The CLI through its real entry points: help, exit codes, JSON listings, and no CrewAI import where not needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120, cwd=ROOT)
+
+
+def test_no_arguments_explains_itself() -> None:
+    result = cli()
+    assert result.returncode == 0
+    for command in ("run", "validate", "list", "models"):
+        assert command in result.stdout
+
+
+def test_help_of_run_lists_its_flags() -> None:
+    result = cli("run", "--help")
+    assert result.returncode == 0
+    for flag in ("--input", "--process", "--model", "--json", "--base-url"):
+        assert flag in result.stdout
+
+
+def test_bad_flag_is_a_usage_error() -> None:
+    result = cli("run", "--process", "parallel")
+    assert result.returncode == 2
+    assert "parallel" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_input_pair_is_a_usage_error() -> None:
+    result = cli("run", "--input", "no-equals-sign")
+    assert result.returncode == 2
+    assert "--input expects KEY=VALUE" in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate"], ["list"], ["list", "tools", "--json"]])
+def test_light_commands_do_not_import_crewai(args: list[str]) -> None:
+    code = ("import sys; from etlcrew.cli import main; rc = main(%r); "
+            "print('CREWAI_IMPORTED' if 'crewai' in sys.modules else 'CREWAI_ABSENT', rc)" % args)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert "CREWAI_ABSENT 0" in result.stdout, result.stdout + result.stderr
+
+
+def test_list_json_shapes() -> None:
+    everything = json.loads(cli("list", "--json").stdout)
+    assert set(everything) == {"crews", "agents", "tasks", "tools"}
+    crews = json.loads(cli("list", "crews", "--json").stdout)
+    assert isinstance(crews, list)
+    assert [c["name"] for c in crews if c["default"]] == ["support_inbox"]
+    agents = {a["name"] for a in json.loads(cli("list", "agents", "--json").stdout)}
+    assert {"researcher", "transformer", "publisher"} <= agents
+
+
+def test_validate_json_on_shipped_config() -> None:
+    result = cli("validate", "--json")
+    assert result.returncode == 0
+    data = json.loads(result.stdout)
+    assert data["valid"] is True and data["default_crew"] == "support_inbox"
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).parent / "etlcrew"
+    if not exe.exists():
+        pytest.fail("the etlcrew console script is missing: install with pip install -e .")
+    result = subprocess.run([str(exe), "validate"], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert result.returncode == 0, result.stderr
