@@ -69,11 +69,16 @@ def _marker(path: Path) -> Path:
 
 
 def _write_marker(path: Path, sha256: str) -> None:
+    """Best effort: a read-only shared cache just means the file is hashed again next time."""
     stat = path.stat()
     record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     tmp = _marker(path).with_name(f".{path.name}{MARKER_SUFFIX}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record), encoding="utf-8")
-    os.replace(tmp, _marker(path))
+    try:
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, _marker(path))
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _marker_matches(path: Path, sha256: str) -> bool:
