@@ -23,14 +23,20 @@ ToolsFor = Callable[[list[str]], list[Any]]
 
 def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, object], llm_for: LlmFor,
                tools_for: ToolsFor, project_dir: Path, process: str | None = None,
-               output_models: Mapping[str, type[BaseModel]] | None = None) -> Crew:
-    """The crew ``crew_name``; ``process`` overrides the YAML, ``output_models`` maps task -> pydantic output."""
+               output_models: Mapping[str, type[BaseModel]] | None = None,
+               agent_tools: Callable[[str], bool] | None = None) -> Crew:
+    """The crew ``crew_name``; ``process`` overrides the YAML, ``output_models`` maps task -> pydantic output.
+
+    ``agent_tools(agent)`` says whether an agent's model gets its tools: small local models do not call tools
+    reliably, so the data path keeps tool use in code for them.
+    """
     spec = project.crews[crew_name]
+    agent_tools = agent_tools or (lambda _name: True)
     chosen = process or spec.process
     output_models = output_models or {}
     agents = {
-        name: build_agent(project.agents[name], llm=llm_for(name), tools=tools_for(project.agents[name].tools),
-                          inputs=inputs)
+        name: build_agent(project.agents[name], llm=llm_for(name),
+                          tools=tools_for(project.agents[name].tools) if agent_tools(name) else [], inputs=inputs)
         for name in spec.agents
     }
     tasks: dict[str, Task] = {}
@@ -40,7 +46,7 @@ def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, obj
             task_name, task_spec,
             agent=agents.get(task_spec.agent) if task_spec.agent else None,
             context=[tasks[c] for c in task_spec.context if c in tasks],
-            tools=tools_for(task_spec.tools), inputs=inputs, project_dir=project_dir,
+            tools=tools_for(task_spec.tools) if agent_tools(task_spec.agent or "") else [], inputs=inputs, project_dir=project_dir,
             output_pydantic=output_models.get(task_name),
         )
     options: dict[str, Any] = {}

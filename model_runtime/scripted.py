@@ -166,3 +166,42 @@ def unregister_scripted(name: str) -> None:
 
 def registered_scripted(name: str) -> ScriptedLLM | None:
     return _REGISTERED.get(name)
+
+
+def sample_answer(call: ScriptedCall) -> str:
+    """A valid answer for any call: schema-conforming JSON when structured output is asked, else a final answer.
+
+    Use as ``ScriptedLLM(default=sample_answer)`` to run a whole crew offline and check its plumbing.
+    """
+    if call.response_model is None:
+        return "Thought: done\nFinal Answer: scripted finding"
+    return json.dumps(sample_instance(call.response_model.model_json_schema()))
+
+
+def sample_instance(schema: dict[str, Any]) -> Any:
+    """The simplest value valid against a (flat) JSON schema; a list of records gets one per ``item_id`` enum."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    if "anyOf" in schema:
+        return sample_instance(next(s for s in schema["anyOf"] if s.get("type") != "null"))
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: sample_instance(sub) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        items = schema.get("items", {})
+        id_schema = items.get("properties", {}).get("item_id", {})
+        ids = id_schema.get("enum") or ([id_schema["const"]] if "const" in id_schema else None)
+        if ids:
+            return [sample_instance(items) | {"item_id": i} for i in ids]
+        return [sample_instance(items) for _ in range(schema.get("minItems", 0))]
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 0)
+    if kind == "boolean":
+        return False
+    if schema.get("format") == "date":
+        return "2026-01-01"
+    if schema.get("format") == "date-time":
+        return "2026-01-01T00:00:00Z"
+    return "scripted"

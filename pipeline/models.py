@@ -27,7 +27,12 @@ class ModelChooser:
 
         crew = self.project.crews[self.crew]
         agent_llm = self.project.agents[agent].llm if agent in self.project.agents else crew.manager_llm
-        return resolve_model_name(self.flag_model, agent_llm, crew.model, self.settings.model)
+        return resolve_model_name(self.flag_model, agent_llm, crew.model, self.settings.model,
+                                  default=f"local/{self.settings.embedded_model}")
+
+    def uses_tools(self, agent: str) -> bool:
+        """Agents on the embedded model get no tools: small models do not call them reliably."""
+        return not self.name_for(agent).startswith("local/")
 
     def llm_for(self, agent: str | None) -> Any:
         name = self.name_for(agent)
@@ -44,8 +49,11 @@ class ModelChooser:
                 raise ModelSetupError(f"no scripted model registered as '{name}'",
                                       "register one with model_runtime.scripted.register_scripted() in your test")
             return llm
-        from model_runtime.providers import build_llm
+        from model_runtime.providers import build_llm, check_reachable
 
+        base_url = self.base_url or self.settings.base_url
+        if base_url and not name.startswith("local/"):
+            check_reachable(base_url)
         return build_llm(name, self.settings, base_url=self.base_url, parallel=self.parallel)
 
     def models_in_use(self) -> list[str]:

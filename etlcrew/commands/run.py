@@ -12,9 +12,10 @@ from etlcrew.settings import Settings
 
 
 def quiet_crewai_logging() -> None:
-    """CrewAI logs warnings (token estimates, event context) that are noise for our users."""
-    for name in ("crewai", "root", "LiteLLM", "httpx"):
-        logging.getLogger(None if name == "root" else name).setLevel(logging.ERROR)
+    """CrewAI logs warnings and the errors we handle ourselves (invalid output is retried, then quarantined)."""
+    for name in ("crewai", "LiteLLM", "httpx", "openai"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.getLogger().setLevel(logging.CRITICAL)
 
 
 def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], process: str | None,

@@ -115,6 +115,7 @@ class CrewSpec(StrictSpec):
     max_rpm: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=5, ge=1, le=500)
     concurrency: int = Field(default=1, ge=1, le=64)
+    chars_per_item: int = Field(default=700, ge=50, description="item text shown to the model, per item")
     sources: list[SourceSpec] = Field(default_factory=list)
     output_schema: SchemaSpec | None = Field(default=None, alias="schema")
     targets: list[TargetSpec] = Field(default_factory=list)
