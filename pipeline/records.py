@@ -88,6 +88,12 @@ def _annotation(spec: FieldSpec) -> Any:
     return _SCALARS[spec.type]
 
 
+# Unbounded strings let a small model run on until its context is full (the JSON is then cut and invalid);
+# with a maxLength the llama.cpp grammar ends every string. YAML ``max`` overrides these.
+DEFAULT_STRING_MAX = 200
+DEFAULT_LIST_MAX = 20
+
+
 def _constraints(spec: FieldSpec) -> dict[str, Any]:
     """``min``/``max`` bound the value of numbers, the length of strings and the item count of lists."""
     out: dict[str, Any] = {}
@@ -100,8 +106,8 @@ def _constraints(spec: FieldSpec) -> dict[str, Any]:
     elif spec.type in ("string", "list"):
         if spec.min is not None:
             out["min_length"] = int(spec.min)
-        if spec.max is not None:
-            out["max_length"] = int(spec.max)
+        default_max = DEFAULT_STRING_MAX if spec.type == "string" else DEFAULT_LIST_MAX
+        out["max_length"] = int(spec.max) if spec.max is not None else default_max
     if spec.pattern and spec.type == "string":
         out["pattern"] = spec.pattern
     if spec.description:

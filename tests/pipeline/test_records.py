@@ -87,7 +87,13 @@ def test_json_schema_is_flat_and_has_enums():
     assert props["summary"]["minLength"] == 3 and props["summary"]["maxLength"] == 40
     assert props["code"]["anyOf"][0]["pattern"] == r"^[A-Z]{2}-\d+$"
     assert props["count"]["anyOf"][0] == {"maximum": 10, "minimum": 0, "type": "integer"}
-    assert props["sizes"]["anyOf"][0] == {"items": {"type": "integer"}, "type": "array"}
+    assert props["sizes"]["anyOf"][0] == {"items": {"type": "integer"}, "type": "array", "maxItems": 20}
+
+
+def test_strings_without_max_get_a_default_bound():
+    schema = SchemaSpec(table="t", fields={"note": {"type": "string"}})
+    props = batch_model(schema).model_json_schema()["properties"]["records"]["items"]["properties"]
+    assert props["note"]["maxLength"] == 200, "a grammar must end every string, or a small model runs on"
 
 
 def test_a_field_named_title_survives_title_stripping():
