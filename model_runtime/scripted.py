@@ -56,6 +56,7 @@ class ScriptedLLM(BaseLLM):
     model: str = "scripted"
     provider: str = "scripted"
     default: Any = None
+    function_calling: bool = True  # False: CrewAI drives tools through ReAct text ("Action: ...")
     _queue: deque[ScriptedResponse] = PrivateAttr(default_factory=deque)
     _history: list[ScriptedCall] = PrivateAttr(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -146,7 +147,8 @@ class ScriptedLLM(BaseLLM):
         return answer
 
     def supports_function_calling(self) -> bool:
-        return False
+        """Like the OpenAI-compatible providers: CrewAI then asks for structured output natively."""
+        return self.function_calling
 
     def get_context_window_size(self) -> int:
         return 32_768

@@ -18,6 +18,10 @@ from pipeline.items import Item
 from pipeline.records import BatchBase, batch_model, record_model
 
 
+FINDING_CHARS = 160  # per item: bounded, so a small model's findings cannot overflow the next prompt
+DIGEST_CHARS = 400
+
+
 @dataclass(frozen=True)
 class Batch:
     number: int
@@ -84,11 +88,25 @@ def batch_output_model(schema: SchemaSpec, item_ids: list[str]) -> type[BatchBas
     return model
 
 
+def findings_model(item_ids: list[str]) -> type[BatchBase]:
+    """The researcher's structured output: one short finding per item, so the transformer's context stays small."""
+    ids = tuple(item_ids)
+    finding = create_model(  # type: ignore[call-overload]
+        "Finding", __base__=BatchBase,
+        item_id=(Literal[ids], ...),  # type: ignore[valid-type]
+        facts=(str, Field(max_length=FINDING_CHARS, description="who, which product, what happened, how urgent")),
+    )
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "Findings", __base__=BatchBase,
+        findings=(list[finding], Field(min_length=len(ids), max_length=len(ids))),  # type: ignore[valid-type]
+    )
+
+
 def outcome_model(item_ids: list[str]) -> type[BatchBase]:
     """The publisher's structured output: a digest, and which records need action."""
     ids = tuple(item_ids)
     return create_model(  # type: ignore[call-overload, no-any-return]
         "Outcome", __base__=BatchBase,
-        digest=(str, Field(description="two sentences for the reader of the report")),
+        digest=(str, Field(max_length=DIGEST_CHARS, description="two sentences for the reader of the report")),
         action_item_ids=(list[Literal[ids]], Field(default_factory=list)),  # type: ignore[valid-type]
     )

@@ -21,6 +21,7 @@ from pipeline.batches import (
     batch_output_model,
     batched,
     describe_schema,
+    findings_model,
     new_data_tag,
     outcome_model,
     render_items,
@@ -91,6 +92,8 @@ class BatchRunner:
             "today": dt.date.today().isoformat(), "findings": "(see context)", "records": "(see context)",
         }
         outputs = {self.phases["transform"]: records_model}
+        if "extract" in self.phases:
+            outputs[self.phases["extract"]] = findings_model(ids)
         if "load" in self.phases:
             outputs[self.phases["load"]] = outcome
         crew = build_crew(self.project, self.options.crew, inputs=runtime | self.options.inputs,

@@ -90,7 +90,7 @@ def _annotation(spec: FieldSpec) -> Any:
 
 # Unbounded strings let a small model run on until its context is full (the JSON is then cut and invalid);
 # with a maxLength the llama.cpp grammar ends every string. YAML ``max`` overrides these.
-DEFAULT_STRING_MAX = 200
+DEFAULT_STRING_MAX = 120
 DEFAULT_LIST_MAX = 20
 
 

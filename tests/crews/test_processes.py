@@ -80,7 +80,7 @@ def test_hierarchical_crew_delegates_with_capped_manager(plain_project: Path, sc
         return ('Thought: delegate\nAction: Delegate work to coworker\n'
                 'Action Input: {"task": "do the phase", "context": "all of it", "coworker": "Researcher"}')
 
-    manager_llm = scripted("manager", default=manager)
+    manager_llm = scripted("manager", default=manager, function_calling=False)  # delegation via ReAct text
     worker = scripted("worker", default="Thought: ok\nFinal Answer: worker output")
     monkeypatch.setenv("MODEL", "scripted/worker")  # agents: MODEL; the manager: manager_llm from the YAML
     code = main(["run", "plain_managed", "--json"])

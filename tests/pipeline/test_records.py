@@ -93,7 +93,7 @@ def test_json_schema_is_flat_and_has_enums():
 def test_strings_without_max_get_a_default_bound():
     schema = SchemaSpec(table="t", fields={"note": {"type": "string"}})
     props = batch_model(schema).model_json_schema()["properties"]["records"]["items"]["properties"]
-    assert props["note"]["maxLength"] == 200, "a grammar must end every string, or a small model runs on"
+    assert props["note"]["maxLength"] == 120, "a grammar must end every string, or a small model runs on"
 
 
 def test_a_field_named_title_survives_title_stripping():
