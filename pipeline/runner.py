@@ -7,6 +7,7 @@ prepared through ``etlcrew.crewai_env``.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,17 +40,19 @@ def new_run_id() -> str:
 
 
 class ToolBox:
-    """Loads each named tool once per run."""
+    """Loads each named tool once per run; batches building crews at once share it safely."""
 
     def __init__(self, tools: dict[str, ToolInfo]) -> None:
         self._infos = tools
         self._loaded: dict[str, object] = {}
+        self._lock = threading.Lock()
 
     def __call__(self, names: list[str]) -> list[object]:
-        for name in names:
-            if name not in self._loaded:
-                self._loaded[name] = load_tool(self._infos[name])
-        return [self._loaded[n] for n in names]
+        with self._lock:
+            for name in names:
+                if name not in self._loaded:
+                    self._loaded[name] = load_tool(self._infos[name])
+            return [self._loaded[n] for n in names]
 
 
 def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions) -> RunResult:

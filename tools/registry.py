@@ -11,11 +11,13 @@ from __future__ import annotations
 import ast
 import importlib.util
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 BUILTIN_DIR = Path(__file__).resolve().parent
+_load_lock = threading.Lock()  # batches build crews concurrently; a half-executed module must not be seen
 _NOT_TOOLS = {"__init__.py", "registry.py"}
 
 # crewai-tools classes that need no credentials; imported lazily (crewai_tools costs ~10 s).
@@ -158,12 +160,19 @@ def load_tool(info: ToolInfo) -> Any:
         return getattr(crewai_tools, info.symbol)()
     assert info.path is not None
     module_name = f"etlcrew_tool_{info.path.stem}"
-    module = sys.modules.get(module_name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(module_name, info.path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
+    with _load_lock:
+        module = sys.modules.get(module_name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(module_name, info.path)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            try:
+                spec.loader.exec_module(module)
+            except Exception as exc:
+                from etlcrew.errors import ConfigError, ConfigProblem
+
+                raise ConfigError([ConfigProblem(str(info.path.name), f"tool file fails to import: "
+                                                 f"{type(exc).__name__}: {exc}", hint="fix the tool file")]) from exc
+            sys.modules[module_name] = module
     obj = getattr(module, info.symbol)
     return obj() if info.kind == "class" else obj
