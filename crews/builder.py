@@ -46,7 +46,8 @@ def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, obj
             task_name, task_spec,
             agent=agents.get(task_spec.agent) if task_spec.agent else None,
             context=[tasks[c] for c in task_spec.context if c in tasks],
-            tools=tools_for(task_spec.tools) if agent_tools(task_spec.agent or "") else [], inputs=inputs, project_dir=project_dir,
+            tools=tools_for(task_spec.tools) if agent_tools(task_spec.agent or "") else [],
+            inputs=inputs, project_dir=project_dir,
             output_pydantic=output_models.get(task_name),
         )
     options: dict[str, Any] = {}

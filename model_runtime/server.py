@@ -23,7 +23,7 @@ from etlcrew.errors import ModelError
 
 DEFAULT_PARALLEL = 2
 DEFAULT_CTX_PER_SLOT = 4096  # a batch of 8 items with CrewAI's prompt and the schema fits
-DEFAULT_MAX_TOKENS = 1024  # cap per reply: small models otherwise repeat themselves until the slot is full
+DEFAULT_MAX_TOKENS = 2048  # cap per reply: small models otherwise repeat themselves until the slot is full
 HEALTH_TIMEOUT_S = 120.0
 
 _lock = threading.Lock()

@@ -17,7 +17,6 @@ from etlcrew.specs.datapath import SchemaSpec
 from pipeline.items import Item
 from pipeline.records import BatchBase, batch_model, record_model
 
-
 FINDING_CHARS = 160  # per item: bounded, so a small model's findings cannot overflow the next prompt
 DIGEST_CHARS = 400
 

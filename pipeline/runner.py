@@ -89,8 +89,8 @@ def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, ch
 
     runtime: dict[str, object] = dict.fromkeys(RUNTIME_PLACEHOLDERS, "(none)")
     runtime |= {"crew": options.crew, "run_id": result.run_id, "today": dt.date.today().isoformat()}
-    crew = build_crew(project, options.crew, inputs=runtime | options.inputs, llm_for=chooser.llm_for, tools_for=toolbox,
-                      project_dir=settings.project_dir, process=options.process)
+    crew = build_crew(project, options.crew, inputs=runtime | options.inputs, llm_for=chooser.llm_for,
+                      tools_for=toolbox, project_dir=settings.project_dir, process=options.process)
     output = crew.kickoff()
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     path = settings.output_dir / f"{options.crew}-result.md"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
@@ -33,7 +35,9 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
     options = RunOptions(crew=name, inputs=inputs, process=process, model=model, base_url=base_url,
                          batch_size=batch_size, concurrency=concurrency)
     try:
-        result = run_crew(settings, project, tools, options)
+        # CrewAI prints some warnings and its verbose output on stdout: keep stdout for our own output only
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_crew(settings, project, tools, options)
     except KeyboardInterrupt:
         raise RunInterrupted("interrupted") from None
     if json_mode:

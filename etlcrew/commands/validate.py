@@ -5,8 +5,8 @@ from __future__ import annotations
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.errors import ConfigError
-from etlcrew.specs.references import check_inputs
 from etlcrew.settings import Settings
+from etlcrew.specs.references import check_inputs
 
 
 def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:

@@ -46,8 +46,8 @@ def test_bad_input_pair_is_a_usage_error() -> None:
 
 @pytest.mark.parametrize("args", [["--help"], ["validate"], ["list"], ["list", "tools", "--json"]])
 def test_light_commands_do_not_import_crewai(args: list[str]) -> None:
-    code = ("import sys; from etlcrew.cli import main; rc = main(%r); "
-            "print('CREWAI_IMPORTED' if 'crewai' in sys.modules else 'CREWAI_ABSENT', rc)" % args)
+    code = (f"import sys; from etlcrew.cli import main; rc = main({args!r}); "
+            "print('CREWAI_IMPORTED' if 'crewai' in sys.modules else 'CREWAI_ABSENT', rc)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "CREWAI_ABSENT 0" in result.stdout, result.stdout + result.stderr
 

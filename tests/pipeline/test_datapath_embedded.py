@@ -1,0 +1,59 @@
+"""The default crew on the real embedded model, reached as any OpenAI-compatible server (``--base-url``).
+
+Slow (tens of seconds on 2 cores) and needs the weights (`python main.py models pull`); CI pulls them first.
+Asserts what the grammar guarantees, not what a 135M model gets right: every item ends loaded with
+schema-valid enums, or quarantined with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etlcrew.cli import main
+from etlcrew.settings import load_settings
+
+pytestmark = pytest.mark.embedded
+KEEP = ("0001-double-charge.eml", "0021-webform-broken-again.txt")
+
+
+@pytest.fixture
+def embedded_url() -> str:
+    from model_runtime.catalogue import default_entry
+    from model_runtime.server import start_server
+    from model_runtime.weights import cache_status
+
+    settings = load_settings(load_dotenv_file=False)
+    entry = default_entry()
+    if cache_status(entry, settings.model_cache_dir) != "present":
+        pytest.skip(f"weights not cached in {settings.model_cache_dir}: run `python main.py models pull`")
+    server = start_server(settings.model_cache_dir / entry.file, alias=entry.name, parallel=1)
+    return server.url
+
+
+def test_default_crew_on_the_embedded_model_over_http(project_dir: Path, embedded_url: str, capsys,  # type: ignore[no-untyped-def]
+                                                      tmp_path: Path) -> None:
+    inbox = project_dir / "data/inbox"
+    for path in inbox.iterdir():
+        if path.name not in KEEP:
+            path.unlink()
+    assert sorted(p.name for p in inbox.iterdir()) == sorted(KEEP), "the sample data changed: update KEEP"
+    code = main(["run", "--model", "openai/smollm2-135m", "--base-url", embedded_url, "--concurrency", "1",
+                 "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    items = summary["items"]
+    assert items["extracted"] == 2 and items["loaded"] + items["quarantined"] == 2
+    assert summary["llm"]["calls"] >= 3 and summary["llm"]["prompt_tokens"] > 0
+    with duckdb.connect(str(tmp_path / "output/support_inbox.duckdb"), read_only=True) as con:
+        rows = con.execute("SELECT item_id, category, urgency, sentiment FROM etlcrew.tickets").fetchall()
+    assert len(rows) == items["loaded"]
+    for _, category, urgency, sentiment in rows:
+        assert category in {"billing", "bug", "feature_request", "shipping", "account", "praise", "spam", "other"}
+        assert urgency in {"low", "medium", "high", "urgent"} and sentiment in {"negative", "neutral", "positive"}
+    shutil.rmtree(tmp_path / "output", ignore_errors=True)
