@@ -4,6 +4,7 @@ so ``--help``, ``validate`` and ``list`` never import CrewAI.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 
@@ -117,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python main.py`` and the ``etlcrew`` command: errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    # pydantic scans every installed distribution for plugins at import (~60 ms here); we use none
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         code = cli.main(args=args, prog_name="etlcrew", standalone_mode=False)
         return int(code or 0)
