@@ -192,8 +192,9 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
         counts.quarantined += len(quarantined)
         all_records.extend(outcome.records)
         all_quarantined.extend(quarantined)
-        if outcome.digest:
-            digests.append(outcome.digest)
+        if outcome.digest or outcome.action_item_ids:
+            actions = f"\n\nNeeds action: {', '.join(outcome.action_item_ids)}" if outcome.action_item_ids else ""
+            digests.append((outcome.digest + actions).strip())
         console.info(f"  loaded {counts.loaded} records, {counts.quarantined} quarantined")
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="batch") as pool:

@@ -32,16 +32,13 @@ class FilesSource(_SourceBase):
     key: str | None = Field(default=None, description="row field used as natural key (csv/json/jsonl)")
 
 
-class SqlSource(_Strict):
+class SqlSource(_SourceBase):
     """Rows of one SELECT over a read-only SQLAlchemy connection."""
 
     type: Literal["sql"]
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
     url: str
     query: str
     key: str | None = Field(default=None, description="column used as natural key (default: row number)")
-    max_bytes: int = Field(default=200_000, ge=1)
-    truncate: bool = False
 
 
 class Pagination(_Strict):
@@ -54,19 +51,16 @@ class Pagination(_Strict):
     max_pages: int = Field(default=100, ge=1)
 
 
-class HttpSource(_Strict):
+class HttpSource(_SourceBase):
     """Records of a JSON API, found at ``records_path`` (dotted) in each response."""
 
     type: Literal["http"]
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
     url: str
     records_path: str = ""
     key: str | None = None
     pagination: Pagination | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_s: float = Field(default=10.0, gt=0)
-    max_bytes: int = Field(default=200_000, ge=1)
-    truncate: bool = False
 
 
 SourceSpec = Annotated[FilesSource | SqlSource | HttpSource, Field(discriminator="type")]
