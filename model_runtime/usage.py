@@ -61,8 +61,12 @@ class UsageMeter:
             counts[2] += completion
 
     def _failed(self, source: Any, event: Any) -> None:
+        from etlcrew import console
+
         with self._lock:
             self.usage.failed_calls += 1
+        error = " ".join(str(getattr(event, "error", "") or "unknown error").split())
+        console.warn(f"model call failed ({event.model}): {error[:300]}")
 
     def __enter__(self) -> UsageMeter:
         from crewai.events.event_bus import crewai_event_bus

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
-from etlcrew.errors import ConfigError, ConfigProblem
+from etlcrew.errors import ConfigError, ConfigProblem, ModelError
 from pipeline.batches import (
     Batch,
     batch_output_model,
@@ -113,6 +113,8 @@ class BatchRunner:
         outcome = BatchOutcome()
         try:
             crew_output, records_model, _ = self._kickoff(batch)
+        except ModelError:
+            raise  # the model is unreachable or misconfigured: the run stops (resumable), items stay unprocessed
         except Exception as exc:  # a failed kickoff fails the batch's items, not the run
             if retry and len(batch.items) > 1:
                 return self._one_by_one(batch, f"batch failed: {type(exc).__name__}: {exc}")

@@ -56,5 +56,14 @@ class ModelChooser:
             check_reachable(base_url)
         return build_llm(name, self.settings, base_url=self.base_url, parallel=self.parallel)
 
+    def prepare(self) -> None:
+        """Build every model the crew needs now, so a missing key or a dead endpoint stops the run before any item
+        is touched (exit 2 or 1), instead of failing every batch."""
+        crew = self.project.crews[self.crew]
+        for agent in crew.agents:
+            self.llm_for(agent)
+        if crew.process == "hierarchical" or crew.manager_llm or crew.manager:
+            self.llm_for(crew.manager)
+
     def models_in_use(self) -> list[str]:
         return sorted(self._built)

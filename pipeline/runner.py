@@ -65,6 +65,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     concurrency = options.concurrency or crew_spec.concurrency
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url, parallel=concurrency)
     toolbox = ToolBox(tools)
+    chooser.prepare()
     with UsageMeter() as meter:
         try:
             if crew_spec.sources:
