@@ -191,6 +191,8 @@ def sample_instance(schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
     if kind == "object":
         return {name: sample_instance(sub) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array" and "prefixItems" in schema:
+        return [sample_instance(position) for position in schema["prefixItems"]]
     if kind == "array":
         items = schema.get("items", {})
         id_schema = items.get("properties", {}).get("item_id", {})

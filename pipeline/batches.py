@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, create_model
 
@@ -17,7 +17,7 @@ from etlcrew.specs.datapath import SchemaSpec
 from pipeline.items import Item
 from pipeline.records import BatchBase, batch_model, record_model
 
-FINDING_CHARS = 160  # per item: bounded, so a small model's findings cannot overflow the next prompt
+FINDING_CHARS = 100  # per item: bounded, so a small model's findings cannot overflow the next prompt
 DIGEST_CHARS = 400
 
 
@@ -71,33 +71,41 @@ def describe_schema(schema: SchemaSpec) -> str:
     return "\n".join(lines)
 
 
-def batch_output_model(schema: SchemaSpec, item_ids: list[str]) -> type[BatchBase]:
-    """The transform's structured output for this batch: exactly one record per item, ids limited to the batch's.
+def _positional(models: list[type]) -> Any:
+    """``tuple[A, B, ...]``: JSON schema ``prefixItems``, so record ``i`` can only be about item ``i``."""
+    return tuple.__class_getitem__(tuple(models))
 
-    With llama.cpp the enum and the list length become grammar, so even a tiny model cannot invent an id.
+
+def batch_output_model(schema: SchemaSpec, item_ids: list[str]) -> type[BatchBase]:
+    """The transform's structured output for this batch: exactly one record per item, in the batch's order.
+
+    Each position's ``item_id`` is a constant, and llama.cpp turns the schema into a grammar, so even a tiny
+    model can neither invent, repeat nor skip an item (a list with an enum of ids allowed all three).
     """
     base = record_model(schema)
     ids = tuple(item_ids)
-    record = create_model(base.__name__, __base__=base, item_id=(Literal[ids], ...))  # type: ignore[valid-type]
+    positions = [create_model(f"{base.__name__}{n}", __base__=base, item_id=(Literal[item_id], ...))  # type: ignore[valid-type]
+                 for n, item_id in enumerate(ids, 1)]
     model = create_model(
         batch_model(schema).__name__, __base__=batch_model(schema),
-        records=(list[record], Field(min_length=len(ids), max_length=len(ids))),  # type: ignore[valid-type]
+        records=(_positional(positions), ...),
     )
-    model.record_model = record  # type: ignore[attr-defined]
+    model.record_model = create_model(base.__name__, __base__=base, item_id=(Literal[ids], ...))  # type: ignore[attr-defined, valid-type]
     return model
 
 
 def findings_model(item_ids: list[str]) -> type[BatchBase]:
-    """The researcher's structured output: one short finding per item, so the transformer's context stays small."""
-    ids = tuple(item_ids)
-    finding = create_model(  # type: ignore[call-overload]
-        "Finding", __base__=BatchBase,
-        item_id=(Literal[ids], ...),  # type: ignore[valid-type]
-        facts=(str, Field(max_length=FINDING_CHARS, description="who, which product, what happened, how urgent")),
-    )
+    """The researcher's structured output: one short finding per item, in order, so the next prompt stays small."""
+    positions = [
+        create_model(  # type: ignore[call-overload]
+            f"Finding{n}", __base__=BatchBase,
+            item_id=(Literal[item_id], ...),  # type: ignore[valid-type]
+            facts=(str, Field(max_length=FINDING_CHARS, description="who, which product, what happened, how urgent")),
+        )
+        for n, item_id in enumerate(item_ids, 1)
+    ]
     return create_model(  # type: ignore[call-overload, no-any-return]
-        "Findings", __base__=BatchBase,
-        findings=(list[finding], Field(min_length=len(ids), max_length=len(ids))),  # type: ignore[valid-type]
+        "Findings", __base__=BatchBase, findings=(_positional(positions), ...),
     )
 
 
