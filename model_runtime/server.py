@@ -22,6 +22,7 @@ from etlcrew import console
 from etlcrew.errors import ModelError
 
 DEFAULT_PARALLEL = 2
+REPEAT_PENALTY = 1.15
 DEFAULT_CTX_PER_SLOT = 4096  # a batch of 8 items with CrewAI's prompt and the schema fits
 DEFAULT_MAX_TOKENS = 2048  # cap per reply: small models otherwise repeat themselves until the slot is full
 HEALTH_TIMEOUT_S = 120.0
@@ -130,6 +131,9 @@ def start_server(
         params.cont_batching = True
         params.n_predict = max_tokens  # used when a request sets no max_tokens (CrewAI sends none by default)
         params.use_jinja = True
+        # greedy decoding loops on small models ("D-1000000..." until maxLength); a mild repeat penalty as the
+        # server default (requests may override it) gave plausible findings at a third of the tokens
+        params.sampling.penalty_repeat = REPEAT_PENALTY
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or _threads()
         params.model_alias = {alias or key.stem}
         try:
