@@ -20,7 +20,7 @@ from etlcrew.crewai_env import import_crewai
 from etlcrew.settings import Settings, load_settings
 from model_runtime.catalogue import default_entry
 from model_runtime.providers import build_llm
-from model_runtime.server import running_servers, start_server, stop_all
+from model_runtime.server import DEFAULT_CTX_PER_SLOT, running_servers, start_server, stop_all
 from model_runtime.weights import cache_status, weights_path
 
 pytestmark = pytest.mark.embedded
@@ -84,7 +84,7 @@ def test_server_is_loopback_with_parallel_slots_and_reused(settings: Settings) -
     server = start_server(path, alias="smollm2-135m", parallel=2)
     assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/v1")
     slots = server.get_json("/slots")
-    assert len(slots) == 2 and all(s["n_ctx"] == 2048 for s in slots)
+    assert len(slots) == 2 and all(s["n_ctx"] == DEFAULT_CTX_PER_SLOT for s in slots)
     assert start_server(path) is server
     assert server in running_servers()
 
