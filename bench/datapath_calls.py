@@ -9,8 +9,8 @@ crew, which kicks off the three tasks once per item, is batch size 1. Rows loade
 sizes. Two variants: the shipped agents.yaml (the researcher has ``tools: [reference_lookup]``, so CrewAI makes an
 extra structuring call after its tool-enabled turn) and the same with the researcher's tools removed (what the
 embedded model gets: agents there have no tools).
-Target: at the default batch size (8), calls ≤ 1/8 of naive.
-Usage: python bench/datapath_calls.py [--quick]   (--quick: batch sizes 1 and 8, shipped agents only)
+Target: at the default batch size (support_inbox's batch_size in config/crews.yaml), calls ≤ 1/8 of naive.
+Usage: python bench/datapath_calls.py [--quick]   (--quick: batch sizes 1 and the default, shipped agents only)
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _datapath_common import (
+    ROOT,
     count_rows,
     generate_inbox,
     load_average,
@@ -36,7 +39,7 @@ from _datapath_common import (
 )
 
 ITEMS = 100
-DEFAULT_BATCH = 8
+DEFAULT_BATCH = int(yaml.safe_load((ROOT / "config" / "crews.yaml").read_text())["support_inbox"]["batch_size"])
 
 
 def call_kind(call) -> str:  # type: ignore[no-untyped-def]
@@ -50,7 +53,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    sizes = [1, 8] if args.quick else [1, 5, 8, 10]
+    sizes = [1, DEFAULT_BATCH] if args.quick else sorted({1, 5, 8, 10, DEFAULT_BATCH})
     variants = ["shipped agents (researcher has tools)"] + ([] if args.quick else ["researcher without tools"])
 
     base = Path(tempfile.mkdtemp(prefix="etlcrew-bench-calls-"))
@@ -122,9 +125,10 @@ def main() -> None:
         verdicts[variant] = {"target_met": met, "rows_equal": rows_equal,
                              "calls_vs_naive_at_8": default["calls_vs_naive"],
                              "calls_vs_naive_per_full_batch": round(per_full_batch, 4)}
-        print(f"  target calls(batch 8) <= naive/8: {'MET' if met else 'NOT MET'} "
+        print(f"  target calls(batch {DEFAULT_BATCH}) <= naive/8: {'MET' if met else 'NOT MET'} "
               f"({default['calls']} vs {naive['calls']}/8 = {naive['calls'] / 8:.1f}; "
-              f"ceil({ITEMS}/8) = {default['batches']} batches; per full batch of 8 items {per_full_batch:.3f} "
+              f"ceil({ITEMS}/{DEFAULT_BATCH}) = {default['batches']} batches; "
+              f"per full batch of {DEFAULT_BATCH} items {per_full_batch:.3f} "
               "of naive); "
               f"rows equal across batch sizes: {rows_equal}")
     path = write_results("datapath_calls", {

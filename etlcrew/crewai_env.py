@@ -7,6 +7,9 @@ about 10 s on them. The variables must be set before ``crewai`` is first importe
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -29,9 +32,30 @@ def prepare_crewai_environment(state_dir: Path) -> None:
     os.environ["CREWAI_STORAGE_DIR"] = str(storage)
 
 
+_named_locks: dict[str, threading.Lock] = {}
+_named_locks_guard = threading.Lock()
+
+
+@contextmanager
+def _thread_lock(name: str, *, timeout: float = 120) -> Iterator[None]:
+    """CrewAI's named locks, held in-process: its default file lock polls in 0.25 s steps and serialised our
+    concurrent batches (measured: 3.6x instead of 6.4x at concurrency 8, bench/concurrency.py). Separate
+    processes still rely on SQLite's own locking of CrewAI's stores."""
+    with _named_locks_guard:
+        held = _named_locks.setdefault(name, threading.Lock())
+    if not held.acquire(timeout=timeout):
+        raise TimeoutError(f"CrewAI lock {name!r} not acquired in {timeout} s")
+    try:
+        yield
+    finally:
+        held.release()
+
+
 def import_crewai(state_dir: Path) -> ModuleType:
     """Prepare the environment, then import and return ``crewai`` (6-7 s the first time)."""
     prepare_crewai_environment(state_dir)
     import crewai
+    from crewai_core.lock_store import set_lock_backend
 
+    set_lock_backend(_thread_lock)
     return crewai
