@@ -208,4 +208,18 @@ def sample_instance(schema: dict[str, Any]) -> Any:
         return "2026-01-01"
     if schema.get("format") == "date-time":
         return "2026-01-01T00:00:00Z"
-    return "scripted"
+    return _sample_string(schema)
+
+
+_STRING_CANDIDATES = ("scripted", "AA", "aa", "A", "a", "0", "00", "A1", "x@example.com", "2026-01-01")
+
+
+def _sample_string(schema: dict[str, Any]) -> str:
+    """A string meeting the length bounds and, for simple patterns, the pattern (first candidate that fits)."""
+    import re
+
+    low, high = schema.get("minLength", 0), schema.get("maxLength", 10_000)
+    for candidate in _STRING_CANDIDATES:
+        if low <= len(candidate) <= high and ("pattern" not in schema or re.search(schema["pattern"], candidate)):
+            return candidate
+    return "s" * max(1, low)
