@@ -48,7 +48,7 @@ def test_shipped_crew_loads_its_table(project_dir: Path, scripted, capsys, tmp_p
     if expected is not None:
         assert items["extracted"] == expected
     with duckdb.connect(str(tmp_path / f"output/{crew}.duckdb"), read_only=True) as con:
-        (rows,) = con.execute(f"SELECT count(*) FROM etlcrew.{table}").fetchone()  # noqa: S608
+        (rows,) = con.execute(f"SELECT count(*) FROM etlcrew.{table}").fetchone()
     assert rows == items["loaded"]
 
 
