@@ -23,6 +23,8 @@ from etlcrew.errors import ModelError
 
 DEFAULT_PARALLEL = 2
 REPEAT_PENALTY = 1.15
+# llama.cpp logs every slot and timing at its default (3); 0 keeps errors and warnings, ETLCREW_MODEL_LOG raises it
+LOG_VERBOSITY = int(os.environ.get("ETLCREW_MODEL_LOG", "0") or 0)
 DEFAULT_CTX_PER_SLOT = 4096  # a batch of 8 items with CrewAI's prompt and the schema fits
 DEFAULT_MAX_TOKENS = 2048  # cap per reply: small models otherwise repeat themselves until the slot is full
 HEALTH_TIMEOUT_S = 120.0
@@ -126,6 +128,7 @@ def start_server(
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # the OS picks a free port; listening_address reports it
         params.offline = True
+        params.verbosity = LOG_VERBOSITY
         params.n_parallel = max(1, parallel)
         params.n_ctx = ctx_per_slot * max(1, parallel)  # split evenly across the slots
         params.cont_batching = True
