@@ -44,3 +44,27 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (target / "tools").mkdir()
     monkeypatch.setenv("ETLCREW_PROJECT_DIR", str(target))
     return target
+
+
+@pytest.fixture
+def scripted(isolated_state: Path):  # type: ignore[no-untyped-def]
+    """A factory: ``scripted("name", default=...)`` registers a ScriptedLLM for ``--model scripted/name``.
+
+    The scripted model stands in for the LLM only; stores, files and servers stay real.
+    """
+    from etlcrew.crewai_env import prepare_crewai_environment
+
+    prepare_crewai_environment(isolated_state)
+    from model_runtime.scripted import ScriptedLLM, register_scripted, unregister_scripted
+
+    made: list[str] = []
+
+    def make(name: str, **kwargs):  # type: ignore[no-untyped-def]
+        llm = ScriptedLLM(**kwargs)
+        register_scripted(name, llm)
+        made.append(name)
+        return llm
+
+    yield make
+    for name in made:
+        unregister_scripted(name)

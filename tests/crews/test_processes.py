@@ -31,26 +31,6 @@ def plain_project(project_dir: Path) -> Path:
     return project_dir
 
 
-@pytest.fixture
-def scripted(isolated_state: Path):  # type: ignore[no-untyped-def]
-    from etlcrew.crewai_env import prepare_crewai_environment
-
-    prepare_crewai_environment(isolated_state)
-    from model_runtime.scripted import ScriptedLLM, register_scripted, unregister_scripted
-
-    made: list[str] = []
-
-    def make(name: str, **kwargs):  # type: ignore[no-untyped-def]
-        llm = ScriptedLLM(**kwargs)
-        register_scripted(name, llm)
-        made.append(name)
-        return llm
-
-    yield make
-    for name in made:
-        unregister_scripted(name)
-
-
 def test_sequential_crew_runs_tasks_in_order(plain_project: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
     llm = scripted("worker", responses=[
         "Thought: read\nFinal Answer: finding A",

@@ -13,16 +13,10 @@ from etlcrew.cli import main
 
 
 @pytest.fixture
-def scripted_default(isolated_state: Path):  # type: ignore[no-untyped-def]
-    from etlcrew.crewai_env import prepare_crewai_environment
+def scripted_default(scripted):  # type: ignore[no-untyped-def]
+    from model_runtime.scripted import sample_answer
 
-    prepare_crewai_environment(isolated_state)
-    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer, unregister_scripted
-
-    llm = ScriptedLLM(default=sample_answer)
-    register_scripted("etl", llm)
-    yield llm
-    unregister_scripted("etl")
+    return scripted("etl", default=sample_answer)
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict]:  # type: ignore[type-arg]

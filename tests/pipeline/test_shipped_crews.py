@@ -14,15 +14,10 @@ from etlcrew.cli import main
 
 
 @pytest.fixture
-def scripted(isolated_state: Path):  # type: ignore[no-untyped-def]
-    from etlcrew.crewai_env import prepare_crewai_environment
+def shipped(scripted):  # type: ignore[no-untyped-def]
+    from model_runtime.scripted import sample_answer
 
-    prepare_crewai_environment(isolated_state)
-    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer, unregister_scripted
-
-    register_scripted("shipped", ScriptedLLM(default=sample_answer))
-    yield
-    unregister_scripted("shipped")
+    return scripted("shipped", default=sample_answer)
 
 
 @pytest.mark.parametrize(("crew", "table", "expected"), [
@@ -30,7 +25,7 @@ def scripted(isolated_state: Path):  # type: ignore[no-untyped-def]
     ("orders_enrichment", "orders", 60),
     ("inbox_hierarchical", "tickets_hierarchical", None),
 ])
-def test_shipped_crew_loads_its_table(project_dir: Path, scripted, capsys, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_shipped_crew_loads_its_table(project_dir: Path, shipped, capsys, tmp_path: Path,  # type: ignore[no-untyped-def]
                                       crew: str, table: str, expected: int | None) -> None:
     if crew == "orders_enrichment":
         subprocess.run([sys.executable, str(project_dir / "data/make_shop_db.py"), "--path",
@@ -52,7 +47,7 @@ def test_shipped_crew_loads_its_table(project_dir: Path, scripted, capsys, tmp_p
     assert rows == items["loaded"]
 
 
-def test_missing_shop_database_is_a_clear_source_error(project_dir: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_missing_shop_database_is_a_clear_source_error(project_dir: Path, shipped, capsys) -> None:  # type: ignore[no-untyped-def]
     code = main(["run", "orders_enrichment", "--model", "scripted/shipped"])
     err = capsys.readouterr().err
     assert code == 1
