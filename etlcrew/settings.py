@@ -69,7 +69,19 @@ def _read_settings_file(config_dir: Path) -> dict[str, Any]:
     from etlcrew.specs.yaml_source import load_yaml_file
 
     data = load_yaml_file(path).data
-    return data if isinstance(data, dict) else {}
+    if data is None:
+        return {}
+    known = set(ENVIRONMENT_NAMES)
+    if not isinstance(data, dict) or set(data) - known:
+        from etlcrew.errors import ConfigError, ConfigProblem
+        from etlcrew.specs.loader import suggest
+
+        unknown = sorted(map(str, set(data) - known)) if isinstance(data, dict) else ["(not a mapping)"]
+        guess = suggest(unknown[0], known)
+        raise ConfigError([ConfigProblem(
+            f"{config_dir.name}/settings.yaml", f"unknown setting '{unknown[0]}'",
+            hint=f"did you mean '{guess}'?" if guess else f"settings are: {', '.join(sorted(known))}")])
+    return data
 
 
 def load_settings(load_dotenv_file: bool = True, **flags: Any) -> Settings:
