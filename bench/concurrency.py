@@ -273,7 +273,7 @@ def main() -> None:
             timer.reset()
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             started = time.perf_counter()
-            code, summary = run_cli(["run", "--model", "openai/stub", "--base-url", url,
+            code, summary = run_cli(["run", "--full-refresh", "--model", "openai/stub", "--base-url", url,
                                      "--batch-size", str(BATCH_SIZE), "--concurrency", str(concurrency)])
             wall = time.perf_counter() - started
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)

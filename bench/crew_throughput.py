@@ -69,7 +69,7 @@ def main() -> None:
     out = io.StringIO()
     started = time.perf_counter()
     with contextlib.redirect_stdout(out):
-        code = cli(["run", "--json", "--quiet"])
+        code = cli(["run", "--json", "--quiet", "--full-refresh"])
     wall = time.perf_counter() - started
     summary = json.loads(out.getvalue())
     llm, items = summary["llm"], summary["items"]

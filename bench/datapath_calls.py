@@ -83,7 +83,8 @@ def main() -> None:
                 llm = ScriptedLLM(default=sample_answer)
                 register_scripted("calls", llm)
                 started = time.perf_counter()
-                code, summary = run_cli(["run", "--model", "scripted/calls", "--batch-size", str(size)])
+                code, summary = run_cli(["run", "--model", "scripted/calls", "--batch-size", str(size),
+                                         "--full-refresh"])
                 wall = time.perf_counter() - started
                 if code != 0:
                     raise SystemExit(f"run failed ({code}): {summary}")

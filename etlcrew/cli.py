@@ -52,18 +52,21 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
 @click.option("--base-url", help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1.")
 @click.option("--batch-size", type=click.IntRange(1, 500), help="Items per batch (crews with sources).")
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Batches processed at once.")
+@click.option("--full-refresh", is_flag=True, help="Reprocess items unchanged since they were last loaded.")
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
 @click.pass_context
 def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: str | None, model: str | None,
-        base_url: str | None, batch_size: int | None, concurrency: int | None, quiet: bool, json_mode: bool) -> int:
+        base_url: str | None, batch_size: int | None, concurrency: int | None, full_refresh: bool, quiet: bool,
+        json_mode: bool) -> int:
     """Run a crew (the default crew when CREW is omitted)."""
     from etlcrew.commands.run import run as run_command
 
     console.configure(quiet=quiet, json_mode=json_mode)
     settings = _settings(ctx, model=model, base_url=base_url)
     return run_command(settings, crew=crew, input_pairs=inputs, process=process, model=model, base_url=base_url,
-                       batch_size=batch_size, concurrency=concurrency, json_mode=json_mode)
+                       batch_size=batch_size, concurrency=concurrency, json_mode=json_mode,
+                       full_refresh=full_refresh)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -32,6 +32,7 @@ from pipeline.records import QuarantineRow, validate_batch
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
     from etlcrew.specs.loader import ProjectSpec
+    from ledger import Ledger
     from pipeline.models import ModelChooser
     from pipeline.run_result import RunResult
     from pipeline.runner import RunOptions, ToolBox
@@ -155,8 +156,12 @@ class BatchRunner:
 
 
 def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
-                 toolbox: ToolBox, result: RunResult) -> None:
-    """Process every item of the crew's sources and load the outcome; fills ``result``."""
+                 toolbox: ToolBox, result: RunResult, ledger: Ledger, config_hash: str) -> None:
+    """Process every item of the crew's sources and load the outcome; fills ``result``.
+
+    Items unchanged since they were last loaded (same content hash, same relevant config) are skipped unless
+    ``--full-refresh``; the ledger learns each item's outcome once it is written to the targets.
+    """
     from pipeline.report import report_path, write_report
     from pipeline.targets import load_records
 
@@ -173,10 +178,17 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     all_quarantined: list[QuarantineRow] = []
     digests: list[str] = []
     pending_bad: list[QuarantineRow] = []
+    hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
 
     def good_items() -> Iterator[Item]:
         for item in _source_items(settings, project, options.crew):
             counts.extracted += 1
+            hashes[item.item_id] = item.content_hash
+            if not options.full_refresh and not item.quarantined and ledger.unchanged_since_loaded(
+                    options.crew, item.item_id, item.content_hash, config_hash):
+                counts.skipped += 1
+                hashes.pop(item.item_id)
+                continue
             if item.quarantined:
                 pending_bad.append(QuarantineRow(item.item_id, item.source, item.quarantine_reason or "bad input",
                                                  item.raw))
@@ -193,6 +205,10 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
                               result.run_id, settings)
         for error in loaded.errors:
             console.warn(f"target: {error}")
+        if loaded.ok:
+            states = [(r["item_id"], hashes.pop(r["item_id"], ""), "loaded", None) for r in records]
+            states += [(q.item_id, hashes.pop(q.item_id, ""), "quarantined", q.reason) for q in quarantined]
+            ledger.record_items(options.crew, result.run_id, config_hash, states)
         counts.loaded += len(records)
         counts.quarantined += len(quarantined)
         all_records.extend(records)

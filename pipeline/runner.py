@@ -7,6 +7,8 @@ prepared through ``etlcrew.crewai_env``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ class RunOptions:
     base_url: str | None = None
     batch_size: int | None = None
     concurrency: int | None = None
+    full_refresh: bool = False
 
 
 def new_run_id() -> str:
@@ -55,8 +58,25 @@ class ToolBox:
             return [self._loaded[n] for n in names]
 
 
+def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], process: str) -> str:
+    """What decides a record besides the item's content: the crew, its agents and tasks, models and process.
+
+    An item whose content hash and this hash are unchanged since it was loaded is skipped on the next run.
+    """
+    spec = project.crews[crew]
+    parts = {
+        "crew": spec.model_dump(mode="json", by_alias=True, exclude={"default", "concurrency", "description"}),
+        "agents": {a: project.agents[a].model_dump(mode="json") for a in spec.agents if a in project.agents},
+        "tasks": {t: project.tasks[t].model_dump(mode="json") for t in spec.tasks},
+        "models": models, "process": process,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions) -> RunResult:
-    """Execute the crew and return its result; exceptions propagate to the command (exit codes there)."""
+    """Execute the crew and return its result, recording it in the ledger; exceptions propagate to the command
+    (exit codes there) after the run is marked failed or interrupted."""
+    from ledger import open_ledger
     from model_runtime.usage import UsageMeter
 
     crew_spec = project.crews[options.crew]
@@ -66,18 +86,33 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url, parallel=concurrency)
     toolbox = ToolBox(tools)
     chooser.prepare()
-    with UsageMeter() as meter:
-        try:
+    models = chooser.models_in_use()
+    config_hash = relevant_config_hash(project, options.crew, models, result.process)
+    ledger = open_ledger(settings.state_dir)
+    ledger.start_run(result.run_id, options.crew, options.inputs, config_hash)
+
+    def record_call(model: str, prompt: int, completion: int, latency_ms: float | None, error: str | None) -> None:
+        ledger.record_call(result.run_id, model, prompt, completion, latency_ms, error)
+
+    meter = UsageMeter(record_call)
+    try:
+        with meter:
             if crew_spec.sources:
                 from pipeline.datapath import run_datapath
 
-                run_datapath(settings, project, options, chooser, toolbox, result)
+                run_datapath(settings, project, options, chooser, toolbox, result, ledger, config_hash)
             else:
                 _run_plain(settings, project, options, chooser, toolbox, result)
-        finally:
-            result.duration_s = time.monotonic() - started
-    result.llm = meter.usage.as_dict()
-    result.models = chooser.models_in_use()
+    except BaseException as exc:
+        result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        result.error = f"{type(exc).__name__}: {exc}"[:2000]
+        raise
+    finally:
+        result.duration_s = time.monotonic() - started
+        result.llm = meter.usage.as_dict()
+        result.models = models
+        ledger.finish_run(result.as_dict())
+        ledger.close()
     return result
 
 

@@ -22,7 +22,7 @@ def quiet_crewai_logging() -> None:
 
 def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], process: str | None,
         model: str | None, base_url: str | None, batch_size: int | None, concurrency: int | None,
-        json_mode: bool) -> int:
+        json_mode: bool, full_refresh: bool = False) -> int:
     """Everything is checked before CrewAI is imported; then the crew runs and the summary is printed."""
     project, tools = load_checked(settings)
     name = pick_crew(project, crew)
@@ -33,7 +33,7 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
     from pipeline.runner import RunOptions, run_crew
 
     options = RunOptions(crew=name, inputs=inputs, process=process, model=model, base_url=base_url,
-                         batch_size=batch_size, concurrency=concurrency)
+                         batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh)
     try:
         # CrewAI prints some warnings and its verbose output on stdout: keep stdout for our own output only
         with contextlib.redirect_stdout(sys.stderr):

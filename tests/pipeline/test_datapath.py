@@ -52,7 +52,26 @@ def test_default_crew_loads_every_item_once(project_dir: Path, scripted_default,
 
     code, again = run_json(capsys)
     assert code == 0 and again["run_id"] != summary["run_id"]
-    assert tickets(db) == rows, "a second run replaces rows, it does not duplicate them"
+    assert again["items"]["skipped"] == items["loaded"], "unchanged items are skipped"
+    assert again["llm"]["calls"] == 0, "a no-change re-run makes no model call"
+    assert tickets(db) == rows
+
+    code, refreshed = run_json(capsys, "--full-refresh")
+    assert code == 0 and refreshed["items"]["loaded"] == items["loaded"] and refreshed["llm"]["calls"] > 0
+    assert tickets(db) == rows, "re-loading replaces rows, it does not duplicate them"
+
+
+def test_changed_item_and_changed_config_are_reprocessed(project_dir: Path, scripted_default, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, first = run_json(capsys)
+    assert code == 0
+    (project_dir / "data/inbox/0021-webform-broken-again.txt").write_text("It is broken again, and now it smokes.")
+    code, second = run_json(capsys)
+    assert code == 0
+    assert second["items"]["skipped"] == first["items"]["loaded"] - 1 and second["items"]["loaded"] == 1
+    crews = project_dir / "config/crews.yaml"
+    crews.write_text(crews.read_text().replace("audience: the support team lead", "audience: the CEO", 1))
+    code, third = run_json(capsys)
+    assert code == 0 and third["items"]["skipped"] == 0, "a changed prompt input reprocesses everything"
 
 
 def test_invalid_records_are_retried_then_quarantined(project_dir: Path, scripted_default, capsys,  # type: ignore[no-untyped-def]

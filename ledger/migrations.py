@@ -1,0 +1,77 @@
+"""Numbered schema migrations: each runs once, in order, and is recorded in ``migrations``.
+
+Never edit a released migration; add the next number.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+
+def m001_initial(db: sqlite3.Connection) -> None:
+    db.executescript("""
+        CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            crew TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            inputs_json TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            models_json TEXT NOT NULL DEFAULT '[]',
+            extracted INTEGER NOT NULL DEFAULT 0,
+            loaded INTEGER NOT NULL DEFAULT 0,
+            quarantined INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            calls INTEGER NOT NULL DEFAULT 0,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            duration_s REAL,
+            error TEXT
+        );
+        CREATE INDEX runs_by_crew ON runs (crew, started_at);
+        CREATE TABLE items (
+            crew TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('loaded', 'quarantined')),
+            reason TEXT,
+            run_id TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (crew, item_id)
+        );
+        CREATE TABLE model_calls (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            latency_ms REAL,
+            error TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX model_calls_by_run ON model_calls (run_id);
+    """)
+
+
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
+    (1, m001_initial),
+]
+
+
+def migrate(db: sqlite3.Connection) -> list[int]:
+    """Apply every migration not yet recorded; returns the numbers applied now."""
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+    done = {row[0] for row in db.execute("SELECT number FROM migrations")}
+    applied = []
+    for number, step in MIGRATIONS:
+        if number in done:
+            continue
+        with db:
+            step(db)
+            db.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (number,))
+        applied.append(number)
+    return applied
