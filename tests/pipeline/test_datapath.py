@@ -31,7 +31,8 @@ def tickets(db: Path) -> list[tuple]:  # type: ignore[type-arg]
         return con.execute("SELECT item_id, category, urgency FROM etlcrew.tickets ORDER BY item_id").fetchall()
 
 
-def test_default_crew_loads_every_item_once(project_dir: Path, scripted_default, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_default_crew_loads_every_item_once(project_dir: Path, scripted_default, capsys, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                            isolated_state: Path) -> None:
     inbox = sorted(p.name for p in (project_dir / "data/inbox").iterdir())
     code, summary = run_json(capsys)
     assert code == 0
@@ -49,6 +50,17 @@ def test_default_crew_loads_every_item_once(project_dir: Path, scripted_default,
     # tool-enabled turn), not once per item
     batches = -(-len(inbox) // 10)
     assert batches * 3 <= summary["llm"]["calls"] <= batches * 4
+
+    from ledger import open_ledger
+
+    ledger = open_ledger(isolated_state)
+    run = ledger.run(summary["run_id"])
+    assert (run["status"], run["loaded"], run["calls"]) == ("succeeded", items["loaded"], summary["llm"]["calls"])
+    calls = ledger.calls(summary["run_id"])
+    assert len(calls) == summary["llm"]["calls"]
+    assert sum(c["prompt_tokens"] for c in calls) == summary["llm"]["prompt_tokens"]
+    assert all(c["latency_ms"] is not None for c in calls)
+    ledger.close()
 
     code, again = run_json(capsys)
     assert code == 0 and again["run_id"] != summary["run_id"]
