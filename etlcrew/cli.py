@@ -117,6 +117,21 @@ def pull(ctx: click.Context, name: str | None) -> int:
     return pull_command(_settings(ctx), name)
 
 
+@cli.command("tool", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--args", "args_json", default="{}", metavar="JSON",
+              help="""The tool's arguments as a JSON object, e.g. '{"path": "data/inbox/0001.eml"}'.""")
+@click.option("--crew", help="Crew whose declared sources and targets bound the tool (default: the default crew).")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object with the output.")
+@click.pass_context
+def tool_(ctx: click.Context, name: str, args_json: str, crew: str | None, json_mode: bool) -> int:
+    """Run one tool directly, inside a crew's scope, and print what the model would get."""
+    from etlcrew.commands.tool import run_tool
+
+    console.configure(json_mode=json_mode)
+    return run_tool(_settings(ctx), name, args_json, crew, json_mode)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python main.py`` and the ``etlcrew`` command: errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
