@@ -132,6 +132,31 @@ def tool_(ctx: click.Context, name: str, args_json: str, crew: str | None, json_
     return run_tool(_settings(ctx), name, args_json, crew, json_mode)
 
 
+@cli.group("new", context_settings=CONTEXT)
+def new() -> None:
+    """Scaffold a tool (and its test) or a crew (agents, tasks, schema, sample data) from a template."""
+
+
+@new.command("tool", context_settings=CONTEXT)
+@click.argument("name")
+@click.pass_context
+def new_tool(ctx: click.Context, name: str) -> int:
+    """Write tools/NAME.py and tests/tools/test_NAME.py; never overwrites."""
+    from etlcrew.commands.new_tool import new_tool as new_tool_command
+
+    return new_tool_command(_settings(ctx), name)
+
+
+@new.command("crew", context_settings=CONTEXT)
+@click.argument("name")
+@click.pass_context
+def new_crew(ctx: click.Context, name: str) -> int:
+    """Add crew NAME with its agents, tasks, schema, sample data in data/NAME/ and a report, then validate."""
+    from etlcrew.commands.new_crew import new_crew as new_crew_command
+
+    return new_crew_command(_settings(ctx), name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python main.py`` and the ``etlcrew`` command: errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
