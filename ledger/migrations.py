@@ -57,8 +57,49 @@ def m001_initial(db: sqlite3.Connection) -> None:
     """)
 
 
+def m002_durable_runs(db: sqlite3.Connection) -> None:
+    """Resume needs the run's options, each batch's members and finished phase outputs, and sent webhooks."""
+    db.executescript("""
+        ALTER TABLE runs ADD COLUMN options_json TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE runs ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN failed_calls INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE runs ADD COLUMN pid INTEGER;
+        ALTER TABLE runs ADD COLUMN process TEXT;
+        ALTER TABLE runs ADD COLUMN outputs_json TEXT NOT NULL DEFAULT '[]';
+        CREATE TABLE batches (
+            run_id TEXT NOT NULL,
+            batch_no INTEGER NOT NULL,
+            items_json TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('running', 'done', 'landed')),
+            outcome_json TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, batch_no)
+        );
+        CREATE TABLE batch_phases (
+            run_id TEXT NOT NULL,
+            batch_no INTEGER NOT NULL,
+            phase TEXT NOT NULL,
+            output_json TEXT NOT NULL,
+            finished_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, batch_no, phase)
+        );
+        ALTER TABLE model_calls ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE model_calls ADD COLUMN batch_no INTEGER;
+        ALTER TABLE model_calls ADD COLUMN agent TEXT;
+        ALTER TABLE model_calls ADD COLUMN task TEXT;
+        CREATE TABLE webhook_deliveries (
+            idempotency_key TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            url TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            delivered_at TEXT NOT NULL
+        );
+    """)
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, m001_initial),
+    (2, m002_durable_runs),
 ]
 
 
