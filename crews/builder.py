@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from crewai import Crew, Process, Task
+from crewai.tasks.task_output import TaskOutput
 from pydantic import BaseModel
 
 from agents.builder import build_agent, build_manager
@@ -24,11 +25,14 @@ ToolsFor = Callable[[list[str]], list[Any]]
 def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, object], llm_for: LlmFor,
                tools_for: ToolsFor, project_dir: Path, process: str | None = None,
                output_models: Mapping[str, type[BaseModel]] | None = None,
-               agent_tools: Callable[[str], bool] | None = None) -> Crew:
+               agent_tools: Callable[[str], bool] | None = None, prior_outputs: Mapping[str, str] | None = None,
+               task_callback: Callable[[Any], None] | None = None) -> Crew:
     """The crew ``crew_name``; ``process`` overrides the YAML, ``output_models`` maps task -> pydantic output.
 
     ``agent_tools(agent)`` says whether an agent's model gets its tools: small local models do not call tools
-    reliably, so the data path keeps tool use in code for them.
+    reliably, so the data path keeps tool use in code for them. ``prior_outputs`` (task -> raw output) are tasks
+    already done, e.g. before a crash: they are left out of the crew, and tasks whose ``context`` names them read
+    the stored output instead. ``task_callback`` runs after each task, in the kickoff's thread.
     """
     spec = project.crews[crew_name]
     agent_tools = agent_tools or (lambda _name: True)
@@ -50,6 +54,9 @@ def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, obj
             inputs=inputs, project_dir=project_dir,
             output_pydantic=output_models.get(task_name),
         )
+        if prior_outputs and task_name in prior_outputs:
+            tasks[task_name].output = TaskOutput(description=tasks[task_name].description, name=task_name,
+                                                 raw=prior_outputs[task_name], agent=task_spec.agent or "")
     options: dict[str, Any] = {}
     if chosen == "hierarchical":
         if spec.manager:
@@ -62,11 +69,12 @@ def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, obj
     return Crew(
         name=crew_name,
         agents=list(agents.values()),
-        tasks=list(tasks.values()),
+        tasks=[task for name, task in tasks.items() if name not in (prior_outputs or {})],
         process=Process.hierarchical if chosen == "hierarchical" else Process.sequential,
         verbose=spec.verbose,
         memory=spec.memory,
         planning=spec.planning,
         max_rpm=spec.max_rpm,
+        task_callback=task_callback,
         **options,
     )

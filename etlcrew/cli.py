@@ -44,6 +44,19 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
         click.echo(ctx.get_help())
 
 
+def budget_options(command):  # type: ignore[no-untyped-def]
+    """``--max-llm-calls``, ``--max-tokens``, ``--max-seconds``: over the crew's ``budget:``."""
+    for flag, kind, text in (("--max-seconds", click.FloatRange(min=0, min_open=True), "Wall-time budget."),
+                             ("--max-tokens", click.IntRange(min=1), "Prompt + completion token budget."),
+                             ("--max-llm-calls", click.IntRange(min=1), "Model call budget.")):
+        command = click.option(flag, type=kind, help=f"{text} Reached, the run stops cleanly, resumable.")(command)
+    return command
+
+
+def _budget(flags: dict[str, object]) -> dict[str, object]:
+    return {k: flags[k] for k in ("max_llm_calls", "max_tokens", "max_seconds")}
+
+
 @cli.command(context_settings=CONTEXT)
 @click.argument("crew", required=False)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="Fill a {placeholder}.")
@@ -53,12 +66,13 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
 @click.option("--batch-size", type=click.IntRange(1, 500), help="Items per batch (crews with sources).")
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Batches processed at once.")
 @click.option("--full-refresh", is_flag=True, help="Reprocess items unchanged since they were last loaded.")
+@budget_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
 @click.pass_context
 def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: str | None, model: str | None,
         base_url: str | None, batch_size: int | None, concurrency: int | None, full_refresh: bool, quiet: bool,
-        json_mode: bool) -> int:
+        json_mode: bool, **budget: object) -> int:
     """Run a crew (the default crew when CREW is omitted)."""
     from etlcrew.commands.run import run as run_command
 
@@ -66,7 +80,22 @@ def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: 
     settings = _settings(ctx, model=model, base_url=base_url)
     return run_command(settings, crew=crew, input_pairs=inputs, process=process, model=model, base_url=base_url,
                        batch_size=batch_size, concurrency=concurrency, json_mode=json_mode,
-                       full_refresh=full_refresh)
+                       full_refresh=full_refresh, budget=_budget(budget))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_id")
+@click.option("--force", is_flag=True, help="Resume even though the crew's config changed since the run started.")
+@budget_options
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+@click.pass_context
+def resume(ctx: click.Context, run_id: str, force: bool, quiet: bool, json_mode: bool, **budget: object) -> int:
+    """Continue a run that crashed, was interrupted or stopped on its budget (a finished run: no-op)."""
+    from etlcrew.commands.resume import resume as resume_command
+
+    console.configure(quiet=quiet, json_mode=json_mode)
+    return resume_command(_settings(ctx), run_id, force=force, json_mode=json_mode, budget=_budget(budget))
 
 
 @cli.command(context_settings=CONTEXT)

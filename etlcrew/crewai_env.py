@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,9 @@ def prepare_crewai_environment(state_dir: Path) -> None:
     storage = state_dir / "crewai"
     storage.mkdir(parents=True, exist_ok=True)
     os.environ["CREWAI_STORAGE_DIR"] = str(storage)
+    # our task callback (it commits each phase to the ledger) is a closure; CrewAI warns that its own
+    # checkpointing cannot serialise it, but the ledger, not CrewAI's checkpoints, is how runs resume
+    warnings.filterwarnings("ignore", message="function callbacks cannot be serialized", category=UserWarning)
 
 
 _named_locks: dict[str, threading.Lock] = {}

@@ -8,7 +8,9 @@ One tree keeps messages and exit codes consistent across commands::
     ├── ModelError               exit 1   (a model could not be reached, fetched or started)
     │   └── ModelSetupError      exit 2   (a provider key or model name is missing: fix the setup)
     ├── SourceError              exit 1   (a whole source failed: unreadable database, dead URL)
-    └── RunInterrupted           exit 130 (Ctrl-C)
+    └── RunInterrupted           exit 130 (Ctrl-C; the run can be resumed)
+
+A run that stops on its budget is not an error: it ends with status ``stopped-by-budget`` and exit 3.
 
 The CLI prints ``str(error)`` (plus ``hint``) and never a traceback unless ``--debug``.
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_STOPPED = 3  # stopped by its budget; resumable
 EXIT_INTERRUPTED = 130
 
 

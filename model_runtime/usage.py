@@ -7,14 +7,34 @@ scripted model estimates. Cost comes from a per-model price table (0 for local m
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-# (model, prompt_tokens, completion_tokens, latency_ms or None, error or None): the ledger records every call
-CallRecorder = Callable[[str, int, int, float | None, str | None], None]
+# The batch a call belongs to, set by the data path around a kickoff. CrewAI runs event handlers with a copy of
+# the calling thread's context variables, so the handler below sees the caller's batch (and retry attempt).
+CURRENT_BATCH: contextvars.ContextVar[int | None] = contextvars.ContextVar("etlcrew_batch", default=None)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One attempt at one model call, as the ledger keeps it."""
+
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float | None
+    error: str | None
+    attempt: int = 1
+    batch_no: int | None = None
+    agent: str | None = None
+    task: str | None = None
+
+
+CallRecorder = Callable[[CallRecord], None]
 
 # USD per million tokens (prompt, completion); local and scripted models cost nothing.
 PRICES: dict[str, tuple[float, float]] = {
@@ -36,8 +56,23 @@ class Usage:
     by_model: dict[str, list[int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"calls": self.calls, "prompt_tokens": self.prompt_tokens,
+        return {"calls": self.calls, "failed_calls": self.failed_calls, "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "cost_usd": round(self.cost_usd, 6)}
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """Estimated cost from ``PRICES`` (0 for models not in the table, such as local ones)."""
+    price = PRICES.get(model, (0.0, 0.0))
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+def _labels(event: Any) -> dict[str, Any]:
+    """Attempt (from the retry layer), batch, agent and task of the call that emitted ``event``."""
+    from model_runtime.resilience import current_scope
+
+    scope = current_scope()
+    return {"attempt": scope.attempt if scope else 1, "batch_no": CURRENT_BATCH.get(),
+            "agent": getattr(event, "agent_role", None), "task": getattr(event, "task_name", None)}
 
 
 class UsageMeter:
@@ -63,20 +98,19 @@ class UsageMeter:
         prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
         completion = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
         model = str(event.model or "")
-        price = PRICES.get(model, (0.0, 0.0))
         with self._lock:
             u = self.usage
             u.calls += 1
             u.prompt_tokens += prompt
             u.completion_tokens += completion
-            u.cost_usd += (prompt * price[0] + completion * price[1]) / 1_000_000
+            u.cost_usd += cost_usd(model, prompt, completion)
             u.by_model.setdefault(model, [0, 0, 0])
             counts = u.by_model[model]
             counts[0] += 1
             counts[1] += prompt
             counts[2] += completion
         if self._record:
-            self._record(model, prompt, completion, self._latency_ms(event), None)
+            self._record(CallRecord(model, prompt, completion, self._latency_ms(event), None, **_labels(event)))
 
     def _failed(self, source: Any, event: Any) -> None:
         from etlcrew import console
@@ -86,7 +120,8 @@ class UsageMeter:
         error = " ".join(str(getattr(event, "error", "") or "unknown error").split())
         console.warn(f"model call failed ({event.model}): {error[:300]}")
         if self._record:
-            self._record(str(event.model or ""), 0, 0, self._latency_ms(event), error[:2000])
+            self._record(CallRecord(str(event.model or ""), 0, 0, self._latency_ms(event), error[:2000],
+                                    **_labels(event)))
 
     def __enter__(self) -> UsageMeter:
         from crewai.events.event_bus import crewai_event_bus

@@ -31,10 +31,10 @@ class Batch:
         return [item.item_id for item in self.items]
 
 
-def batched(items: Iterable[Item], size: int) -> Iterator[Batch]:
-    """Consecutive batches of ``size`` items, numbered from 1; streams (holds one batch at a time)."""
+def batched(items: Iterable[Item], size: int, start: int = 1) -> Iterator[Batch]:
+    """Consecutive batches of ``size`` items, numbered from ``start``; streams (holds one batch at a time)."""
     chunk: list[Item] = []
-    number = 0
+    number = start - 1
     for item in items:
         chunk.append(item)
         if len(chunk) == size:

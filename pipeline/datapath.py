@@ -1,64 +1,37 @@
 """The ETL data path of one run: sources → items → batches → (extract, transform, load) → records → targets.
 
-Per batch, the crew's three phases run as one CrewAI kickoff: the researcher's findings feed the transformer,
-whose output is constrained to the batch's record schema; the publisher returns a digest and the records that
-need action. Code, not the model, validates records and writes them (dlt merge on the primary key), posts
-webhooks and writes the report. Items whose record is invalid get one retry on their own, then quarantine.
+Batches run concurrently (``pipeline.batch_runner``); each commits its phases and its outcome to the ledger
+(``pipeline.journal``) before anything is written. Finished batches are loaded together (dlt merge on the primary
+key), then marked landed; the report and webhooks come last, from the ledger, so a resumed run reports and
+notifies about every record exactly once. A run resumed after a crash re-reads its sources and reuses every
+committed phase and outcome; items it had already landed are neither redone nor counted as skipped.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
-from etlcrew.errors import ConfigError, ConfigProblem, ModelError
-from pipeline.batches import (
-    Batch,
-    batch_output_model,
-    batched,
-    describe_schema,
-    findings_model,
-    new_data_tag,
-    outcome_model,
-    render_items,
-)
+from etlcrew.errors import ConfigError, ConfigProblem, EtlcrewError, RunInterrupted
+from pipeline import failpoints
+from pipeline.batch_runner import BatchRunner
+from pipeline.batches import Batch, batched
 from pipeline.items import Item
-from pipeline.records import QuarantineRow, validate_batch
+from pipeline.journal import BatchOutcome, RunJournal, StoredBatch
+from pipeline.records import QuarantineRow
 
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
     from etlcrew.specs.loader import ProjectSpec
     from ledger import Ledger
+    from pipeline.control import RunControl
     from pipeline.models import ModelChooser
     from pipeline.run_result import RunResult
     from pipeline.runner import RunOptions, ToolBox
 
-PHASES = ("extract", "transform", "load")
-
-
-@dataclass
-class BatchOutcome:
-    records: list[dict[str, Any]] = field(default_factory=list)
-    quarantined: list[QuarantineRow] = field(default_factory=list)
-    digest: str = ""
-    action_item_ids: list[str] = field(default_factory=list)
-
-
-def phase_tasks(project: ProjectSpec, crew: str) -> dict[str, str]:
-    """Phase -> task name for the crew (``phase:`` in tasks.yaml, else the task's own name)."""
-    found: dict[str, str] = {}
-    for name in project.crews[crew].tasks:
-        phase = project.tasks[name].phase or (name if name in PHASES else None)
-        if phase:
-            found[phase] = name
-    if "transform" not in found:
-        raise ConfigError([ConfigProblem(project.file_of("crews"), f"crew '{crew}' has sources but no transform task",
-                                         hint="add a task with 'phase: transform' (or named transform)")])
-    return found
+Work = tuple[Batch, StoredBatch | None]
 
 
 def _source_items(settings: Settings, project: ProjectSpec, crew: str) -> Iterator[Item]:
@@ -68,183 +41,186 @@ def _source_items(settings: Settings, project: ProjectSpec, crew: str) -> Iterat
         yield from iter_items(source, settings.project_dir)
 
 
-class BatchRunner:
-    """Runs the crew's phases on one batch; shared by all batches of a run (thread-safe: no mutable state)."""
-
-    def __init__(self, settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
-                 toolbox: ToolBox, run_id: str) -> None:
-        self.settings, self.project, self.options = settings, project, options
-        self.chooser, self.toolbox, self.run_id = chooser, toolbox, run_id
-        self.spec = project.crews[options.crew]
-        assert self.spec.output_schema is not None
-        self.schema = self.spec.output_schema
-        self.phases = phase_tasks(project, options.crew)
-        self.tag = new_data_tag()
-        self.schema_text = describe_schema(self.schema)
-
-    def _kickoff(self, batch: Batch) -> tuple[Any, type, type]:
-        from crews.builder import build_crew
-
-        ids = batch.item_ids
-        records_model, outcome = batch_output_model(self.schema, ids), outcome_model(ids)
-        runtime = {
-            "items": render_items(batch, self.tag, self.spec.chars_per_item), "schema": self.schema_text,
-            "batch": str(batch.number), "crew": self.options.crew, "run_id": self.run_id,
-            "today": dt.date.today().isoformat(), "findings": "(see context)", "records": "(see context)",
-        }
-        outputs = {self.phases["transform"]: records_model}
-        if "extract" in self.phases:
-            outputs[self.phases["extract"]] = findings_model(ids)
-        if "load" in self.phases:
-            outputs[self.phases["load"]] = outcome
-        crew = build_crew(self.project, self.options.crew, inputs=runtime | self.options.inputs,
-                          llm_for=self.chooser.llm_for, tools_for=self.toolbox, project_dir=self.settings.project_dir,
-                          process=self.options.process, output_models=outputs,
-                          agent_tools=self.chooser.uses_tools)
-        return crew.kickoff(), records_model, outcome
-
-    def _task_output(self, crew_output: Any, phase: str) -> Any:
-        name = self.phases.get(phase)
-        for task_output in crew_output.tasks_output:
-            if task_output.name == name:
-                return task_output.pydantic or task_output.json_dict or task_output.raw
-        return None
-
-    def run(self, batch: Batch, retry: bool = True) -> BatchOutcome:
-        outcome = BatchOutcome()
-        try:
-            crew_output, records_model, _ = self._kickoff(batch)
-        except ModelError:
-            raise  # the model is unreachable or misconfigured: the run stops (resumable), items stay unprocessed
-        except Exception as exc:  # a failed kickoff fails the batch's items, not the run
-            if retry and len(batch.items) > 1:
-                return self._one_by_one(batch, f"batch failed: {type(exc).__name__}: {exc}")
-            outcome.quarantined = [QuarantineRow(i.item_id, i.source, f"model call failed: {exc}", i.text[:2000])
-                                   for i in batch.items]
-            return outcome
-        raw = self._task_output(crew_output, "transform")
-        checked = validate_batch(raw, batch.item_ids, records_model)
-        outcome.records = list(checked.valid.values())
-        failed = [item for item in batch.items if item.item_id not in checked.valid]
-        published = self._task_output(crew_output, "load")
-        if published is not None and hasattr(published, "digest"):
-            outcome.digest = str(published.digest).strip()
-            outcome.action_item_ids = [i for i in published.action_item_ids if i in checked.valid]
-        if failed and retry:
-            for item in failed:
-                again = self.run(Batch(batch.number, [item]), retry=False)
-                outcome.records += again.records
-                outcome.quarantined += again.quarantined
-        else:
-            raw_text = raw.model_dump_json() if hasattr(raw, "model_dump_json") else str(raw)
-            outcome.quarantined += [
-                QuarantineRow(i.item_id, i.source, checked.reason(i.item_id) or "no valid record", i.text[:2000],
-                              raw_text[:4000])
-                for i in failed
-            ]
-        return outcome
-
-    def _one_by_one(self, batch: Batch, why: str) -> BatchOutcome:
-        console.warn(f"batch {batch.number}: {why}; retrying its items one by one")
-        total = BatchOutcome()
-        for item in batch.items:
-            part = self.run(Batch(batch.number, [item]), retry=False)
-            total.records += part.records
-            total.quarantined += part.quarantined
-            total.digest = total.digest or part.digest
-        return total
+def _reusable(stored: dict[int, StoredBatch], items: list[Item]) -> tuple[list[Work], list[Item]]:
+    """Unlanded batches of an earlier attempt whose members are unchanged, and the items left for new batches."""
+    by_id = {item.item_id: item for item in items}
+    work: list[Work] = []
+    claimed: set[str] = set()
+    for number in sorted(n for n, b in stored.items() if n > 0 and b.state != "landed"):
+        batch = stored[number]
+        if all(by_id.get(i) is not None and by_id[i].content_hash == h for i, h in batch.members):
+            work.append((Batch(number, [by_id[i] for i, _ in batch.members]), batch))
+            claimed.update(i for i, _ in batch.members)
+    return work, [item for item in items if item.item_id not in claimed]
 
 
 def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
-                 toolbox: ToolBox, result: RunResult, ledger: Ledger, config_hash: str) -> None:
-    """Process every item of the crew's sources and load the outcome; fills ``result``.
+                 toolbox: ToolBox, result: RunResult, ledger: Ledger, config_hash: str, control: RunControl,
+                 resuming: bool = False) -> None:
+    """Process the crew's items and load the outcome; fills ``result`` (status, counts, outputs).
 
     Items unchanged since they were last loaded (same content hash, same relevant config) are skipped unless
-    ``--full-refresh``; the ledger learns each item's outcome once it is written to the targets.
+    ``--full-refresh``. Raises ``RunInterrupted`` after Ctrl-C and the run's fatal error (model unreachable,
+    target down) once everything that finished is committed; returns normally when the budget stopped it.
     """
-    from pipeline.report import report_path, write_report
-    from pipeline.targets import load_records
-
     spec = project.crews[options.crew]
     schema = spec.output_schema
     if schema is None:
         raise ConfigError([ConfigProblem(project.file_of("crews"), f"crew '{options.crew}' has sources but no schema",
                                          hint="add a 'schema:' with a table and fields")])
-    runner = BatchRunner(settings, project, options, chooser, toolbox, result.run_id)
+    journal = RunJournal(ledger, result.run_id)
+    runner = BatchRunner(settings, project, options, chooser, toolbox, journal)
     batch_size = options.batch_size or spec.batch_size
     concurrency = options.concurrency or spec.concurrency
+    stored = journal.stored() if resuming else {}
+    landed_here = {i for b in stored.values() if b.state == "landed" for i, _ in b.members}
     counts = result.items
-    all_records: list[dict[str, Any]] = []
-    all_quarantined: list[QuarantineRow] = []
-    digests: list[str] = []
-    pending_bad: list[QuarantineRow] = []
+    pending_bad: list[tuple[QuarantineRow, str]] = []
     hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
+    fatal: list[BaseException] = []
+    load_errors: list[str] = []
+    progress = {"loaded": 0, "quarantined": 0, "pseudo": min([0, *stored])}
 
-    def good_items() -> Iterator[Item]:
+    def fresh_items() -> Iterator[Item]:
         for item in _source_items(settings, project, options.crew):
             counts.extracted += 1
-            hashes[item.item_id] = item.content_hash
+            if item.item_id in landed_here:
+                continue  # landed by this run before it was resumed
             if not options.full_refresh and not item.quarantined and ledger.unchanged_since_loaded(
                     options.crew, item.item_id, item.content_hash, config_hash):
                 counts.skipped += 1
-                hashes.pop(item.item_id)
                 continue
+            hashes[item.item_id] = item.content_hash
             if item.quarantined:
-                pending_bad.append(QuarantineRow(item.item_id, item.source, item.quarantine_reason or "bad input",
-                                                 item.raw))
+                row = QuarantineRow(item.item_id, item.source, item.quarantine_reason or "bad input", item.raw)
+                pending_bad.append((row, item.content_hash))
             else:
                 yield item
 
+    def work() -> Iterator[Work]:
+        if not resuming:
+            for batch in batched(fresh_items(), batch_size):
+                yield batch, None
+            return
+        again, rest = _reusable(stored, list(fresh_items()))
+        yield from again
+        yield from ((batch, None) for batch in batched(rest, batch_size, start=max([0, *stored]) + 1))
+
+    def process(batch: Batch, earlier: StoredBatch | None) -> BatchOutcome:
+        if earlier is not None and earlier.outcome is not None:
+            return earlier.outcome  # finished before the crash: only loading is left
+        return runner.run(batch, earlier.phases if earlier else None)
+
     def land(outcomes: list[BatchOutcome]) -> None:
-        """Load finished batches together: one dlt run costs ~0.3 s whatever its size, so while one load runs
-        the batches finishing meanwhile are grouped into the next (bench/concurrency.py)."""
+        """Load finished batches together: one dlt run costs ~0.3 s whatever its size, so the batches finishing
+        while one load runs are grouped into the next (bench/concurrency.py)."""
+        from pipeline.targets import load_records
+
+        if pending_bad:  # items their source could not give: committed like a batch, then loaded with the others
+            progress["pseudo"] -= 1
+            bad = BatchOutcome(progress["pseudo"], quarantined=[row for row, _ in pending_bad])
+            ledger.add_batch(result.run_id, bad.batch_no, [(row.item_id, h) for row, h in pending_bad])
+            ledger.save_outcome(result.run_id, bad.batch_no, bad.to_json())
+            outcomes = [*outcomes, bad]
+            pending_bad.clear()
         records = [r for o in outcomes for r in o.records]
-        quarantined = [q for o in outcomes for q in o.quarantined] + pending_bad
-        pending_bad.clear()
-        loaded = load_records(options.crew, schema, list(spec.targets), records, quarantined,
-                              result.run_id, settings)
-        for error in loaded.errors:
-            console.warn(f"target: {error}")
-        if loaded.ok:
-            states = [(r["item_id"], hashes.pop(r["item_id"], ""), "loaded", None) for r in records]
-            states += [(q.item_id, hashes.pop(q.item_id, ""), "quarantined", q.reason) for q in quarantined]
-            ledger.record_items(options.crew, result.run_id, config_hash, states)
-        counts.loaded += len(records)
-        counts.quarantined += len(quarantined)
-        all_records.extend(records)
-        all_quarantined.extend(quarantined)
-        for outcome in outcomes:
-            if outcome.digest or outcome.action_item_ids:
-                ids = outcome.action_item_ids
-                actions = f"\n\nNeeds action: {', '.join(ids)}" if ids else ""
-                digests.append((outcome.digest + actions).strip())
-        console.info(f"  loaded {counts.loaded} records, {counts.quarantined} quarantined")
+        quarantined = [q for o in outcomes for q in o.quarantined]
+        loaded = load_records(options.crew, schema, list(spec.targets), records, quarantined, result.run_id, settings)
+        failpoints.hit("mid-load")
+        if not loaded.ok:  # the batches stay committed as done: a resume loads them again
+            load_errors.extend(loaded.errors)
+            for error in loaded.errors:
+                console.warn(f"target: {error}")
+            control.request_stop("failed")
+            return
+        states = [(r["item_id"], hashes.pop(r["item_id"], ""), "loaded", None) for r in records]
+        states += [(q.item_id, hashes.pop(q.item_id, ""), "quarantined", q.reason) for q in quarantined]
+        ledger.record_items(options.crew, result.run_id, config_hash, states)
+        journal.landed([o.batch_no for o in outcomes])
+        failpoints.hit("landed")
+        progress["loaded"] += len(records)
+        progress["quarantined"] += len(quarantined)
+        console.info(f"  loaded {progress['loaded']} records, {progress['quarantined']} quarantined")
 
     def land_done(in_flight: set[Future[BatchOutcome]]) -> set[Future[BatchOutcome]]:
+        from model_runtime.resilience import CallsStopped
+
         done, still = wait(in_flight, return_when=FIRST_COMPLETED)
-        land([future.result() for future in done])
+        finished = []
+        for future in done:
+            error = future.exception()
+            if error is None:
+                finished.append(future.result())
+            elif isinstance(error, CallsStopped):
+                control.request_stop("interrupted")
+            else:
+                fatal.append(error)
+                control.request_stop("failed")
+        if finished or pending_bad:
+            land(finished)
         return still
 
+    budget_stop: str | None = None
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="batch") as pool:
         in_flight: set[Future[BatchOutcome]] = set()
-        for batch in batched(good_items(), batch_size):
-            console.info(f"batch {batch.number}: {len(batch.items)} items")
-            in_flight.add(pool.submit(runner.run, batch))
+        for batch, earlier in work():
+            if control.stop_requested():
+                break
+            budget_stop = control.budget_reached()
+            if budget_stop:
+                break
+            if earlier is None:
+                journal.begin(batch.number, [(i.item_id, i.content_hash) for i in batch.items])
+            console.info(f"batch {batch.number}: {len(batch.items)} items" + (" (resumed)" if earlier else ""))
+            in_flight.add(pool.submit(process, batch, earlier))
             if len(in_flight) >= concurrency * 2:  # bounded: items stream, they are not all held
                 in_flight = land_done(in_flight)
         while in_flight:
             in_flight = land_done(in_flight)
-    if pending_bad:
+    if pending_bad and not control.stop_requested():
         land([])
-    _finish(settings, options, schema, spec, result, all_records, all_quarantined, digests, write_report, report_path)
+    _count(journal, result)
+    if fatal:
+        raise fatal[0]
+    if load_errors:
+        raise EtlcrewError(f"a target failed: {load_errors[0]}", hint=_resume_hint(result.run_id))
+    if control.stop_reason == "interrupted":
+        raise RunInterrupted("interrupted: finished work is committed", hint=_resume_hint(result.run_id))
+    if budget_stop:
+        result.status = "stopped-by-budget"
+        result.error = budget_stop
+        return
+    _finish(settings, options, spec, ledger, journal, result)
 
 
-def _finish(settings: Settings, options: RunOptions, schema: Any, spec: Any, result: RunResult,
-            records: list[dict[str, Any]], quarantined: list[QuarantineRow], digests: list[str],
-            write_report: Any, report_path: Any) -> None:
+def _resume_hint(run_id: str) -> str:
+    return f"continue with: python main.py resume {run_id}"
+
+
+def _count(journal: RunJournal, result: RunResult) -> None:
+    """Loaded and quarantined come from the ledger, so they include what a resumed run landed before."""
+    outcomes = journal.landed_outcomes()
+    result.items.loaded = sum(len(o.records) for o in outcomes)
+    result.items.quarantined = sum(len(o.quarantined) for o in outcomes)
+
+
+def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, journal: RunJournal,
+            result: RunResult) -> None:
+    """Report and webhooks, from every outcome the run landed; each webhook delivery is kept in the ledger."""
+    from pipeline.report import report_path, write_report
     from pipeline.targets import post_webhooks
     from pipeline.targets.database import database_path
 
+    schema = spec.output_schema
+    outcomes = journal.landed_outcomes()
+    records = [r for o in outcomes for r in o.records]
+    quarantined = [q for o in outcomes for q in o.quarantined]
+    digests = []
+    for outcome in outcomes:
+        if outcome.digest or outcome.action_item_ids:
+            ids = outcome.action_item_ids
+            actions = f"\n\nNeeds action: {', '.join(ids)}" if ids else ""
+            digests.append((outcome.digest + actions).strip())
     outputs: list[str] = []
     for target in spec.targets:
         if target.type in ("duckdb", "sqlite", "dlt"):
@@ -255,10 +231,15 @@ def _finish(settings: Settings, options: RunOptions, schema: Any, spec: Any, res
                                 result.items.as_dict(), records, schema, "\n\n".join(digests) or None, quarantined)
             outputs.append(str(path))
         elif target.type == "webhook" and target.enabled:
-            sent: set[str] = set()
-            results = post_webhooks(target, records, result.run_id, sent, crew=options.crew, table=schema.table)
+            def sent(key: str, item_id: str, url: str = target.url) -> None:
+                ledger.record_delivery(key, result.run_id, url, item_id)
+                failpoints.hit("webhook")
+
+            results = post_webhooks(target, records, result.run_id, ledger.delivered, crew=options.crew,
+                                    table=schema.table, on_sent=sent)
             failed = [r for r in results if r.outcome == "failed"]
             if failed:
                 console.warn(f"webhook {target.url}: {len(failed)} deliveries failed")
+    failpoints.hit("finish")
     result.outputs = outputs
     result.status = "partial" if result.items.quarantined else "succeeded"

@@ -10,15 +10,20 @@ RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", 
 
 @dataclass
 class ItemCounts:
-    """extracted = loaded + quarantined + skipped, always."""
+    """extracted = loaded + quarantined + skipped + pending; pending is 0 once a run has finished."""
 
     extracted: int = 0
     loaded: int = 0
     quarantined: int = 0
     skipped: int = 0
 
+    @property
+    def pending(self) -> int:
+        """Items not yet loaded or quarantined: the run stopped early and can be resumed."""
+        return max(0, self.extracted - self.loaded - self.quarantined - self.skipped)
+
     def as_dict(self) -> dict[str, int]:
-        return dict(self.__dict__)
+        return dict(self.__dict__) | {"pending": self.pending}
 
 
 @dataclass
@@ -28,8 +33,8 @@ class RunResult:
     process: str
     status: RunStatus = "running"
     items: ItemCounts = field(default_factory=ItemCounts)
-    llm: dict[str, Any] = field(default_factory=lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                                         "cost_usd": 0.0})
+    llm: dict[str, Any] = field(default_factory=lambda: {"calls": 0, "failed_calls": 0, "prompt_tokens": 0,
+                                                         "completion_tokens": 0, "cost_usd": 0.0})
     models: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     duration_s: float = 0.0

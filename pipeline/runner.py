@@ -11,14 +11,21 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from etlcrew.errors import RunInterrupted
 from etlcrew.settings import Settings
 from etlcrew.specs.loader import ProjectSpec
 from pipeline.models import ModelChooser
 from pipeline.run_result import RunResult
 from tools.registry import ToolInfo, load_tool
+
+if TYPE_CHECKING:
+    from etlcrew.specs.models import BudgetSpec
+    from ledger import Ledger
+    from pipeline.control import Budget
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,17 @@ class RunOptions:
     batch_size: int | None = None
     concurrency: int | None = None
     full_refresh: bool = False
+    max_llm_calls: int | None = None
+    max_tokens: int | None = None
+    max_seconds: float | None = None
+
+    def budget(self, spec: BudgetSpec) -> Budget:
+        """Flags over the crew's ``budget:``."""
+        from pipeline.control import Budget
+
+        return Budget(max_llm_calls=self.max_llm_calls or spec.max_llm_calls,
+                      max_tokens=self.max_tokens or spec.max_tokens,
+                      max_seconds=self.max_seconds or spec.max_seconds)
 
 
 def new_run_id() -> str:
@@ -65,7 +83,8 @@ def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], pro
     """
     spec = project.crews[crew]
     parts = {
-        "crew": spec.model_dump(mode="json", by_alias=True, exclude={"default", "concurrency", "description"}),
+        "crew": spec.model_dump(mode="json", by_alias=True,
+                                exclude={"default", "concurrency", "description", "retry", "budget"}),
         "agents": {a: project.agents[a].model_dump(mode="json") for a in spec.agents if a in project.agents},
         "tasks": {t: project.tasks[t].model_dump(mode="json") for t in spec.tasks},
         "models": models, "process": process,
@@ -73,47 +92,83 @@ def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], pro
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions) -> RunResult:
-    """Execute the crew and return its result, recording it in the ledger; exceptions propagate to the command
-    (exit codes there) after the run is marked failed or interrupted."""
+def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions,
+             resume_of: str | None = None) -> RunResult:
+    """Execute the crew (or continue run ``resume_of``) and return its result, recording it in the ledger.
+
+    Exceptions propagate to the command (exit codes there) after the run is marked failed or interrupted; they
+    carry the result as ``exc.run_result`` so ``--json`` can still print it.
+    """
     from ledger import open_ledger
     from model_runtime.usage import UsageMeter
+    from pipeline.control import RunControl, stop_on_ctrl_c
 
     crew_spec = project.crews[options.crew]
-    result = RunResult(run_id=new_run_id(), crew=options.crew, process=options.process or crew_spec.process)
+    ledger = open_ledger(settings.state_dir)
+    result = RunResult(run_id=resume_of or new_run_id(), crew=options.crew,
+                       process=options.process or crew_spec.process)
     started = time.monotonic()
     concurrency = options.concurrency or crew_spec.concurrency
-    chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url, parallel=concurrency)
-    toolbox = ToolBox(tools)
-    chooser.prepare()
-    models = chooser.models_in_use()
+    spent = (0, 0, 0.0)
+    if resume_of:
+        before, row = ledger.call_totals(resume_of), ledger.run(resume_of) or {}
+        spent = (before["calls"], before["prompt_tokens"] + before["completion_tokens"], row.get("duration_s") or 0.0)
+    meter = UsageMeter(lambda call: ledger.record_call(result.run_id, call.model, call.prompt_tokens,
+                                                       call.completion_tokens, call.latency_ms, call.error,
+                                                       attempt=call.attempt, batch_no=call.batch_no,
+                                                       agent=call.agent, task=call.task))
+    control = RunControl(options.budget(crew_spec.budget),
+                         lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
+                         spent_before=spent)
+    chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url, parallel=concurrency,
+                           should_stop=control.stop_requested)
+    models = chooser.planned_models()
     config_hash = relevant_config_hash(project, options.crew, models, result.process)
-    ledger = open_ledger(settings.state_dir)
-    ledger.start_run(result.run_id, options.crew, options.inputs, config_hash)
-
-    def record_call(model: str, prompt: int, completion: int, latency_ms: float | None, error: str | None) -> None:
-        ledger.record_call(result.run_id, model, prompt, completion, latency_ms, error)
-
-    meter = UsageMeter(record_call)
+    chooser.prepare()
+    if resume_of:
+        ledger.resume_run(resume_of)
+    else:
+        ledger.start_run(result.run_id, options.crew, options.inputs, config_hash, options=asdict(options))
     try:
-        with meter:
+        with meter, stop_on_ctrl_c(control, _first_ctrl_c):
             if crew_spec.sources:
                 from pipeline.datapath import run_datapath
 
-                run_datapath(settings, project, options, chooser, toolbox, result, ledger, config_hash)
+                run_datapath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash,
+                             control, resuming=resume_of is not None)
             else:
-                _run_plain(settings, project, options, chooser, toolbox, result)
+                _run_plain(settings, project, options, chooser, ToolBox(tools), result)
     except BaseException as exc:
-        result.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        result.error = f"{type(exc).__name__}: {exc}"[:2000]
+        interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
+        result.status = "interrupted" if interrupted else "failed"
+        result.error = result.error or f"{type(exc).__name__}: {exc}"[:2000]
+        exc.run_result = result  # type: ignore[attr-defined]
         raise
     finally:
-        result.duration_s = time.monotonic() - started
-        result.llm = meter.usage.as_dict()
+        result.duration_s = spent[2] + time.monotonic() - started
+        result.llm = _usage_from_ledger(ledger, result.run_id)
         result.models = models
         ledger.finish_run(result.as_dict())
         ledger.close()
     return result
+
+
+def _first_ctrl_c() -> None:
+    from etlcrew import console
+
+    console.warn("stopping: the model calls under way finish and are committed (Ctrl-C again to stop at once)")
+
+
+def _usage_from_ledger(ledger: Ledger, run_id: str) -> dict[str, object]:
+    """The run's calls, tokens and cost over all its attempts (a resumed run includes what it did before)."""
+    from model_runtime.usage import cost_usd
+
+    calls = ledger.calls(run_id)
+    ok = [c for c in calls if c["error"] is None]
+    return {"calls": len(ok), "failed_calls": len(calls) - len(ok),
+            "prompt_tokens": sum(c["prompt_tokens"] for c in ok),
+            "completion_tokens": sum(c["completion_tokens"] for c in ok),
+            "cost_usd": round(sum(cost_usd(c["model"], c["prompt_tokens"], c["completion_tokens"]) for c in ok), 6)}
 
 
 def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,

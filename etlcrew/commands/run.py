@@ -5,12 +5,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+from typing import TYPE_CHECKING
 
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.crewai_env import import_crewai
-from etlcrew.errors import EXIT_FAILED, EXIT_OK, RunInterrupted
+from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, RunInterrupted
 from etlcrew.settings import Settings
+
+if TYPE_CHECKING:
+    from etlcrew.specs.loader import ProjectSpec
+    from pipeline.runner import RunOptions
+    from tools.registry import ToolInfo
 
 
 def quiet_crewai_logging() -> None:
@@ -22,28 +28,50 @@ def quiet_crewai_logging() -> None:
 
 def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], process: str | None,
         model: str | None, base_url: str | None, batch_size: int | None, concurrency: int | None,
-        json_mode: bool, full_refresh: bool = False) -> int:
+        json_mode: bool, full_refresh: bool = False, budget: dict[str, float | None] | None = None) -> int:
     """Everything is checked before CrewAI is imported; then the crew runs and the summary is printed."""
     project, tools = load_checked(settings)
     name = pick_crew(project, crew)
     inputs = crew_inputs(project, name, parse_inputs(input_pairs))
     console.info(f"running crew '{name}' ({process or project.crews[name].process})")
-    import_crewai(settings.state_dir)
-    quiet_crewai_logging()
-    from pipeline.runner import RunOptions, run_crew
+    from pipeline.runner import RunOptions
 
     options = RunOptions(crew=name, inputs=inputs, process=process, model=model, base_url=base_url,
-                         batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh)
+                         batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh, **(budget or {}))
+    return execute(settings, project, tools, options, json_mode)
+
+
+def execute(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions,
+            json_mode: bool, resume_of: str | None = None) -> int:
+    """Run (or resume) with stdout kept for our own output, then print the summary or the JSON object.
+
+    A run that fails or is interrupted still prints its JSON object with ``--json``, then its error.
+    """
+    import_crewai(settings.state_dir)
+    quiet_crewai_logging()
+    from pipeline.runner import run_crew
+
     try:
         # CrewAI prints some warnings and its verbose output on stdout: keep stdout for our own output only
         with contextlib.redirect_stdout(sys.stderr):
-            result = run_crew(settings, project, tools, options)
-    except KeyboardInterrupt:
-        raise RunInterrupted("interrupted") from None
+            result = run_crew(settings, project, tools, options, resume_of=resume_of)
+    except BaseException as exc:
+        partial = getattr(exc, "run_result", None)
+        if json_mode and partial is not None:
+            console.emit_json(partial.as_dict())
+        if isinstance(exc, KeyboardInterrupt):
+            run_id = partial.run_id if partial else "RUN_ID"
+            raise RunInterrupted("interrupted", hint=f"continue with: python main.py resume {run_id}") from None
+        raise
+    summary = result.as_dict()
     if json_mode:
-        console.emit_json(result.as_dict())
+        console.emit_json(summary)
     else:
-        print_summary(result.as_dict())
+        print_summary(summary)
+    if result.status == "stopped-by-budget":
+        console.warn(f"stopped by budget: {result.error}; resume with a larger one "
+                     "(--max-llm-calls, --max-tokens or --max-seconds)")
+        return EXIT_STOPPED
     return EXIT_OK if result.status in ("succeeded", "partial") else EXIT_FAILED
 
 
@@ -52,10 +80,15 @@ def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     items, llm = summary["items"], summary["llm"]
     console.out(f"run {summary['run_id']}  crew {summary['crew']}  status {summary['status']}  "
                 f"({summary['duration_s']:.1f} s)")
+    pending = f", {items['pending']} pending" if items.get("pending") else ""
     console.out(f"  items: {items['extracted']} extracted, {items['loaded']} loaded, "
-                f"{items['quarantined']} quarantined, {items['skipped']} skipped")
+                f"{items['quarantined']} quarantined, {items['skipped']} skipped{pending}")
     console.out(f"  model: {', '.join(summary['models']) or '-'}: {llm['calls']} calls, "
                 f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens, "
                 f"${llm['cost_usd']:.4f}")
+    if llm.get("failed_calls"):
+        console.out(f"  failed model calls (retried or quarantined): {llm['failed_calls']}")
     for path in summary["outputs"]:
         console.out(f"  output: {path}")
+    if summary["status"] in ("interrupted", "failed", "stopped-by-budget"):
+        console.out(f"  resume: python main.py resume {summary['run_id']}")

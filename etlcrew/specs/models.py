@@ -95,6 +95,25 @@ class TaskSpec(StrictSpec):
 InputValue = str | int | float | bool
 
 
+class RetrySpec(StrictSpec):
+    """How hard a crew tries a model call before falling back (``model_runtime.resilience``)."""
+
+    attempts: int = Field(default=3, ge=1, le=20, description="tries per model before the next fallback")
+    backoff_s: float = Field(default=1.0, ge=0, description="first wait; doubles each retry, with jitter")
+    max_backoff_s: float = Field(default=30.0, ge=0)
+    timeout_s: float | None = Field(default=120.0, gt=0, description="per model call")
+    max_consecutive_failures: int = Field(default=10, ge=1, description="failed calls in a row that stop the run")
+
+
+class BudgetSpec(StrictSpec):
+    """Limits per run (a resumed run counts what it spent before); reached, the run stops after its batches
+    in flight, as ``stopped-by-budget``, resumable with a larger budget."""
+
+    max_llm_calls: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, description="prompt + completion tokens")
+    max_seconds: float | None = Field(default=None, gt=0)
+
+
 class CrewSpec(StrictSpec):
     """One crew from ``crews.yaml``: who works, on what, in which order, and where the results go."""
 
@@ -107,7 +126,9 @@ class CrewSpec(StrictSpec):
     manager: str | None = Field(default=None, description="an agent of agents.yaml acting as manager")
     max_manager_iterations: int = Field(default=6, ge=1, le=50)
     model: str | None = Field(default=None, description="model for every agent without its own llm")
-    fallback_models: list[str] = Field(default_factory=list)
+    fallback_models: list[str] = Field(default_factory=list, description="tried in order after retries fail")
+    retry: RetrySpec = Field(default_factory=RetrySpec)
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
     inputs: dict[str, InputValue] = Field(default_factory=dict)
     verbose: bool = False
     memory: bool = False

@@ -64,11 +64,13 @@ def _retryable(status: int) -> bool:
 
 def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id: str,
                   sent_keys: SentKeys, *, crew: str, table: str, backoff_s: float = 0.5,
-                  sleep: Callable[[float], None] = time.sleep) -> list[WebhookResult]:
+                  sleep: Callable[[float], None] = time.sleep,
+                  on_sent: Callable[[str, str], None] | None = None) -> list[WebhookResult]:
     """POST ``{crew, table, run_id, item_id, record}`` for each record matching ``spec.when``.
 
     ``sent_keys`` is a set or a predicate "was this key sent?"; a set is updated with the keys sent here, so
-    calling twice posts once. Waits ``backoff_s * 2**n`` (capped at 30 s) between attempts.
+    calling twice posts once; ``on_sent(key, item_id)`` is told of each delivery as it happens (the runner keeps
+    it in the ledger). Waits ``backoff_s * 2**n`` (capped at 30 s) between attempts.
     """
     if not spec.enabled:
         return []
@@ -88,8 +90,11 @@ def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id
         result = _deliver(spec, key, item_id, {
             "crew": crew, "table": table, "run_id": run_id, "item_id": item_id, "record": record,
         }, backoff_s, sleep)
-        if result.outcome == "sent" and isinstance(sent_keys, set):
-            sent_keys.add(key)
+        if result.outcome == "sent":
+            if isinstance(sent_keys, set):
+                sent_keys.add(key)
+            if on_sent is not None:
+                on_sent(key, item_id)
         results.append(result)
     return results
 

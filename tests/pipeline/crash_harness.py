@@ -1,0 +1,42 @@
+"""The CLI in a child process with the scripted model (canned, schema-valid answers): for the SIGKILL tests.
+
+``CRASH_AT_CALL=n`` kills the process (SIGKILL) in the middle of the n-th model call; ``ETLCREW_FAILPOINT``
+(see ``pipeline.failpoints``) kills it at a named point of the run. Not a test module: the tests run it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from etlcrew.crewai_env import prepare_crewai_environment  # noqa: E402
+
+prepare_crewai_environment(Path(os.environ["ETLCREW_HOME"]))
+
+from model_runtime.scripted import ScriptedCall, ScriptedLLM, register_scripted, sample_answer  # noqa: E402
+
+KILL_AT = int(os.environ.get("CRASH_AT_CALL", "0"))
+_counter = itertools.count(1)
+_lock = threading.Lock()
+
+
+def answer(call: ScriptedCall) -> str:
+    with _lock:
+        number = next(_counter)
+    if number == KILL_AT:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return sample_answer(call)
+
+
+register_scripted("crash", ScriptedLLM(default=answer))
+
+from etlcrew.cli import main  # noqa: E402
+
+sys.exit(main(sys.argv[1:]))
