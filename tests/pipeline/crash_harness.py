@@ -1,7 +1,8 @@
 """The CLI in a child process with the scripted model (canned, schema-valid answers): for the SIGKILL tests.
 
 ``CRASH_AT_CALL=n`` kills the process (SIGKILL) in the middle of the n-th model call; ``ETLCREW_FAILPOINT``
-(see ``pipeline.failpoints``) kills it at a named point of the run. Not a test module: the tests run it.
+(see ``pipeline.failpoints``) kills it at a named point of the run; ``CRASH_SLOW_S`` makes each call slow.
+Not a test module: the tests run it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,6 +25,7 @@ prepare_crewai_environment(Path(os.environ["ETLCREW_HOME"]))
 from model_runtime.scripted import ScriptedCall, ScriptedLLM, register_scripted, sample_answer  # noqa: E402
 
 KILL_AT = int(os.environ.get("CRASH_AT_CALL", "0"))
+SLOW_S = float(os.environ.get("CRASH_SLOW_S", "0"))  # seconds per call, so a test can press Ctrl-C mid-run
 _counter = itertools.count(1)
 _lock = threading.Lock()
 
@@ -32,6 +35,8 @@ def answer(call: ScriptedCall) -> str:
         number = next(_counter)
     if number == KILL_AT:
         os.kill(os.getpid(), signal.SIGKILL)
+    if SLOW_S:
+        time.sleep(SLOW_S)
     return sample_answer(call)
 
 

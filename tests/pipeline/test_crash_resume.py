@@ -8,13 +8,16 @@ delivered twice. The child processes of all cases run side by side to keep the w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,7 +50,7 @@ class Receiver:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 owner.keys.append((self.headers["Idempotency-Key"], body["item_id"]))
                 self.send_response(200)
@@ -182,3 +185,35 @@ def test_resuming_a_finished_run_changes_nothing(outcomes: dict[str, dict]) -> N
     assert target_rows(base) == before
     with sqlite3.connect(base / "state" / "ledger.db") as db:
         assert db.execute("SELECT count(*) FROM model_calls").fetchone() == calls_before
+
+
+def test_ctrl_c_commits_exits_130_with_the_resume_command_and_resume_finishes(tmp_path: Path) -> None:
+    receiver = Receiver()
+    try:
+        project = make_project(tmp_path, receiver.url)
+        process = start(tmp_path, project, ["run", "--model", "scripted/crash", "--batch-size", "5",
+                                            "--concurrency", "1"], {"CRASH_SLOW_S": "0.3"})
+        ledger = tmp_path / "state" / "ledger.db"
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            if ledger.exists():
+                with contextlib.suppress(sqlite3.OperationalError), sqlite3.connect(ledger) as db:
+                    if db.execute("SELECT count(*) FROM batches WHERE state = 'landed'").fetchone()[0] >= 1:
+                        break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _out, err = process.communicate(timeout=300)
+        assert process.returncode == 130, err[-3000:]
+        (run_id,) = run_ids(tmp_path)
+        assert f"python main.py resume {run_id}" in err
+        with sqlite3.connect(ledger) as db:
+            assert db.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
+        assert 0 < len(target_rows(tmp_path)) < 30
+        done = start(tmp_path, project, ["resume", run_id, "--json"], {})
+        out, err = done.communicate(timeout=300)
+        assert done.returncode == 0, err[-3000:]
+        assert json.loads(out)["items"]["loaded"] == 30
+        assert len(target_rows(tmp_path)) == 30
+        assert len(receiver.keys) == len({key for key, _ in receiver.keys}) == 30
+    finally:
+        receiver.server.shutdown()

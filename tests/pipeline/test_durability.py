@@ -1,0 +1,167 @@
+"""Retries, fallbacks, the failure breaker, budgets and resume on the default crew, in-process.
+
+The model is scripted (and, for the fault tests, wrapped by the seeded ``FaultyLLM``); DuckDB, the ledger and
+the report are real. Backoff is set to 0 in the crew's ``retry:`` so the tests do not sleep.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etlcrew.cli import main
+
+
+def set_crew_keys(project_dir: Path, text: str) -> None:
+    """Add YAML keys (two-space indented lines) to the support_inbox crew."""
+    crews = project_dir / "config" / "crews.yaml"
+    body = crews.read_text()
+    anchor = "  batch_size: 10\n"
+    assert anchor in body
+    crews.write_text(body.replace(anchor, anchor + text, 1))
+
+
+def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict, str]:  # type: ignore[type-arg]
+    code = main([*args, "--json"])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out) if captured.out.strip() else {}, captured.err
+
+
+def ledger_rows(state: Path, sql: str) -> list[tuple]:  # type: ignore[type-arg]
+    with sqlite3.connect(state / "ledger.db") as db:
+        return db.execute(sql).fetchall()
+
+
+def quarantine_rows(tmp_path: Path) -> list[tuple[str, str]]:
+    with duckdb.connect(str(tmp_path / "output" / "support_inbox.duckdb"), read_only=True) as con:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "tickets__quarantine" not in tables:
+            return []
+        return con.execute("SELECT item_id, reason FROM etlcrew.tickets__quarantine").fetchall()
+
+
+@pytest.fixture
+def fast_retries(project_dir: Path) -> Path:
+    set_crew_keys(project_dir, "  retry:\n    backoff_s: 0\n    max_consecutive_failures: 50\n")
+    return project_dir
+
+
+def test_twenty_percent_faults_still_end_with_every_item_loaded_or_quarantined(
+        fast_retries: Path, scripted, capsys, tmp_path: Path, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
+    from model_runtime.faults import FaultyLLM
+    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer, unregister_scripted
+
+    faulty = FaultyLLM(ScriptedLLM(default=sample_answer), rate=0.2, seed=7)
+    register_scripted("faulty", faulty)
+    try:
+        code, summary, err = run_json(["run", "--model", "scripted/faulty", "--batch-size", "5"], capsys)
+    finally:
+        unregister_scripted("faulty")
+    assert code == 0, err
+    items = summary["items"]
+    assert items["extracted"] == 30 and items["pending"] == 0
+    assert items["loaded"] + items["quarantined"] == 30
+    assert sum(faulty.faults.values()) >= 5, f"too few faults injected to mean anything: {faulty.faults}"
+    assert len(faulty.faults) >= 3, "several kinds of fault were injected"
+    quarantined = quarantine_rows(tmp_path)
+    assert len(quarantined) == items["quarantined"]
+    assert all(reason.strip() for _, reason in quarantined), "every quarantined item says why"
+    retried = ledger_rows(isolated_state, "SELECT count(*) FROM model_calls WHERE attempt > 1")[0][0]
+    failed = ledger_rows(isolated_state, "SELECT count(*) FROM model_calls WHERE error IS NOT NULL")[0][0]
+    assert retried > 0 and failed > 0, "every attempt, failed or retried, is in the ledger"
+    assert summary["llm"]["failed_calls"] == failed
+
+
+def test_fallback_model_serves_when_the_primary_keeps_failing(
+        fast_retries: Path, scripted, capsys, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
+    from model_runtime.scripted import sample_answer
+
+    set_crew_keys(fast_retries, "  fallback_models: [scripted/backup]\n")
+    broken = scripted("broken", default=PermissionError("401 invalid api key"), model="broken-model")
+    backup = scripted("backup", default=sample_answer, model="backup-model")
+    code = main(["run", "--model", "scripted/broken"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "30 loaded" in captured.out
+    assert "falling back to scripted/backup" in captured.err
+    assert len(broken.history) > 0 and len(backup.history) > 0
+    rows = ledger_rows(isolated_state, "SELECT model, error IS NULL, count(*) FROM model_calls GROUP BY 1, 2")
+    assert {(model, ok) for model, ok, _ in rows} == {("broken-model", 0), ("backup-model", 1)}
+
+
+def test_a_dead_model_fails_the_run_fast_and_it_resumes_when_the_model_is_back(
+        project_dir: Path, scripted, capsys, isolated_state: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from model_runtime.scripted import sample_answer
+
+    set_crew_keys(project_dir, "  retry:\n    backoff_s: 0\n    attempts: 2\n    max_consecutive_failures: 4\n")
+    dead = scripted("flaky", default=ConnectionError("connection refused"))
+    code, summary, err = run_json(["run", "--model", "scripted/flaky"], capsys)
+    assert code == 1
+    assert "4 model calls failed in a row" in err or "in a row" in err
+    assert summary["status"] == "failed"
+    assert len(dead.history) <= 6, "the breaker stops the run instead of failing every batch"
+    (status,) = ledger_rows(isolated_state, "SELECT status FROM runs")[0]
+    assert status == "failed"
+    scripted("flaky", default=sample_answer)  # the endpoint is back
+    code, resumed, err = run_json(["resume", summary["run_id"]], capsys)
+    assert code == 0, err
+    assert resumed["status"] == "succeeded" and resumed["items"]["loaded"] == 30
+
+
+def test_budget_stops_cleanly_and_a_larger_budget_resumes_without_redoing_work(
+        project_dir: Path, scripted, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from model_runtime.scripted import sample_answer
+
+    model = scripted("budget", default=sample_answer)
+    code, stopped, err = run_json(["run", "--model", "scripted/budget", "--batch-size", "5", "--concurrency", "1",
+                                   "--max-llm-calls", "6"], capsys)
+    assert code == 3, err
+    assert stopped["status"] == "stopped-by-budget"
+    assert 0 < stopped["items"]["loaded"] < 30 and stopped["items"]["pending"] > 0
+    assert "max_llm_calls reached" in stopped["error"]
+    code, again, err = run_json(["resume", stopped["run_id"], "--max-llm-calls", "6"], capsys)
+    assert code == 3 and again["status"] == "stopped-by-budget", "the budget counts what the run spent before"
+    code, done, err = run_json(["resume", stopped["run_id"], "--max-llm-calls", "1000"], capsys)
+    assert code == 0, err
+    assert done["status"] == "succeeded" and done["items"]["loaded"] == 30
+    assert done["llm"]["calls"] == len(model.history), "every call made is counted once, across resumes"
+    with duckdb.connect(str(tmp_path / "output" / "support_inbox.duckdb"), read_only=True) as con:
+        rows, keys = con.execute("SELECT count(*), count(DISTINCT item_id) FROM etlcrew.tickets").fetchone()
+    assert rows == keys == 30
+    code, clean, err = run_json(["run", "--model", "scripted/budget", "--batch-size", "5", "--full-refresh"], capsys)
+    assert code == 0, err
+    assert clean["llm"]["calls"] == done["llm"]["calls"], "the stopped-and-resumed run redid no batch"
+
+
+def test_resume_refuses_a_changed_config_unless_forced(project_dir: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
+    from model_runtime.scripted import sample_answer
+
+    scripted("cfg", default=sample_answer)
+    code, stopped, _ = run_json(["run", "--model", "scripted/cfg", "--max-llm-calls", "3", "--concurrency", "1"],
+                                capsys)
+    assert code == 3
+    tasks = project_dir / "config" / "tasks.yaml"
+    tasks.write_text(tasks.read_text().replace("note the key facts", "note the main facts"))
+    code = main(["resume", stopped["run_id"]])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "changed since run" in err and "--force" in err and "Traceback" not in err
+    code, forced, err = run_json(["resume", stopped["run_id"], "--force", "--max-llm-calls", "1000"], capsys)
+    assert code == 0, err
+    assert forced["status"] == "succeeded"
+
+
+def test_unknown_and_finished_runs(project_dir: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
+    from model_runtime.scripted import sample_answer
+
+    assert main(["resume", "01NOSUCHRUN"]) == 2
+    assert "no run '01NOSUCHRUN'" in capsys.readouterr().err
+    scripted("done", default=sample_answer)
+    code, summary, _ = run_json(["run", "--model", "scripted/done"], capsys)
+    assert code == 0
+    code, again, _ = run_json(["resume", summary["run_id"][:20]], capsys)
+    assert code == 0 and again["status"] == "succeeded" and again["items"] == summary["items"]
