@@ -26,9 +26,10 @@ class WriteReportTool(BaseTool):
 
     def _run(self, path: str, content: str) -> str:
         try:
+            scope = current_scope()
+            scope.resolve_write(path)  # where it would go first: an escape is reported as such
             if not path.strip().lower().endswith(".md"):
                 raise ToolScopeError(f"path {path!r} must name a Markdown file ending in .md")
-            scope = current_scope()
             written = scope.write_text(path, content)
         except ToolScopeError as exc:
             return ToolError.of(exc)

@@ -116,17 +116,11 @@ def builtin(isolated_state: Path) -> Callable[[str], Any]:
     return lambda name: load_tool(found[name])
 
 
-def tool_call(name: str, **arguments: Any) -> list[dict[str, Any]]:
-    """A native (OpenAI-style) tool call, as a hosted model returns it."""
-    return [{"id": f"call_{name}", "type": "function",
-             "function": {"name": name, "arguments": json.dumps(arguments)}}]
-
-
 @pytest.fixture
 def tool_calling_llm(scripted):  # type: ignore[no-untyped-def]
     """``tool_calling_llm("name", default=fn)``: a ScriptedLLM whose answers may be native tool calls.
 
-    ``ScriptedLLM`` renders every answer as text; this subclass passes a list of tool calls (``tool_call``)
+    ``ScriptedLLM`` renders every answer as text; this subclass passes a list of native tool calls
     through unchanged, so CrewAI runs the tool and calls the model again with the result.
     """
     from model_runtime.scripted import ScriptedLLM, register_scripted, unregister_scripted
