@@ -88,12 +88,16 @@ class ToolScope:
     post_urls: tuple[str, ...] = ()
     tag: str = field(default_factory=new_tool_tag, compare=False)
 
+    def __post_init__(self) -> None:  # roots given relative (tests, users' harnesses) are the project's
+        for name in ("read_roots", "write_roots"):
+            object.__setattr__(self, name, tuple(_normal(self.base_dir / root) for root in getattr(self, name)))
+
     def show(self, roots: tuple[Path, ...]) -> str:
         """Roots as the user wrote them (relative to the project when under it), for messages."""
         shown = [str(r.relative_to(self.base_dir)) if r.is_relative_to(self.base_dir) else str(r) for r in roots]
         return ", ".join(shown) or "(none)"
 
-    def _candidates(self, raw: str, roots: tuple[Path, ...]) -> Path:
+    def _place(self, raw: str, roots: tuple[Path, ...]) -> Path:
         if not raw.strip() or "\x00" in raw:
             raise ToolScopeError(f"path {raw!r} is not a usable file name")
         path = Path(raw).expanduser() if raw.startswith("~") else Path(raw)
@@ -124,7 +128,7 @@ class ToolScope:
     def resolve_read(self, path: str | Path) -> Path:
         """A regular file inside a read root, symlinks followed, at most ``max_read_bytes``."""
         raw = str(path)
-        candidate = self._candidates(raw, self.read_roots)
+        candidate = self._place(raw, self.read_roots)
         if not _inside(candidate, self.read_roots):
             raise self._outside(raw, self.read_roots, "declares", _READ_FIX)
         real = self._real(raw, candidate, self.read_roots)
@@ -158,7 +162,7 @@ class ToolScope:
         if not self.read_roots:
             raise ToolScopeError("this crew declares no folders to read")
         raw = str(path or "").strip() or str(self.read_roots[0])
-        candidate = self._candidates(raw, self.read_roots)
+        candidate = self._place(raw, self.read_roots)
         if not _inside(candidate, self.read_roots):
             raise self._outside(raw, self.read_roots, "declares", _READ_FIX)
         real = self._real(raw, candidate, self.read_roots)
@@ -175,7 +179,7 @@ class ToolScope:
         raw = str(path)
         if not self.write_roots:
             raise ToolScopeError("this crew declares no output folder to write to")
-        candidate = self._candidates(raw, self.write_roots)
+        candidate = self._place(raw, self.write_roots)
         if not _inside(candidate, self.write_roots):
             raise self._outside(raw, self.write_roots, "may write to", _WRITE_FIX)
         if candidate.is_symlink():
@@ -195,7 +199,7 @@ class ToolScope:
         """Write ``text`` atomically where ``resolve_write`` allows; the rename replaces a link, never follows it."""
         target = self.resolve_write(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        if self.resolve_write(target) != target:  # a folder was swapped for a link while we created it
+        if target.parent.resolve() != target.parent:  # a folder was swapped for a link while we created it
             raise ToolScopeError(f"path {str(path)!r} changed while it was being written")
         fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:

@@ -126,6 +126,9 @@ def test_writes_through_symlinks_are_refused(sandbox: ToolScope, tmp_path: Path)
     (base(sandbox) / "output/linkdir").symlink_to(outside, target_is_directory=True)
     with pytest.raises(ToolScopeError, match="goes through a symlink that leads outside"):
         sandbox.write_text("linkdir/x.md", "pwned")
+    os.link(victim, base(sandbox) / "output/hard.md")  # a hard link is replaced, never written through
+    sandbox.write_text("hard.md", "new")
+    assert (base(sandbox) / "output/hard.md").read_text(encoding="utf-8") == "new"
     assert victim.read_text(encoding="utf-8") == "original"
     assert list(outside.iterdir()) == []
 
@@ -256,3 +259,18 @@ def test_output_path_before_the_output_folder_exists(tmp_path: Path) -> None:
     scope = ToolScope(read_roots=(), write_roots=(tmp_path / "output",), base_dir=tmp_path)
     assert scope.write_text("output/brief.md", "x") == tmp_path / "output/brief.md"
     assert scope.write_text("notes/brief.md", "y") == tmp_path / "output/notes/brief.md"
+
+
+def test_a_declared_folder_may_itself_be_a_link(tmp_path: Path) -> None:
+    """The user declared the link, so what it points at is in scope (and only that)."""
+    real_in, real_out = tmp_path / "real_in", tmp_path / "real_out"
+    real_in.mkdir()
+    real_out.mkdir()
+    (real_in / "note.txt").write_text("linked", encoding="utf-8")
+    (tmp_path / "inbox").symlink_to(real_in, target_is_directory=True)
+    (tmp_path / "out").symlink_to(real_out, target_is_directory=True)
+    scope = ToolScope(read_roots=(Path("inbox"),), write_roots=(Path("out"),), base_dir=tmp_path)
+    assert scope.read_bytes("inbox/note.txt") == b"linked"
+    assert scope.write_text("out/r.md", "x") == real_out / "r.md"
+    with pytest.raises(ToolScopeError, match="outside"):
+        scope.read_bytes(str(real_out / "r.md"))
