@@ -20,7 +20,8 @@ BUILTIN_DIR = Path(__file__).resolve().parent
 _load_lock = threading.Lock()  # batches build crews concurrently; a half-executed module must not be seen
 _NOT_TOOLS = {"__init__.py", "registry.py"}
 
-# crewai-tools classes that need no credentials; imported lazily (crewai_tools costs ~10 s).
+# crewai-tools classes that need no credentials; imported lazily (crewai_tools costs ~10 s), and confined to the
+# crew's scope by their arguments (tools/guard.py).
 CREWAI_TOOLS = frozenset({
     "FileReadTool", "DirectoryReadTool", "CSVSearchTool", "JSONSearchTool", "TXTSearchTool", "MDXSearchTool",
     "DirectorySearchTool", "ScrapeWebsiteTool", "WebsiteSearchTool", "FileWriterTool",
@@ -157,7 +158,9 @@ def load_tool(info: ToolInfo) -> Any:
 
             raise ModelSetupError(f"tool '{info.name}' needs crewai-tools",
                                   hint='pip install -e ".[crewai-tools]"') from exc
-        return getattr(crewai_tools, info.symbol)()
+        from tools.guard import guard
+
+        return guard(getattr(crewai_tools, info.symbol)())
     assert info.path is not None
     module_name = f"etlcrew_tool_{info.path.stem}"
     with _load_lock:
