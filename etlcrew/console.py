@@ -3,6 +3,10 @@
 Human-facing text goes to stderr through rich; stdout carries only machine output (``emit_json``) or tables
 the user asked for. When stderr is not a terminal, rich writes plain text: no colours, no control codes, no
 emoji. Tests call ``configure(quiet=True)`` or capture the streams; nothing here ever prompts.
+
+Every message, table cell and JSON document is passed through ``etlcrew.redact`` first, so an API key or a
+password in a URL never reaches the terminal or a log that captured it. Live displays drawing on
+``err_console()`` directly should redact their own text.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import json
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from etlcrew.redact import redact
 
 if TYPE_CHECKING:  # rich costs ~60 ms to import; only pay when printing
     from collections.abc import Iterator
@@ -51,44 +57,52 @@ def err_console() -> Console:
 def info(message: str) -> None:
     """A progress or status line for the human (stderr); silent with ``--quiet`` or ``--json``."""
     if not (_state["quiet"] or _state["json"]):
-        _console("err").print(message, markup=False)
+        _console("err").print(redact(message), markup=False)
 
 
 def warn(message: str) -> None:
     """A warning (stderr); shown even with ``--quiet``, but not in ``--json`` mode."""
     if not _state["json"]:
-        _console("err").print(f"warning: {message}", markup=False, style="yellow")
+        _console("err").print(f"warning: {redact(message)}", markup=False, style="yellow")
 
 
 def error(message: str, hint: str | None = None) -> None:
     """A user-facing error (stderr), always shown."""
     console = _console("err")
-    console.print(f"error: {message}", markup=False, style="bold red")
+    console.print(f"error: {redact(message)}", markup=False, style="bold red")
     if hint:
-        console.print(f"  hint: {hint}", markup=False)
+        console.print(f"  hint: {redact(hint)}", markup=False)
 
 
 def out(text: str = "") -> None:
     """Plain text the user asked for, on stdout."""
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(redact(text) + "\n")
 
 
 def emit_json(value: Any) -> None:
     """The single JSON document of a ``--json`` command, on stdout."""
-    sys.stdout.write(json.dumps(value, indent=2, default=str, ensure_ascii=False) + "\n")
+    # the text is redacted, not the value: what ``default=str`` renders is covered too; masks keep it valid JSON
+    sys.stdout.write(redact(json.dumps(value, indent=2, default=str, ensure_ascii=False)) + "\n")
     sys.stdout.flush()
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
-    """A table on stdout (plain aligned text when piped)."""
+    """A table on stdout; piped, plain aligned columns without box-drawing characters (cp1252, ``awk``)."""
     from rich.table import Table
 
-    grid = Table(title=title, show_edge=False, header_style="bold")
+    framed = sys.stdout.isatty()
+    grid = Table(title=title, show_edge=False, header_style="bold", safe_box=True, box=_box() if framed else None)
     for column in columns:
         grid.add_column(column)
     for row in rows:
-        grid.add_row(*["" if cell is None else str(cell) for cell in row])
+        grid.add_row(*["" if cell is None else redact(str(cell)) for cell in row])
     _console("out").print(grid)
+
+
+def _box() -> Any:
+    from rich import box
+
+    return box.HEAVY_HEAD
 
 
 @contextmanager
