@@ -186,6 +186,31 @@ def new_crew(ctx: click.Context, name: str) -> int:
     return new_crew_command(_settings(ctx), name)
 
 
+
+@cli.command("runs", context_settings=CONTEXT)
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="How many runs.")
+@click.option("--crew", help="Only the runs of this crew.")
+@click.option("--json", "json_mode", is_flag=True, help="Print a JSON array of runs.")
+@click.pass_context
+def runs_(ctx: click.Context, limit: int, crew: str | None, json_mode: bool) -> int:
+    """Recent runs, newest first: status, duration, items, model calls, tokens, cost."""
+    from etlcrew.commands.runs import list_runs
+
+    console.configure(json_mode=json_mode)
+    return list_runs(_settings(ctx), limit, crew, json_mode)
+
+
+@cli.command("show", context_settings=CONTEXT)
+@click.argument("run_id")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object.")
+@click.pass_context
+def show_(ctx: click.Context, run_id: str, json_mode: bool) -> int:
+    """One run (a unique id prefix will do): per phase and agent calls, tokens, latency, retries, errors."""
+    from etlcrew.commands.show import show_run
+
+    console.configure(json_mode=json_mode)
+    return show_run(_settings(ctx), run_id, json_mode)
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python main.py`` and the ``etlcrew`` command: errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)

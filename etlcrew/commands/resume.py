@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
+from etlcrew.commands.ledger_access import find_run
 from etlcrew.commands.project import load_checked
 from etlcrew.errors import EXIT_OK, ConfigError, ConfigProblem, UsageError
 from etlcrew.settings import Settings
@@ -21,22 +22,6 @@ if TYPE_CHECKING:
     from pipeline.runner import RunOptions
 
 FINISHED = ("succeeded", "partial")
-
-
-def find_run(settings: Settings, run_id: str) -> dict[str, Any]:
-    """The ledger row of ``run_id`` (or of the one run whose id starts with it); exit 2 when none or several."""
-    from ledger import open_ledger
-
-    ledger = open_ledger(settings.state_dir)
-    try:
-        ids = ledger.matching_run_ids(run_id)
-        if len(ids) > 1 and run_id.upper() not in ids:
-            raise UsageError(f"run id '{run_id}' is ambiguous: {', '.join(ids[:5])}", "type more of the id")
-        if not ids:
-            raise UsageError(f"no run '{run_id}' in {ledger.path}", "list runs with: python main.py runs")
-        return ledger.run(run_id.upper() if run_id.upper() in ids else ids[0]) or {}
-    finally:
-        ledger.close()
 
 
 def _alive(pid: int | None) -> bool:

@@ -52,6 +52,20 @@ def test_light_commands_do_not_import_crewai(args: list[str]) -> None:
     assert "CREWAI_ABSENT 0" in result.stdout, result.stdout + result.stderr
 
 
+def test_ledger_commands_do_not_import_crewai(isolated_state: Path) -> None:
+    from ledger import open_ledger
+
+    ledger = open_ledger(isolated_state)
+    ledger.start_run("01TESTRUN0000000000000000A", "support_inbox", {}, "cfg")
+    ledger.record_call("01TESTRUN0000000000000000A", "m", 10, 2, 5.0, None, agent="Researcher", task="extract")
+    ledger.close()
+    for args in (["runs"], ["runs", "--json"], ["show", "01TESTRUN"], ["show", "01TESTRUN", "--json"]):
+        code = (f"import sys; from etlcrew.cli import main; rc = main({args!r}); "
+                "print('CREWAI_IMPORTED' if 'crewai' in sys.modules else 'CREWAI_ABSENT', rc, file=sys.stderr)")
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+        assert "CREWAI_ABSENT 0" in result.stderr, result.stdout + result.stderr
+
+
 def test_list_json_shapes() -> None:
     everything = json.loads(cli("list", "--json").stdout)
     assert set(everything) == {"crews", "agents", "tasks", "tools"}

@@ -1,0 +1,54 @@
+"""Finding runs in the ledger for the commands that read it (``resume``, ``runs``, ``show``).
+
+Kept apart from the command bodies so the read-only commands import neither CrewAI nor the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from etlcrew.errors import UsageError
+from etlcrew.settings import Settings
+
+if TYPE_CHECKING:
+    from ledger import Ledger
+
+
+def open_existing(settings: Settings) -> Ledger | None:
+    """The ledger, or None when no run was ever recorded here: reading must not create state."""
+    from ledger import open_ledger
+    from ledger.store import LEDGER_FILE
+
+    if not (settings.state_dir / LEDGER_FILE).is_file():
+        return None
+    return open_ledger(settings.state_dir)
+
+
+def find_run(settings: Settings, run_id: str) -> dict[str, Any]:
+    """The ledger row of ``run_id`` (or of the one run whose id starts with it); exit 2 when none or several."""
+    from ledger import open_ledger
+
+    ledger = open_ledger(settings.state_dir)
+    try:
+        ids = ledger.matching_run_ids(run_id)
+        if len(ids) > 1 and run_id.upper() not in ids:
+            raise UsageError(f"run id '{run_id}' is ambiguous: {', '.join(ids[:5])}", "type more of the id")
+        if not ids:
+            raise UsageError(f"no run '{run_id}' in {ledger.path}", "list runs with: python main.py runs")
+        return ledger.run(run_id.upper() if run_id.upper() in ids else ids[0]) or {}
+    finally:
+        ledger.close()
+
+
+def process_alive(pid: int | None) -> bool:
+    """Whether the process that wrote a 'running' row still exists (if not, the run crashed: resume it)."""
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

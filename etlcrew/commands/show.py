@@ -1,0 +1,194 @@
+"""``show RUN_ID``: one run from the ledger, phase by phase and agent by agent, as text or one JSON object.
+
+Reads the ledger only (no CrewAI); a unique prefix of the id will do. Calls are grouped by the task that made
+them, mapped to its phase through ``tasks.yaml`` when it loads (``phase:`` or the task's name), else by the task
+name; calls outside any task are under ``(no task)``. ``--json`` prints::
+
+    {
+      "run_id": "01JB...", "crew": "support_inbox", "status": "partial", "process": "sequential",
+      "started_at": "...", "finished_at": "...", "duration_s": 12.3, "resumed": 0,
+      "inputs": {"audience": "..."}, "models": ["scripted/x"], "error": null,
+      "items": {"extracted": 30, "loaded": 28, "quarantined": 2, "skipped": 0, "pending": 0},
+      "llm": {"calls": 12, "failed_calls": 1, "prompt_tokens": 11954, "completion_tokens": 2297, "cost_usd": 0.0},
+      "phases": [
+        {"phase": "extract", "batches_done": 3, "calls": 3, "failed_calls": 1, "retries": 1,
+         "prompt_tokens": 4100, "completion_tokens": 30, "cost_usd": 0.0, "avg_latency_ms": 12.5,
+         "max_latency_ms": 20.1,
+         "agents": [{"agent": "Researcher", "task": "extract", "models": ["scripted"], "calls": 3, ...same counts,
+                     "errors": [{"error": "ConnectionError: ...", "count": 1}]}]}
+      ],
+      "batches": {"landed": 3},
+      "quarantined": [{"item_id": "inbox:0007.eml", "source": "inbox", "reason": "..."}],
+      "webhook_deliveries": 0,
+      "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
+      "resume": null
+    }
+
+``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
+crashed (still marked running, its process gone). A run still running shows its counts so far.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from etlcrew import console
+from etlcrew.commands.ledger_access import find_run
+from etlcrew.commands.runs import duration, run_record, when
+from etlcrew.errors import EXIT_OK
+from etlcrew.settings import Settings
+
+PHASE_ORDER = ("extract", "transform", "load")
+NO_TASK = "(no task)"
+ERROR_CHARS = 200
+ERRORS_PER_AGENT = 5
+_COUNTS = ("calls", "failed_calls", "retries", "prompt_tokens", "completion_tokens")
+
+
+def task_phases(settings: Settings) -> dict[str, str]:
+    """Task name -> phase from ``tasks.yaml``; empty when the config does not load (then task names are shown)."""
+    try:
+        from etlcrew.specs.loader import load_project
+
+        project = load_project(settings.config_dir, check_references=False)
+    except Exception:  # a broken or moved config must not stop anyone reading the ledger
+        return {}
+    return {name: task.phase or name for name, task in project.tasks.items()}
+
+
+def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    from model_runtime.usage import cost_usd
+
+    out: dict[str, Any] = {k: sum(int(r[k] or 0) for r in rows) for k in _COUNTS}
+    out["cost_usd"] = round(sum(cost_usd(r["model"], int(r["prompt_tokens"]), int(r["completion_tokens"]))
+                                for r in rows), 6)
+    timed = sum(int(r["latency_n"]) for r in rows)
+    out["avg_latency_ms"] = round(sum(float(r["latency_sum_ms"]) for r in rows) / timed, 1) if timed else None
+    peaks = [float(r["max_latency_ms"]) for r in rows if r["max_latency_ms"] is not None]
+    out["max_latency_ms"] = round(max(peaks), 1) if peaks else None
+    return out
+
+
+def _short(text: str, limit: int = ERROR_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def phase_breakdown(breakdown: list[dict[str, Any]], errors: list[dict[str, Any]], phase_of: dict[str, str],
+                    batches_done: dict[str, int]) -> list[dict[str, Any]]:
+    """The ledger's (task, agent, model) rows grouped by phase, then agent; pipeline phases first, in order."""
+    by_phase: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {}
+    for row in breakdown:
+        task = row["task"] or NO_TASK
+        by_phase.setdefault(phase_of.get(task, task), {}).setdefault((row["agent"] or "-", task), []).append(row)
+    errors_of: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in errors:
+        errors_of.setdefault((row["agent"] or "-", row["task"] or NO_TASK), []).append(
+            {"error": _short(row["error"]), "count": int(row["n"])})
+    order = [p for p in PHASE_ORDER if p in by_phase] + [p for p in by_phase if p not in PHASE_ORDER]
+    phases = []
+    for phase in order:
+        agents = []
+        for (agent, task), rows in by_phase[phase].items():
+            agents.append({"agent": agent, "task": task, "models": sorted({r["model"] for r in rows}),
+                           **_metrics(rows), "errors": errors_of.get((agent, task), [])[:ERRORS_PER_AGENT]})
+        every = [r for rows in by_phase[phase].values() for r in rows]
+        phases.append({"phase": phase, "batches_done": batches_done.get(phase, 0), **_metrics(every),
+                       "agents": agents})
+    return phases
+
+
+def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
+    """Everything ``show`` prints, as the documented JSON object."""
+    from ledger import open_ledger
+    from pipeline.journal import BatchOutcome
+
+    row = find_run(settings, run_id)
+    ledger = open_ledger(settings.state_dir)
+    try:
+        run_id = row["run_id"]
+        breakdown, errors = ledger.call_breakdown(run_id), ledger.call_errors(run_id)
+        outcomes = [BatchOutcome.from_json(n, text) for n, text in ledger.outcomes(run_id)]
+        batches, phases_done = ledger.batch_counts(run_id), ledger.phase_counts(run_id)
+        deliveries = ledger.delivery_count(run_id)
+    finally:
+        ledger.close()
+    record = run_record(row)
+    details = {k: v for k, v in record.items() if k != "resumable"}
+    details["inputs"] = json.loads(row["inputs_json"] or "{}")
+    if row["status"] == "running":  # not finished: the row's counts are not written yet, count what landed
+        details["items"] |= {"loaded": sum(len(o.records) for o in outcomes),
+                             "quarantined": sum(len(o.quarantined) for o in outcomes)}
+        totals = _metrics(breakdown) if breakdown else {k: 0 for k in (*_COUNTS, "cost_usd")}
+        details["llm"] = {k: totals[k] for k in ("calls", "failed_calls", "prompt_tokens", "completion_tokens",
+                                                 "cost_usd")}
+    details["phases"] = phase_breakdown(breakdown, errors, task_phases(settings), phases_done)
+    details["batches"] = batches
+    details["quarantined"] = sorted(({"item_id": q.item_id, "source": q.source, "reason": q.reason}
+                                     for o in outcomes for q in o.quarantined), key=lambda q: q["item_id"])
+    details["webhook_deliveries"] = deliveries
+    details["outputs"] = json.loads(row["outputs_json"] or "[]")
+    details["resume"] = f"python main.py resume {run_id}" if record["resumable"] else None
+    return details
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def print_details(details: dict[str, Any], row_status: str) -> None:
+    """The human view: the run, a table per phase and agent, errors, quarantined items, outputs."""
+    items, llm = details["items"], details["llm"]
+    console.out(f"run {details['run_id']}  crew {details['crew']}  status {row_status}")
+    console.out(f"  started {when(details['started_at'])} UTC, finished {when(details['finished_at'])} UTC "
+                f"({duration(details['duration_s'])}), process {details['process'] or '-'}"
+                + (f", resumed {details['resumed']}x" if details["resumed"] else ""))
+    if details["inputs"]:
+        console.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items())))
+    console.out(f"  models: {', '.join(details['models']) or '-'}")
+    console.out(f"  items: {items['extracted']} extracted, {items['loaded']} loaded, {items['quarantined']} "
+                f"quarantined, {items['skipped']} skipped" + (f", {items['pending']} pending" if items['pending']
+                                                              else ""))
+    console.out(f"  model calls: {llm['calls']} ({llm['failed_calls']} failed), {llm['prompt_tokens']} prompt + "
+                f"{llm['completion_tokens']} completion tokens, ${llm['cost_usd']:.4f}")
+    batches = ", ".join(f"{n} {state}" for state, n in sorted(details["batches"].items())) or "none"
+    console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
+    for path in details["outputs"]:
+        console.out(f"  output: {path}")
+    if details["error"]:
+        console.out(f"  error: {_short(details['error'], 300)}")
+    rows = [[phase["phase"], agent["agent"], agent["task"], agent["calls"], agent["failed_calls"], agent["retries"],
+             agent["prompt_tokens"], agent["completion_tokens"], _ms(agent["avg_latency_ms"]),
+             _ms(agent["max_latency_ms"])]
+            for phase in details["phases"] for agent in phase["agents"]]
+    if rows:
+        console.out()
+        console.table(None, ["phase", "agent", "task", "calls", "failed", "retries", "prompt tok", "compl. tok",
+                             "avg ms", "max ms"], rows)
+    errors = [(phase["phase"], agent["agent"], e) for phase in details["phases"] for agent in phase["agents"]
+              for e in agent["errors"]]
+    if errors:
+        console.out("\nerrors:")
+        for phase, agent, error in errors:
+            console.out(f"  {phase} / {agent} ({error['count']}x): {error['error']}")
+    quarantined = details["quarantined"]
+    if quarantined:
+        console.out(f"\nquarantined ({len(quarantined)}):")
+        for q in quarantined:
+            console.out(f"  {q['item_id']}: {_short(q['reason'], 160)}")
+    if details["resume"]:
+        console.out(f"\nresume: {details['resume']}")
+
+
+def show_run(settings: Settings, run_id: str, json_mode: bool) -> int:
+    """Print one run (a unique prefix of its id will do); exit 2 when no run or several match."""
+    details = run_details(settings, run_id)
+    if json_mode:
+        console.emit_json(details)
+        return EXIT_OK
+    status = details["status"]
+    if status == "running" and details["resume"]:
+        status = "running (process gone)"
+    print_details(details, status)
+    return EXIT_OK
