@@ -1,7 +1,8 @@
 """The run's Markdown report: counts the code computed, breakdowns by enum field, then the publisher's digest.
 
 Numbers come from the records, never from the model, and everything is sorted, so two runs over the same
-records give the same report apart from the run id and the time.
+records give the same report apart from the run id and the time. A chart (``pipeline.chart``) is written next
+to it as ``<report stem>.svg``. Both texts are redacted (``etlcrew.redact``): model output may quote a secret.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from etlcrew.redact import redact
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import ReportTarget, SchemaSpec
 from pipeline.records import QuarantineRow
@@ -56,10 +58,19 @@ def breakdowns(records: list[dict[str, Any]], schema: SchemaSpec) -> dict[str, l
     return out
 
 
+def _calls_table(calls_by_phase: dict[str, dict[str, int]]) -> list[str]:
+    lines = ["| phase | calls | failed | prompt tokens | completion tokens |", "| --- | ---: | ---: | ---: | ---: |"]
+    for phase, sums in calls_by_phase.items():
+        lines.append(f"| {_cell(phase)} | {sums.get('calls', 0)} | {sums.get('failed_calls', 0)} | "
+                     f"{sums.get('prompt_tokens', 0)} | {sums.get('completion_tokens', 0)} |")
+    return lines
+
+
 def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[dict[str, Any]],
                   schema: SchemaSpec, digest: str | None, quarantined: list[QuarantineRow],
-                  generated_at: dt.datetime | None = None) -> str:
-    """The report's Markdown text (see ``write_report``)."""
+                  generated_at: dt.datetime | None = None, *, chart: str | None = None,
+                  calls_by_phase: dict[str, dict[str, int]] | None = None) -> str:
+    """The report's Markdown text (see ``write_report``); ``chart`` is the SVG's file name, linked when given."""
     when = (generated_at or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     lines = [f"# {crew}: run report", "", f"- Run: `{run_id}`", f"- Generated: {when}", f"- Table: `{schema.table}`",
              "", "## Counts", ""]
@@ -68,6 +79,10 @@ def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[
     for field, rows in breakdowns(records, schema).items():
         lines += ["", f"## By {field}", ""]
         lines += _table((field, "records"), rows)
+    if calls_by_phase:
+        lines += ["", "## Model calls by phase", "", *_calls_table(calls_by_phase)]
+    if chart:
+        lines += ["", "## Chart", "", f"![chart]({chart})"]
     lines += ["", "## Digest", "", digest.strip() if digest and digest.strip() else "_No digest was produced._"]
     lines += ["", f"## Quarantined ({len(quarantined)})", ""]
     if quarantined:
@@ -76,22 +91,39 @@ def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[
                   for q in sorted(quarantined, key=lambda q: q.item_id)]
     else:
         lines.append("_Nothing was quarantined._")
-    return "\n".join(lines) + "\n"
+    return redact("\n".join(lines) + "\n")
 
 
 def write_report(path: Path | str, crew: str, run_id: str, counts: dict[str, int], records: list[dict[str, Any]],
                  schema: SchemaSpec, digest: str | None, quarantined: list[QuarantineRow],
-                 generated_at: dt.datetime | None = None) -> Path:
-    """Write the Markdown report atomically (a reader never sees half a report); returns its path."""
+                 generated_at: dt.datetime | None = None,
+                 calls_by_phase: dict[str, dict[str, int]] | None = None) -> Path:
+    """Write the Markdown report and its chart ``<stem>.svg`` atomically (a reader never sees half a file).
+
+    ``calls_by_phase`` (phase -> calls, failed_calls, prompt_tokens, completion_tokens, e.g. from
+    ``Ledger.calls_by_phase``) adds calls and tokens per phase to both. Returns the report's path.
+    """
+    from pipeline.chart import render_chart
+
     path = Path(path)
+    svg = render_chart(f"{crew}: run {run_id}", breakdowns(records, schema), calls_by_phase)
+    chart = path.with_suffix(".svg")
+    if svg is not None:
+        _write_atomic(chart, svg)
+    _write_atomic(path, render_report(crew, run_id, counts, records, schema, digest, quarantined, generated_at,
+                                      chart=chart.name if svg is not None else None,
+                                      calls_by_phase=calls_by_phase))
+    return path
+
+
+def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(render_report(crew, run_id, counts, records, schema, digest, quarantined, generated_at))
+            fh.write(text)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return path

@@ -51,9 +51,9 @@ def test_report_content(tmp_path: Path):
 
 
 def test_report_is_deterministic_and_handles_no_digest(tmp_path: Path):
-    one = write_report(tmp_path / "a.md", "triage", "run-1", COUNTS, RECORDS, SCHEMA, None, QUARANTINED, AT)
-    two = write_report(tmp_path / "b.md", "triage", "run-1", dict(reversed(COUNTS.items())), list(reversed(RECORDS)),
-                       SCHEMA, None, list(reversed(QUARANTINED)), AT)
+    one = write_report(tmp_path / "a" / "r.md", "triage", "run-1", COUNTS, RECORDS, SCHEMA, None, QUARANTINED, AT)
+    two = write_report(tmp_path / "b" / "r.md", "triage", "run-1", dict(reversed(COUNTS.items())),
+                       list(reversed(RECORDS)), SCHEMA, None, list(reversed(QUARANTINED)), AT)
     assert one.read_text() == two.read_text()
     assert "_No digest was produced._" in one.read_text()
     empty = write_report(tmp_path / "c.md", "triage", "run-2", {}, [], SCHEMA, "", [], AT).read_text()
