@@ -1,0 +1,123 @@
+"""A planted API key and a password in a URL never reach the console, the ledger file, the report or its chart.
+
+The secrets enter every way they can in practice: the provider key in the environment, a URL with a password
+in ``--input``, both inside a source email (so in the prompts), echoed back by the model (so in phase outputs,
+records and the digest), and echoed by a model server's 401 error, as OpenAI's own API does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from etlcrew.cli import main
+
+KEY = "sk-test-1234567890abcdef"
+PASSWORD = "hunter2secret"
+URL = f"http://admin:{PASSWORD}@db.local/prod"
+LEAK = f"key {KEY} db {URL}"
+
+
+def assert_clean(where: str, data: str | bytes) -> None:
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    assert KEY not in text, f"the API key leaked into {where}"
+    assert PASSWORD not in text, f"the URL password leaked into {where}"
+
+
+def ledger_bytes(state: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in sorted(state.glob("ledger.db*")))
+
+
+def run_everything(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``run`` with ``args``, then every reading command in both modes; returns the run's exit code and all output."""
+    code = main(["run", *args])
+    seen = capsys.readouterr()
+    output = [seen.out, seen.err]
+    for command in (["runs"], ["runs", "--json"]):
+        assert main(command) == 0
+        seen = capsys.readouterr()
+        output += [seen.out, seen.err]
+    run_id = json.loads(output[-2])[0]["run_id"]
+    for command in (["show", run_id], ["show", run_id, "--json"], ["resume", run_id, "--json"]):
+        main(command)
+        seen = capsys.readouterr()
+        output += [seen.out, seen.err]
+    return code, "\n".join(output)
+
+
+def test_secrets_echoed_by_the_model_are_masked_everywhere(
+        project_dir: Path, scripted, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+        isolated_state: Path, tmp_path: Path) -> None:
+    from model_runtime.scripted import sample_answer
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    (project_dir / "data" / "inbox" / "9998-pasted-key.eml").write_text(
+        "From: dev@example.com\nSubject: my setup\n\nIt fails with my key " + KEY + " against " + URL + "\n")
+
+    def leaky(call):  # type: ignore[no-untyped-def]
+        if call.response_model is None:
+            return f"Thought: done\nFinal Answer: {LEAK}"
+        return sample_answer(call).replace('"scripted"', json.dumps(LEAK[:60]))
+
+    model = scripted("leaky", default=leaky)
+    code, output = run_everything(capsys, "--model", "scripted/leaky", "--input", f"purpose=triage, see {URL}")
+    assert code == 0, output
+    assert any(KEY in call.prompt for call in model.history), "the secret did reach the model: the test means it"
+    assert_clean("the console", output)
+    stored = ledger_bytes(isolated_state)
+    assert_clean("the ledger", stored)
+    assert b"admin:***@db.local" in stored and b"key ***" in stored, "masked, not dropped"
+    report = tmp_path / "output" / "support_inbox-report.md"
+    chart = report.with_suffix(".svg")
+    assert_clean("the report", report.read_text())
+    assert_clean("the chart", chart.read_text())
+    assert "***" in report.read_text(), "the model's digest quoted the key; the report shows the mask"
+
+
+@pytest.fixture
+def echoing_server() -> Iterator[str]:
+    """A model server answering every request like OpenAI does to a bad key: 401, quoting the key it got."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _reply(self) -> None:
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            body = json.dumps({"error": {"message": f"Incorrect API key provided: {key}.",
+                                         "type": "invalid_request_error", "code": "invalid_api_key"}}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = _reply
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_key_quoted_in_a_provider_error_is_masked(
+        project_dir: Path, echoing_server: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, isolated_state: Path) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    crews = project_dir / "config" / "crews.yaml"
+    crews.write_text(crews.read_text().replace("  batch_size: 10\n", "  batch_size: 10\n  retry:\n    backoff_s: 0\n"
+                                               "    attempts: 1\n    max_consecutive_failures: 2\n", 1))
+    code, output = run_everything(capsys, "--model", "openai/gpt-4o-mini", "--base-url", echoing_server,
+                                  "--input", f"purpose=see {URL}")
+    assert code == 1, output
+    assert "Incorrect API key provided: ***" in output, "the provider's message is kept, the key masked"
+    assert_clean("the console", output)
+    stored = ledger_bytes(isolated_state)
+    assert_clean("the ledger", stored)
+    assert b"Incorrect API key provided: ***" in stored
