@@ -68,11 +68,12 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.option("--full-refresh", is_flag=True, help="Reprocess items unchanged since they were last loaded.")
 @budget_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Also show agent steps: tasks, tool calls (truncated).")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
 @click.pass_context
 def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: str | None, model: str | None,
         base_url: str | None, batch_size: int | None, concurrency: int | None, full_refresh: bool, quiet: bool,
-        json_mode: bool, **budget: object) -> int:
+        json_mode: bool, verbose: bool, **budget: object) -> int:
     """Run a crew (the default crew when CREW is omitted)."""
     from etlcrew.commands.run import run as run_command
 
@@ -80,7 +81,7 @@ def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: 
     settings = _settings(ctx, model=model, base_url=base_url)
     return run_command(settings, crew=crew, input_pairs=inputs, process=process, model=model, base_url=base_url,
                        batch_size=batch_size, concurrency=concurrency, json_mode=json_mode,
-                       full_refresh=full_refresh, budget=_budget(budget))
+                       full_refresh=full_refresh, budget=_budget(budget), verbose=verbose)
 
 
 @cli.command(context_settings=CONTEXT)
@@ -88,14 +89,17 @@ def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: 
 @click.option("--force", is_flag=True, help="Resume even though the crew's config changed since the run started.")
 @budget_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Also show agent steps: tasks, tool calls (truncated).")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
 @click.pass_context
-def resume(ctx: click.Context, run_id: str, force: bool, quiet: bool, json_mode: bool, **budget: object) -> int:
+def resume(ctx: click.Context, run_id: str, force: bool, quiet: bool, verbose: bool, json_mode: bool,
+           **budget: object) -> int:
     """Continue a run that crashed, was interrupted or stopped on its budget (a finished run: no-op)."""
     from etlcrew.commands.resume import resume as resume_command
 
     console.configure(quiet=quiet, json_mode=json_mode)
-    return resume_command(_settings(ctx), run_id, force=force, json_mode=json_mode, budget=_budget(budget))
+    return resume_command(_settings(ctx), run_id, force=force, json_mode=json_mode, budget=_budget(budget),
+                          verbose=verbose)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -49,6 +49,18 @@ def _console(stream: str) -> Console:
     return _state[stream]
 
 
+def is_quiet() -> bool:
+    """True with ``--quiet`` or ``--json``: no progress output at all."""
+    return bool(_state["quiet"] or _state["json"])
+
+
+def stderr_is_terminal() -> bool:
+    """Whether live displays may draw (a TTY that is not a dumb terminal)."""
+    import os
+
+    return sys.stderr.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
 def err_console() -> Console:
     """The rich console on stderr (for live displays)."""
     return _console("err")

@@ -9,6 +9,7 @@ committed phase and outcome; items it had already landed are neither redone nor 
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from etlcrew.settings import Settings
     from etlcrew.specs.loader import ProjectSpec
     from ledger import Ledger
+    from observe.events import EventHub
     from pipeline.control import RunControl
     from pipeline.models import ModelChooser
     from pipeline.run_result import RunResult
@@ -56,7 +58,7 @@ def _reusable(stored: dict[int, StoredBatch], items: list[Item]) -> tuple[list[W
 
 def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
                  toolbox: ToolBox, result: RunResult, ledger: Ledger, config_hash: str, control: RunControl,
-                 resuming: bool = False) -> None:
+                 events: EventHub | None = None, resuming: bool = False) -> None:
     """Process the crew's items and load the outcome; fills ``result`` (status, counts, outputs).
 
     Items unchanged since they were last loaded (same content hash, same relevant config) are skipped unless
@@ -68,12 +70,14 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     if schema is None:
         raise ConfigError([ConfigProblem(project.file_of("crews"), f"crew '{options.crew}' has sources but no schema",
                                          hint="add a 'schema:' with a table and fields")])
-    journal = RunJournal(ledger, result.run_id)
+    journal = RunJournal(ledger, result.run_id, events)
     runner = BatchRunner(settings, project, options, chooser, toolbox, journal)
     batch_size = options.batch_size or spec.batch_size
     concurrency = options.concurrency or spec.concurrency
     stored = journal.stored() if resuming else {}
     landed_here = {i for b in stored.values() if b.state == "landed" for i, _ in b.members}
+    landed_before = (sum(len(b.outcome.records) for b in stored.values() if b.state == "landed" and b.outcome),
+                     sum(len(b.outcome.quarantined) for b in stored.values() if b.state == "landed" and b.outcome))
     counts = result.items
     pending_bad: list[tuple[QuarantineRow, str]] = []
     hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
@@ -97,12 +101,16 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
             else:
                 yield item
 
+    def read_all() -> Iterator[Item]:
+        yield from fresh_items()
+        journal.emit("items_total", detail={"total": counts.extracted, "skipped": counts.skipped})
+
     def work() -> Iterator[Work]:
         if not resuming:
-            for batch in batched(fresh_items(), batch_size):
+            for batch in batched(read_all(), batch_size):
                 yield batch, None
             return
-        again, rest = _reusable(stored, list(fresh_items()))
+        again, rest = _reusable(stored, list(read_all()))
         yield from again
         yield from ((batch, None) for batch in batched(rest, batch_size, start=max([0, *stored]) + 1))
 
@@ -140,7 +148,9 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
         failpoints.hit("landed")
         progress["loaded"] += len(records)
         progress["quarantined"] += len(quarantined)
-        console.info(f"  loaded {progress['loaded']} records, {progress['quarantined']} quarantined")
+        journal.emit("landed", detail={"loaded": progress["loaded"] + landed_before[0],
+                                       "quarantined": progress["quarantined"] + landed_before[1],
+                                       "skipped": counts.skipped})
 
     def land_done(in_flight: set[Future[BatchOutcome]]) -> set[Future[BatchOutcome]]:
         from model_runtime.resilience import CallsStopped
@@ -171,8 +181,10 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
                 break
             if earlier is None:
                 journal.begin(batch.number, [(i.item_id, i.content_hash) for i in batch.items])
-            console.info(f"batch {batch.number}: {len(batch.items)} items" + (" (resumed)" if earlier else ""))
-            in_flight.add(pool.submit(process, batch, earlier))
+            journal.emit("batch_started", batch=batch.number,
+                         detail={"items": len(batch.items), "resumed": earlier is not None})
+            # each batch runs in the run's context (its tool scope, among others)
+            in_flight.add(pool.submit(contextvars.copy_context().run, process, batch, earlier))
             if len(in_flight) >= concurrency * 2:  # bounded: items stream, they are not all held
                 in_flight = land_done(in_flight)
         while in_flight:
@@ -190,7 +202,7 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
         result.status = "stopped-by-budget"
         result.error = budget_stop
         return
-    _finish(settings, options, spec, ledger, journal, result)
+    _finish(settings, options, spec, ledger, journal, result, runner.phase_of)
 
 
 def _resume_hint(run_id: str) -> str:
@@ -205,7 +217,7 @@ def _count(journal: RunJournal, result: RunResult) -> None:
 
 
 def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, journal: RunJournal,
-            result: RunResult) -> None:
+            result: RunResult, phase_of: dict[str, str]) -> None:
     """Report and webhooks, from every outcome the run landed; each webhook delivery is kept in the ledger."""
     from pipeline.report import report_path, write_report
     from pipeline.targets import post_webhooks
@@ -228,7 +240,8 @@ def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, 
             outputs.append(str(path) if path else f"dlt:{target.destination}")
         elif target.type == "report":
             path = write_report(report_path(target, options.crew, settings), options.crew, result.run_id,
-                                result.items.as_dict(), records, schema, "\n\n".join(digests) or None, quarantined)
+                                result.items.as_dict(), records, schema, "\n\n".join(digests) or None, quarantined,
+                                calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of))
             outputs.append(str(path))
         elif target.type == "webhook" and target.enabled:
             def sent(key: str, item_id: str, url: str = target.url) -> None:

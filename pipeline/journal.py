@@ -16,6 +16,7 @@ from pipeline.records import QuarantineRow
 
 if TYPE_CHECKING:
     from ledger import Ledger
+    from observe.events import EventHub
 
 
 @dataclass
@@ -53,8 +54,13 @@ class StoredBatch:
 class RunJournal:
     """The ledger, seen from one run; every method commits before it returns."""
 
-    def __init__(self, ledger: Ledger, run_id: str) -> None:
+    def __init__(self, ledger: Ledger, run_id: str, events: EventHub | None = None) -> None:
         self.ledger, self.run_id = ledger, run_id
+        self.events = events
+
+    def emit(self, type_: str, **fields: object) -> None:
+        if self.events is not None:
+            self.events.emit(type_, **fields)
 
     def begin(self, batch_no: int, members: list[tuple[str, str]]) -> None:
         self.ledger.add_batch(self.run_id, batch_no, members)
@@ -63,12 +69,15 @@ class RunJournal:
         from pipeline import failpoints
 
         self.ledger.save_phase(self.run_id, batch_no, phase, output)
+        self.emit("phase_done", batch=batch_no, phase=phase)
         failpoints.hit(f"phase:{phase}")
 
     def outcome_done(self, outcome: BatchOutcome) -> None:
         from pipeline import failpoints
 
         self.ledger.save_outcome(self.run_id, outcome.batch_no, outcome.to_json())
+        self.emit("batch_done", batch=outcome.batch_no,
+                  detail={"records": len(outcome.records), "quarantined": len(outcome.quarantined)})
         failpoints.hit("batch-done")
 
     def landed(self, batch_nos: list[int]) -> None:

@@ -87,7 +87,8 @@ class ModelChooser:
         base_url = self.base_url or self.settings.base_url
         if base_url and not name.startswith("local/"):
             check_reachable(base_url)
-        return build_llm(name, self.settings, base_url=self.base_url, parallel=self.parallel)
+        return build_llm(name, self.settings, base_url=self.base_url, parallel=self.parallel,
+                         timeout=self.retry.timeout_s)
 
     def prepare(self) -> None:
         """Build every model the crew needs now, so a missing key or a dead endpoint stops the run before any item

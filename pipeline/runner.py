@@ -11,9 +11,10 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from etlcrew.errors import RunInterrupted
 from etlcrew.settings import Settings
@@ -25,6 +26,7 @@ from tools.registry import ToolInfo, load_tool
 if TYPE_CHECKING:
     from etlcrew.specs.models import BudgetSpec
     from ledger import Ledger
+    from observe.events import EventHub
     from pipeline.control import Budget
 
 
@@ -43,6 +45,7 @@ class RunOptions:
     max_llm_calls: int | None = None
     max_tokens: int | None = None
     max_seconds: float | None = None
+    verbose: bool = False
 
     def budget(self, spec: BudgetSpec) -> Budget:
         """Flags over the crew's ``budget:``."""
@@ -100,8 +103,10 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     carry the result as ``exc.run_result`` so ``--json`` can still print it.
     """
     from ledger import open_ledger
-    from model_runtime.usage import UsageMeter
+    from model_runtime.usage import CallRecord, UsageMeter
+    from observe.events import CrewaiBridge
     from pipeline.control import RunControl, stop_on_ctrl_c
+    from tools.scope import scope_for_crew, use_scope
 
     crew_spec = project.crews[options.crew]
     ledger = open_ledger(settings.state_dir)
@@ -113,10 +118,20 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     if resume_of:
         before, row = ledger.call_totals(resume_of), ledger.run(resume_of) or {}
         spent = (before["calls"], before["prompt_tokens"] + before["completion_tokens"], row.get("duration_s") or 0.0)
-    meter = UsageMeter(lambda call: ledger.record_call(result.run_id, call.model, call.prompt_tokens,
-                                                       call.completion_tokens, call.latency_ms, call.error,
-                                                       attempt=call.attempt, batch_no=call.batch_no,
-                                                       agent=call.agent, task=call.task))
+    events, closers = _observers(settings, project, options.crew, result.run_id, options.verbose)
+
+    def record(call: CallRecord) -> None:
+        if call.task is None or call.agent is None:
+            task, agent = events.at_work_in(call.batch_no)
+            call = replace(call, task=call.task or task, agent=call.agent or agent)
+        ledger.record_call(result.run_id, call.model, call.prompt_tokens, call.completion_tokens, call.latency_ms,
+                           call.error, attempt=call.attempt, batch_no=call.batch_no, agent=call.agent, task=call.task)
+        events.emit("llm_call_failed" if call.error else "llm_call", batch=call.batch_no, agent=call.agent,
+                    task=call.task, model=call.model, prompt_tokens=call.prompt_tokens,
+                    completion_tokens=call.completion_tokens, latency_ms=call.latency_ms, attempt=call.attempt,
+                    error=call.error)
+
+    meter = UsageMeter(record)
     control = RunControl(options.budget(crew_spec.budget),
                          lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
                          spent_before=spent)
@@ -129,13 +144,16 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
         ledger.resume_run(resume_of)
     else:
         ledger.start_run(result.run_id, options.crew, options.inputs, config_hash, options=asdict(options))
+    events.emit("run_started", detail={"crew": options.crew, "process": result.process, "models": models,
+                                       "resumed": resume_of is not None, "inputs": options.inputs})
     try:
-        with meter, stop_on_ctrl_c(control, _first_ctrl_c):
+        with (meter, CrewaiBridge(events), stop_on_ctrl_c(control, _first_ctrl_c),
+              use_scope(scope_for_crew(project, options.crew, settings))):
             if crew_spec.sources:
                 from pipeline.datapath import run_datapath
 
                 run_datapath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash,
-                             control, resuming=resume_of is not None)
+                             control, events, resuming=resume_of is not None)
             else:
                 _run_plain(settings, project, options, chooser, ToolBox(tools), result)
     except BaseException as exc:
@@ -150,7 +168,30 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
         result.models = models
         ledger.finish_run(result.as_dict())
         ledger.close()
+        events.emit("run_finished", error=result.error, detail={
+            "status": result.status, "items": result.items.as_dict(), "llm": result.llm, "outputs": result.outputs})
+        for close in closers:
+            close()
     return result
+
+
+def _observers(settings: Settings, project: ProjectSpec, crew: str, run_id: str, verbose: bool
+               ) -> tuple[EventHub, list[Callable[[], None]]]:
+    """The run's event hub with its sinks (trace file, the display that suits this terminal, OpenTelemetry when
+    asked), and what to close at the end."""
+    from observe.display import make_display
+    from observe.events import EventHub
+    from observe.otel import otel_from_env
+    from observe.trace import JsonlTrace, trace_path
+
+    phase_of_task = {name: task.phase or name for name, task in project.tasks.items()}
+    events = EventHub(run_id, phase_of_task)
+    sinks: list[Any] = [JsonlTrace(trace_path(settings.state_dir, run_id)), make_display(verbose),
+                        otel_from_env(run_id, crew)]
+    for sink in sinks:
+        if sink is not None:
+            events.add(sink)
+    return events, [sink.close for sink in sinks if sink is not None]
 
 
 def _first_ctrl_c() -> None:

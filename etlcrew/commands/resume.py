@@ -8,11 +8,10 @@ refused unless ``--force``: its committed phases were produced under the old con
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
-from etlcrew.commands.ledger_access import find_run
+from etlcrew.commands.ledger_access import find_run, process_alive
 from etlcrew.commands.project import load_checked
 from etlcrew.errors import EXIT_OK, ConfigError, ConfigProblem, UsageError
 from etlcrew.settings import Settings
@@ -24,20 +23,8 @@ if TYPE_CHECKING:
 FINISHED = ("succeeded", "partial")
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def resume(settings: Settings, run_id: str, *, force: bool, json_mode: bool,
-           budget: dict[str, float | None] | None = None) -> int:
+           budget: dict[str, float | None] | None = None, verbose: bool = False) -> int:
     """Continue the run; a finished run is a no-op that prints its summary again."""
     from dataclasses import fields
 
@@ -50,14 +37,14 @@ def resume(settings: Settings, run_id: str, *, force: bool, json_mode: bool,
         summary = _summary_of(row)
         console.emit_json(summary) if json_mode else print_summary(summary)
         return EXIT_OK
-    if row["status"] == "running" and _alive(row.get("pid")):
+    if row["status"] == "running" and process_alive(row.get("pid")):
         raise UsageError(f"run {row['run_id']} is still running (process {row['pid']})",
                          "wait for it, or stop it with Ctrl-C first")
     project, tools = load_checked(settings)
     stored = json.loads(row["options_json"] or "{}")
     known = {f.name for f in fields(RunOptions)}
     options = RunOptions(**{k: v for k, v in stored.items() if k in known} | {
-        k: v for k, v in (budget or {}).items() if v is not None})
+        k: v for k, v in (budget or {}).items() if v is not None} | {"verbose": verbose})
     if options.crew not in project.crews:
         raise ConfigError([ConfigProblem(project.file_of("crews"), f"crew '{options.crew}' of run {row['run_id']} "
                                          "is no longer defined", hint="restore it, or start a new run")])

@@ -28,7 +28,8 @@ def quiet_crewai_logging() -> None:
 
 def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], process: str | None,
         model: str | None, base_url: str | None, batch_size: int | None, concurrency: int | None,
-        json_mode: bool, full_refresh: bool = False, budget: dict[str, float | None] | None = None) -> int:
+        json_mode: bool, full_refresh: bool = False, budget: dict[str, float | None] | None = None,
+        verbose: bool = False) -> int:
     """Everything is checked before CrewAI is imported; then the crew runs and the summary is printed."""
     project, tools = load_checked(settings)
     name = pick_crew(project, crew)
@@ -37,7 +38,8 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
     from pipeline.runner import RunOptions
 
     options = RunOptions(crew=name, inputs=inputs, process=process, model=model, base_url=base_url,
-                         batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh, **(budget or {}))
+                         batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh, verbose=verbose,
+                         **(budget or {}))
     return execute(settings, project, tools, options, json_mode)
 
 
