@@ -95,17 +95,20 @@ def _require_key(provider: str, model: str) -> None:
 
 def build_llm(
     model: str, settings: Settings, *, base_url: str | None = None, parallel: int = 2, temperature: float = 0,
+    timeout: float | None = None,
 ) -> Any:
     """A CrewAI ``LLM`` for ``model``; ``local/NAME`` ensures the weights and starts the embedded server.
 
     ``base_url`` (else ``settings.base_url``) points OpenAI-compatible providers at a self-hosted server.
-    Missing keys and unknown local names raise ``ModelSetupError`` before CrewAI is imported.
+    Missing keys and unknown local names raise ``ModelSetupError`` before CrewAI is imported. The provider
+    client does not retry (``max_retries=0``): ``model_runtime.resilience`` owns retries, so attempts are counted
+    and backed off in one place; ``timeout`` is the per-call timeout (the client's default waits 600 s).
     """
     model = normalise(model)
     base_url = base_url or settings.base_url
     provider, _, name = model.partition("/")
     if provider + "/" == LOCAL_PREFIX:
-        return _build_local(name, settings, parallel=parallel, temperature=temperature)
+        return _build_local(name, settings, parallel=parallel, temperature=temperature, timeout=timeout)
     if not name:
         provider = "openai"  # CrewAI's own default for a bare name such as "gpt-4o-mini"
     if not (base_url and provider in OPENAI_COMPATIBLE):
@@ -113,7 +116,9 @@ def build_llm(
     from etlcrew.crewai_env import import_crewai
 
     crewai = import_crewai(settings.state_dir)
-    kwargs: dict[str, Any] = {"model": model, "temperature": temperature}
+    kwargs: dict[str, Any] = {"model": model, "temperature": temperature, "max_retries": 0}
+    if timeout:
+        kwargs["timeout"] = timeout
     if base_url:
         kwargs["base_url"] = base_url
         if provider in OPENAI_COMPATIBLE and provider not in KEYLESS and not os.environ.get("OPENAI_API_KEY"):
@@ -121,7 +126,8 @@ def build_llm(
     return crewai.LLM(**kwargs)
 
 
-def _build_local(name: str, settings: Settings, *, parallel: int, temperature: float) -> Any:
+def _build_local(name: str, settings: Settings, *, parallel: int, temperature: float,
+                 timeout: float | None = None) -> Any:
     from etlcrew.crewai_env import import_crewai
     from model_runtime.server import DEFAULT_CTX_PER_SLOT, start_server
     from model_runtime.weights import ensure_weights
@@ -132,7 +138,7 @@ def _build_local(name: str, settings: Settings, *, parallel: int, temperature: f
                           ctx_per_slot=min(DEFAULT_CTX_PER_SLOT, entry.context_size))
     crewai = import_crewai(settings.state_dir)
     return crewai.LLM(model=f"openai/{entry.name}", base_url=server.url, api_key=LOCAL_API_KEY,
-                      temperature=temperature)
+                      temperature=temperature, max_retries=0, **({"timeout": timeout} if timeout else {}))
 
 
 def check_reachable(base_url: str, timeout: float = 3.0) -> None:

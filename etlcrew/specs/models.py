@@ -56,7 +56,8 @@ class AgentSpec(StrictSpec):
     max_iter: int = Field(default=5, ge=1)
     max_rpm: int | None = Field(default=None, ge=1)
     max_execution_time: int | None = Field(default=None, ge=1)
-    max_retry_limit: int = Field(default=2, ge=0)
+    max_retry_limit: int = Field(default=0, ge=0, description="CrewAI re-runs of a failed task; etlcrew's retry layer "
+                                 "already retries each call and the data path retries items, so 0 by default")
     verbose: bool = False
     fallback_models: list[str] = Field(default_factory=list, description="etlcrew: models tried after retries fail")
     crewai_options: dict[str, Any] = Field(default_factory=dict, exclude=True)
