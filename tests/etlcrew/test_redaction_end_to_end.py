@@ -1,4 +1,5 @@
-"""A planted API key and a password in a URL never reach the console, the ledger file, the report or its chart.
+"""A planted API key and a password in a URL never reach the console, the ledger file, the trace, the report or
+its chart.
 
 The secrets enter every way they can in practice: the provider key in the environment, a URL with a password
 in ``--input``, both inside a source email (so in the prompts), echoed back by the model (so in phase outputs,
@@ -77,6 +78,11 @@ def test_secrets_echoed_by_the_model_are_masked_everywhere(
     assert_clean("the report", report.read_text())
     assert_clean("the chart", chart.read_text())
     assert "***" in report.read_text(), "the model's digest quoted the key; the report shows the mask"
+    traces = list((isolated_state / "traces").glob("*.jsonl"))
+    assert traces, "the run wrote its trace"
+    trace = "".join(path.read_text() for path in traces)
+    assert_clean("the trace", trace)
+    assert "***" in trace, "task outputs quoting the key are in the trace, masked"
 
 
 @pytest.fixture
