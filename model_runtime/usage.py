@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 # The batch a call belongs to, set by the data path around a kickoff. CrewAI runs event handlers with a copy of
@@ -36,12 +37,32 @@ class CallRecord:
 
 CallRecorder = Callable[[CallRecord], None]
 
-# USD per million tokens (prompt, completion); local and scripted models cost nothing.
-PRICES: dict[str, tuple[float, float]] = {
-    "openai/gpt-4o-mini": (0.15, 0.60),
-    "openai/gpt-4o": (2.50, 10.00),
-    "anthropic/claude-3-5-haiku-latest": (0.80, 4.00),
-}
+# USD per million tokens (prompt, completion), from config/prices.yaml (``load_prices``); local and scripted
+# models cost nothing. Keys are the configured names (openai/gpt-4o-mini); providers report bare names.
+PRICES: dict[str, tuple[float, float]] = {}
+PRICES_FILE = "prices.yaml"
+
+
+def load_prices(config_dir: Path) -> dict[str, tuple[float, float]]:
+    """Read ``config/prices.yaml`` into ``PRICES`` (a missing file means every model costs 0).
+
+    Raises ``ConfigError`` naming the model when an entry is not ``[prompt, completion]`` numbers.
+    """
+    import yaml
+
+    from etlcrew.errors import ConfigError, ConfigProblem
+
+    path = config_dir / PRICES_FILE
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    prices: dict[str, tuple[float, float]] = {}
+    for model, pair in (data or {}).items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair)):
+            raise ConfigError([ConfigProblem(PRICES_FILE, f"price of '{model}' must be [prompt, completion] "
+                                             "in USD per million tokens", entry=str(model), hint="e.g. [0.15, 0.60]")])
+        prices[str(model)] = (float(pair[0]), float(pair[1]))
+    PRICES.clear()
+    PRICES.update(prices)
+    return prices
 
 
 @dataclass
@@ -62,7 +83,10 @@ class Usage:
 
 def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
     """Estimated cost from ``PRICES`` (0 for models not in the table, such as local ones)."""
-    price = PRICES.get(model, (0.0, 0.0))
+    price = PRICES.get(model)
+    if price is None:  # the provider reports "gpt-4o-mini" for the configured "openai/gpt-4o-mini"
+        bare = model.rpartition("/")[2]
+        price = next((p for name, p in PRICES.items() if name.rpartition("/")[2] == bare), (0.0, 0.0))
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
 
 

@@ -103,12 +103,13 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     carry the result as ``exc.run_result`` so ``--json`` can still print it.
     """
     from ledger import open_ledger
-    from model_runtime.usage import CallRecord, UsageMeter
+    from model_runtime.usage import CallRecord, UsageMeter, load_prices
     from observe.events import CrewaiBridge
     from pipeline.control import RunControl, stop_on_ctrl_c
     from tools.scope import scope_for_crew, use_scope
 
     crew_spec = project.crews[options.crew]
+    load_prices(settings.config_dir)
     ledger = open_ledger(settings.state_dir)
     result = RunResult(run_id=resume_of or new_run_id(), crew=options.crew,
                        process=options.process or crew_spec.process)

@@ -20,6 +20,12 @@ def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
         for path, exc in broken_tool_files(settings.project_dir)
     ]
     try:
+        from model_runtime.usage import load_prices
+
+        load_prices(settings.config_dir)
+    except ConfigError as exc:
+        problems += exc.problems
+    try:
         project = load_project(settings.config_dir, tool_names=set(tools))
     except ConfigError as exc:
         raise ConfigError(problems + exc.problems) from None

@@ -30,14 +30,16 @@ crashed (still marked running, its process gone). A run still running shows its 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from etlcrew import console
 from etlcrew.commands.ledger_access import find_run
 from etlcrew.commands.runs import duration, run_record, when
-from etlcrew.errors import EXIT_OK
+from etlcrew.errors import EXIT_OK, ConfigError
 from etlcrew.settings import Settings
+from model_runtime.usage import load_prices
 
 PHASE_ORDER = ("extract", "transform", "load")
 NO_TASK = "(no task)"
@@ -105,6 +107,8 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     from pipeline.journal import BatchOutcome
 
     row = find_run(settings, run_id)
+    with contextlib.suppress(ConfigError):  # a broken prices.yaml must not stop anyone reading the ledger
+        load_prices(settings.config_dir)
     ledger = open_ledger(settings.state_dir)
     try:
         run_id = row["run_id"]
