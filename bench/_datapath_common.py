@@ -93,12 +93,16 @@ def load_average() -> list[float]:
 
 
 def product_commit() -> str:
-    """The checkout's HEAD (the product is installed editable, so this is the code measured)."""
+    """The checkout's HEAD (the product is installed editable, so this is the code measured), with "+dirty" when
+    files outside bench/ differ from it (work in progress in the tree was measured too)."""
     import subprocess
 
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                          check=False)
-    return head.stdout.strip() or "unknown"
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", ".", ":(exclude)bench")
+    return f"{head}+dirty" if dirty else head
 
 
 def write_results(name: str, data: dict[str, Any]) -> Path:
