@@ -9,7 +9,8 @@ its call history disabled, so the harness does not hold every prompt - then call
 prints the wall time of that call, ``ru_maxrss`` before the run (after importing CrewAI) and at exit. The crew's
 own concurrency (2) applies. Linearity = (run time at 10k / run time at 1k) / 10; 1.0 is linear.
 Targets: linearity within ±20% (0.8..1.2); peak RSS ≤ 500 MB.
-Usage: python bench/scale.py [--quick]   (--quick: 1k and 2k only)
+Usage: python bench/scale.py [--quick] [--items 1000,10000]   (--quick: 1k and 2k only; --items: any sizes, the
+       first and last give the linearity)
 """
 
 from __future__ import annotations
@@ -90,8 +91,13 @@ def write_jsonl(path: Path, n: int, texts: list[tuple[str, str]]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--items", default=None, help="comma-separated sizes (default 1000,2000,5000,10000)")
     args = parser.parse_args()
     sizes = [1000, 2000] if args.quick else [1000, 2000, 5000, 10000]
+    if args.items:
+        sizes = sorted({int(x) for x in args.items.split(",")})
+    if len(sizes) < 2:
+        parser.error("--items needs at least two sizes")
 
     base = Path(tempfile.mkdtemp(prefix="etlcrew-bench-scale-"))
     results = []
