@@ -166,7 +166,14 @@ def unregister_scripted(name: str) -> None:
     _REGISTERED.pop(name, None)
 
 
+SAMPLE = "sample"
+
+
 def registered_scripted(name: str) -> ScriptedLLM | None:
+    """The model registered as ``name``; ``sample`` is always there (``sample_answer`` to every call), so
+    ``--model scripted/sample`` checks a crew's plumbing without a model, in any process (Ray workers too)."""
+    if name == SAMPLE and name not in _REGISTERED:
+        _REGISTERED[name] = ScriptedLLM(default=sample_answer, model="scripted-sample")
     return _REGISTERED.get(name)
 
 

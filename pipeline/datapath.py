@@ -9,9 +9,8 @@ committed phase and outcome; items it had already landed are neither redone nor 
 
 from __future__ import annotations
 
-import contextvars
-from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+import os
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
@@ -19,6 +18,7 @@ from etlcrew.errors import ConfigError, ConfigProblem, EtlcrewError, RunInterrup
 from pipeline import failpoints
 from pipeline.batch_runner import BatchRunner
 from pipeline.batches import Batch, batched
+from pipeline.executors import LocalExecutor, RemoteResult
 from pipeline.items import Item
 from pipeline.journal import BatchOutcome, RunJournal, StoredBatch
 from pipeline.records import QuarantineRow
@@ -58,7 +58,8 @@ def _reusable(stored: dict[int, StoredBatch], items: list[Item]) -> tuple[list[W
 
 def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
                  toolbox: ToolBox, result: RunResult, ledger: Ledger, config_hash: str, control: RunControl,
-                 events: EventHub | None = None, resuming: bool = False) -> None:
+                 events: EventHub | None = None, resuming: bool = False,
+                 record_call: Callable[[Any], None] | None = None) -> None:
     """Process the crew's items and load the outcome; fills ``result`` (status, counts, outputs).
 
     Items unchanged since they were last loaded (same content hash, same relevant config) are skipped unless
@@ -152,18 +153,28 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
                                        "quarantined": progress["quarantined"] + landed_before[1],
                                        "skipped": counts.skipped})
 
-    def land_done(in_flight: set[Future[BatchOutcome]]) -> set[Future[BatchOutcome]]:
+    def absorb(remote: RemoteResult) -> BatchOutcome:
+        """A Ray worker's batch, committed here: its calls, then its phases, then its outcome."""
+        if not remote.reused:
+            for call in remote.calls:
+                if record_call is not None:
+                    record_call(call)
+            for phase, output in remote.phases:
+                journal.phase_done(remote.outcome.batch_no, phase, output)
+            journal.outcome_done(remote.outcome)
+        return remote.outcome
+
+    def land_done(in_flight: set[Any]) -> set[Any]:
         from model_runtime.resilience import CallsStopped
 
-        done, still = wait(in_flight, return_when=FIRST_COMPLETED)
+        results, still = executor.wait_any(in_flight)
         finished = []
-        for future in done:
-            error = future.exception()
-            if error is None:
-                finished.append(future.result())
+        for outcome, error in results:
+            if error is None and outcome is not None:
+                finished.append(outcome)
             elif isinstance(error, CallsStopped):
                 control.request_stop("interrupted")
-            else:
+            elif error is not None:
                 fatal.append(error)
                 control.request_stop("failed")
         if finished or pending_bad:
@@ -171,8 +182,16 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
         return still
 
     budget_stop: str | None = None
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="batch") as pool:
-        in_flight: set[Future[BatchOutcome]] = set()
+    if options.executor == "ray":
+        from pipeline.executors import RayExecutor
+
+        job = {"settings": settings, "project": project, "tools": toolbox.infos, "options": options,
+               "run_id": result.run_id, "kill_marker": os.environ.get("ETLCREW_KILL_WORKER_ONCE")}
+        executor: LocalExecutor | RayExecutor = RayExecutor(job, absorb, options.ray_address)
+    else:
+        executor = LocalExecutor(concurrency, process)
+    try:
+        in_flight: set[Any] = set()
         for batch, earlier in work():
             if control.stop_requested():
                 break
@@ -183,12 +202,13 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
                 journal.begin(batch.number, [(i.item_id, i.content_hash) for i in batch.items])
             journal.emit("batch_started", batch=batch.number,
                          detail={"items": len(batch.items), "resumed": earlier is not None})
-            # each batch runs in the run's context (its tool scope, among others)
-            in_flight.add(pool.submit(contextvars.copy_context().run, process, batch, earlier))
+            in_flight.add(executor.submit(batch, earlier))
             if len(in_flight) >= concurrency * 2:  # bounded: items stream, they are not all held
                 in_flight = land_done(in_flight)
         while in_flight:
             in_flight = land_done(in_flight)
+    finally:
+        executor.close()
     if pending_bad and not control.stop_requested():
         land([])
     _count(journal, result)

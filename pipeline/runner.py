@@ -46,6 +46,8 @@ class RunOptions:
     max_tokens: int | None = None
     max_seconds: float | None = None
     verbose: bool = False
+    executor: str = "local"  # or "ray": batches as tasks on a Ray cluster (pipeline.executors)
+    ray_address: str | None = None
 
     def budget(self, spec: BudgetSpec) -> Budget:
         """Flags over the crew's ``budget:``."""
@@ -67,7 +69,7 @@ class ToolBox:
     """Loads each named tool once per run; batches building crews at once share it safely."""
 
     def __init__(self, tools: dict[str, ToolInfo]) -> None:
-        self._infos = tools
+        self.infos = tools
         self._loaded: dict[str, object] = {}
         self._lock = threading.Lock()
 
@@ -75,7 +77,7 @@ class ToolBox:
         with self._lock:
             for name in names:
                 if name not in self._loaded:
-                    self._loaded[name] = load_tool(self._infos[name])
+                    self._loaded[name] = load_tool(self.infos[name])
             return [self._loaded[n] for n in names]
 
 
@@ -154,7 +156,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                 from pipeline.datapath import run_datapath
 
                 run_datapath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash,
-                             control, events, resuming=resume_of is not None)
+                             control, events, resuming=resume_of is not None, record_call=record)
             else:
                 _run_plain(settings, project, options, chooser, ToolBox(tools), result)
     except BaseException as exc:

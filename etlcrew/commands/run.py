@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.crewai_env import import_crewai
-from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, RunInterrupted
+from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, RunInterrupted, UsageError
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,17 +29,22 @@ def quiet_crewai_logging() -> None:
 def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], process: str | None,
         model: str | None, base_url: str | None, batch_size: int | None, concurrency: int | None,
         json_mode: bool, full_refresh: bool = False, budget: dict[str, float | None] | None = None,
-        verbose: bool = False) -> int:
+        verbose: bool = False, executor: str = "local", ray_address: str | None = None) -> int:
     """Everything is checked before CrewAI is imported; then the crew runs and the summary is printed."""
     project, tools = load_checked(settings)
     name = pick_crew(project, crew)
+    if executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--executor ray needs Ray", hint='pip install -e ".[ray]"')
     inputs = crew_inputs(project, name, parse_inputs(input_pairs))
     console.info(f"running crew '{name}' ({process or project.crews[name].process})")
     from pipeline.runner import RunOptions
 
     options = RunOptions(crew=name, inputs=inputs, process=process, model=model, base_url=base_url,
                          batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh, verbose=verbose,
-                         **(budget or {}))
+                         executor=executor, ray_address=ray_address, **(budget or {}))
     return execute(settings, project, tools, options, json_mode)
 
 

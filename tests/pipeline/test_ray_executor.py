@@ -1,0 +1,66 @@
+"""``--executor ray``: the default crew on a real single-node Ray cluster gives the local executor's rows, and a
+worker killed mid-batch leaves no duplicate and loses nothing (the scripted model stands in for the LLM)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from etlcrew.cli import main
+
+ray = pytest.importorskip("ray", reason="the ray extra is part of .[dev]")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    """One local cluster for the module (Ray's local mode no longer exists)."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def rows(output: Path) -> list[tuple]:  # type: ignore[type-arg]
+    with duckdb.connect(str(output / "support_inbox.duckdb"), read_only=True) as con:
+        return con.execute("SELECT item_id, customer, product, category, urgency, sentiment, summary "
+                           "FROM etlcrew.tickets ORDER BY item_id").fetchall()
+
+
+def run(capsys: pytest.CaptureFixture[str], *extra: str) -> dict:  # type: ignore[type-arg]
+    code = main(["run", "--model", "scripted/sample", "--json", *extra])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err[-3000:]
+    return json.loads(captured.out)
+
+
+def test_ray_gives_the_local_executors_rows(cluster, project_dir: Path, tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    local = run(capsys)
+    monkeypatch.setenv("ETLCREW_OUTPUT_DIR", str(tmp_path / "ray-output"))
+    remote = run(capsys, "--executor", "ray", "--full-refresh")
+    assert remote["items"] == local["items"] and remote["items"]["loaded"] == 30
+    assert remote["llm"]["calls"] == local["llm"]["calls"], "workers' calls reach the driver's ledger"
+    assert rows(tmp_path / "ray-output") == rows(tmp_path / "output")
+
+
+def test_a_worker_killed_mid_batch_leaves_no_duplicates(cluster, project_dir: Path, tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = tmp_path / "worker-killed"
+    monkeypatch.setenv("ETLCREW_KILL_WORKER_ONCE", str(marker))
+    summary = run(capsys, "--executor", "ray", "--batch-size", "5")
+    assert marker.exists(), "a worker did kill itself mid-batch"
+    assert summary["status"] == "succeeded" and summary["items"]["loaded"] == 30
+    loaded = rows(tmp_path / "output")
+    assert len(loaded) == len({r[0] for r in loaded}) == 30
+
+
+def test_ray_without_the_extra_is_a_clear_error(project_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    assert main(["run", "--executor", "ray"]) == 2
+    assert 'pip install -e ".[ray]"' in capsys.readouterr().err
