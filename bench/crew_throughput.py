@@ -27,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _datapath_common import load_average, write_results  # noqa: E402
 
 
 def raw_rates(url: str) -> tuple[float, float]:
@@ -80,15 +82,14 @@ def main() -> None:
         "prompt_tokens_per_item": round(llm["prompt_tokens"] / max(1, items["extracted"]), 1),
         "raw_prompt_tok_s": round(prompt_rate, 1), "raw_gen_tok_s": round(gen_rate, 1),
         "raw_seconds_for_same_tokens": round(raw_seconds, 1), "efficiency": round(raw_seconds / wall, 3),
-        "load_average": os.getloadavg(),
+        "load_average": load_average(),
     }
     print(f"default crew on the embedded model, {items['extracted']} items (one process, 2 slots, "
           f"{server.threads} llama.cpp thread(s)):")
     for key, value in result.items():
         print(f"  {key:28s} {value}")
     print("efficiency = raw llama.cpp time for the run's tokens / the run's wall time (target >= 0.60)")
-    (ROOT / "bench/results").mkdir(parents=True, exist_ok=True)
-    (ROOT / "bench/results/crew_throughput.json").write_text(json.dumps(result, indent=2))
+    print(f"wrote {write_results('crew_throughput', result)}")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _datapath_common import load_average, write_results  # noqa: E402
 
 from etlcrew.crewai_env import import_crewai  # noqa: E402
 from etlcrew.settings import load_settings  # noqa: E402
@@ -91,7 +94,7 @@ def main() -> int:
     med = statistics.median
     results = {
         "model": entry.name, "file": entry.file, "threads": server.threads,
-        "load_average_before": os.getloadavg(), "slots": 2, "max_tokens": MAX_TOKENS,
+        "load_average_before": load_average(), "slots": 2, "max_tokens": MAX_TOKENS,
         "server_startup_s": round(startup_s, 3),
         "raw": {
             "prompt_tokens": raw[0]["prompt_n"],
@@ -113,9 +116,7 @@ def main() -> int:
         "method": __doc__.split("\n\n")[1].replace("\n", " "),
         "repeats": args.repeats,
     }
-    out = ROOT / "bench" / "results" / "embedded_model.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    out = write_results("embedded_model", results)
 
     rows = [
         ("raw llama.cpp, prompt processing", f"{results['raw']['prompt_tok_s']} tok/s",
