@@ -69,6 +69,8 @@ class RayExecutor:
         if self._started:
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray reports usage to its servers otherwise
             target = address or os.environ.get("RAY_ADDRESS") or None
+            if target:
+                reachable(target)
             try:
                 ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=False,
                          runtime_env={"env_vars": worker_environment()})
@@ -100,6 +102,25 @@ class RayExecutor:
     def close(self) -> None:
         if self._started:
             self._ray.shutdown()
+
+
+def reachable(address: str, timeout: float = 3.0) -> None:
+    """Fail in seconds, naming the address, when nothing listens there (Ray itself retries for minutes)."""
+    import socket
+
+    host_port = address.removeprefix("ray://").rstrip("/")
+    if host_port in ("auto", "local") or ":" not in host_port:
+        return
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError) as exc:
+        from etlcrew.errors import EtlcrewError
+
+        raise EtlcrewError(f"no Ray cluster answers at {address} ({exc})",
+                           hint="start it (ray start --head), fix --ray-address / RAY_ADDRESS, "
+                                "or drop them for a local cluster") from exc
 
 
 def worker_environment() -> dict[str, str]:

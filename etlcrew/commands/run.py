@@ -38,6 +38,12 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
 
         if importlib.util.find_spec("ray") is None:
             raise UsageError("--executor ray needs Ray", hint='pip install -e ".[ray]"')
+        import os
+
+        from pipeline.executors import reachable
+
+        if ray_address or os.environ.get("RAY_ADDRESS"):
+            reachable(ray_address or os.environ["RAY_ADDRESS"])  # before the run starts, not minutes into it
     inputs = crew_inputs(project, name, parse_inputs(input_pairs))
     console.info(f"running crew '{name}' ({process or project.crews[name].process})")
     from pipeline.runner import RunOptions

@@ -64,3 +64,9 @@ def test_ray_without_the_extra_is_a_clear_error(project_dir: Path, capsys, monke
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
     assert main(["run", "--executor", "ray"]) == 2
     assert 'pip install -e ".[ray]"' in capsys.readouterr().err
+
+
+def test_an_unreachable_cluster_fails_fast_and_names_the_address(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["run", "--executor", "ray", "--ray-address", "127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err
+    assert "no Ray cluster answers at 127.0.0.1:1" in err and "Traceback" not in err
