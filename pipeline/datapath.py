@@ -10,6 +10,7 @@ committed phase and outcome; items it had already landed are neither redone nor 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from pipeline.runner import RunOptions, ToolBox
 
 Work = tuple[Batch, StoredBatch | None]
+LOAD_AT_RECORDS = 1000  # finished records that are loaded at once, whatever load_interval_s says
 
 
 def _source_items(settings: Settings, project: ProjectSpec, crew: str) -> Iterator[Item]:
@@ -164,21 +166,36 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
             journal.outcome_done(remote.outcome)
         return remote.outcome
 
+    interval = spec.load_interval_s
+    ready: list[BatchOutcome] = []
+    ready_since = [0.0]  # when the oldest outcome waiting to be loaded finished
+
+    def land_ready(force: bool = False) -> None:
+        """Load the finished batches when the oldest has waited ``load_interval_s`` (or they are many): one dlt
+        run costs ~0.45 s whatever its size, and beside the next kickoff it slows that kickoff down too."""
+        records = sum(len(o.records) for o in ready)
+        due = time.monotonic() - ready_since[0] >= interval or records >= LOAD_AT_RECORDS
+        if (ready or pending_bad) and (force or due):
+            land(list(ready))
+            ready.clear()
+
     def land_done(in_flight: set[Any]) -> set[Any]:
+        """Wait for a batch (or for the pending load to fall due), then load what is due."""
         from model_runtime.resilience import CallsStopped
 
-        results, still = executor.wait_any(in_flight)
-        finished = []
+        timeout = max(0.0, ready_since[0] + interval - time.monotonic()) if ready else None
+        results, still = executor.wait_any(in_flight, timeout)
         for outcome, error in results:
             if error is None and outcome is not None:
-                finished.append(outcome)
+                if not ready:
+                    ready_since[0] = time.monotonic()
+                ready.append(outcome)
             elif isinstance(error, CallsStopped):
                 control.request_stop("interrupted")
             elif error is not None:
                 fatal.append(error)
                 control.request_stop("failed")
-        if finished or pending_bad:
-            land(finished)
+        land_ready()
         return still
 
     budget_stop: str | None = None
@@ -207,10 +224,9 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
                 in_flight = land_done(in_flight)
         while in_flight:
             in_flight = land_done(in_flight)
+        land_ready(force=True)  # what finished is loaded, also when the run stops early
     finally:
         executor.close()
-    if pending_bad and not control.stop_requested():
-        land([])
     _count(journal, result)
     if fatal:
         raise fatal[0]

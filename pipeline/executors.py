@@ -36,8 +36,9 @@ class LocalExecutor:
     def submit(self, batch: Batch, earlier: StoredBatch | None) -> Future[BatchOutcome]:
         return self._pool.submit(contextvars.copy_context().run, self._process, batch, earlier)
 
-    def wait_any(self, pending: set[Any]) -> tuple[list[Result], set[Any]]:
-        done, still = wait(pending, return_when=FIRST_COMPLETED)
+    def wait_any(self, pending: set[Any], timeout: float | None = None) -> tuple[list[Result], set[Any]]:
+        """The batches that finished (none if ``timeout`` passed first), and those still running."""
+        done, still = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
         return [(None, f.exception()) if f.exception() else (f.result(), None) for f in done], set(still)
 
     def close(self) -> None:
@@ -89,8 +90,8 @@ class RayExecutor:
             return self._ray.put(RemoteResult(earlier.outcome, reused=True))
         return self._remote.remote(self._job, batch, earlier.phases if earlier else None)
 
-    def wait_any(self, pending: set[Any]) -> tuple[list[Result], set[Any]]:
-        ready, _ = self._ray.wait(list(pending), num_returns=1)
+    def wait_any(self, pending: set[Any], timeout: float | None = None) -> tuple[list[Result], set[Any]]:
+        ready, _ = self._ray.wait(list(pending), num_returns=1, timeout=timeout)
         results: list[Result] = []
         for ref in ready:
             try:

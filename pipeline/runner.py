@@ -81,6 +81,10 @@ class ToolBox:
             return [self._loaded[n] for n in names]
 
 
+# crew keys that change how a run goes, not what its records are: changing them re-processes nothing
+NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "load_interval_s"}
+
+
 def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], process: str) -> str:
     """What decides a record besides the item's content: the crew, its agents and tasks, models and process.
 
@@ -88,8 +92,7 @@ def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], pro
     """
     spec = project.crews[crew]
     parts = {
-        "crew": spec.model_dump(mode="json", by_alias=True,
-                                exclude={"default", "concurrency", "description", "retry", "budget"}),
+        "crew": spec.model_dump(mode="json", by_alias=True, exclude=NOT_AFFECTING_RECORDS),
         "agents": {a: project.agents[a].model_dump(mode="json") for a in spec.agents if a in project.agents},
         "tasks": {t: project.tasks[t].model_dump(mode="json") for t in spec.tasks},
         "models": models, "process": process,

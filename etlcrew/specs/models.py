@@ -138,6 +138,9 @@ class CrewSpec(StrictSpec):
     batch_size: int = Field(default=5, ge=1, le=500)
     concurrency: int = Field(default=1, ge=1, le=64)
     chars_per_item: int = Field(default=700, ge=50, description="item text shown to the model, per item")
+    load_interval_s: float = Field(default=5.0, ge=0, description="finished batches are loaded together at most this "
+                                   "long after the first of them finished (0: each as it finishes); they are "
+                                   "committed to the ledger at once either way")
     sources: list[SourceSpec] = Field(default_factory=list)
     output_schema: SchemaSpec | None = Field(default=None, alias="schema")
     targets: list[TargetSpec] = Field(default_factory=list)

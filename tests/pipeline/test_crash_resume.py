@@ -83,7 +83,9 @@ def make_project(base: Path, hook_url: str) -> Path:
     old = ("      url: http://127.0.0.1:8765/hooks/urgent\n      when: \"urgency == 'urgent'\"\n"
            "      enabled: false\n")
     assert old in text
-    crews.write_text(text.replace(old, f"      url: {hook_url}\n"))
+    text = text.replace(old, f"      url: {hook_url}\n")
+    # load each batch as it finishes, so the kill points between loads are reached
+    crews.write_text(text.replace("  batch_size: 10\n", "  batch_size: 10\n  load_interval_s: 0\n", 1))
     return project
 
 
