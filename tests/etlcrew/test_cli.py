@@ -44,12 +44,14 @@ def test_bad_input_pair_is_a_usage_error() -> None:
     assert "--input expects KEY=VALUE" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["--help"], ["validate"], ["list"], ["list", "tools", "--json"]])
-def test_light_commands_do_not_import_crewai(args: list[str]) -> None:
+@pytest.mark.parametrize("args", [["--help"], ["validate"], ["list"], ["list", "tools", "--json"], ["run", "--help"]])
+def test_light_commands_do_not_import_crewai_or_ray(args: list[str]) -> None:
     code = (f"import sys; from etlcrew.cli import main; rc = main({args!r}); "
-            "print('CREWAI_IMPORTED' if 'crewai' in sys.modules else 'CREWAI_ABSENT', rc)")
+            "print('CREWAI_IMPORTED' if 'crewai' in sys.modules else 'CREWAI_ABSENT', rc); "
+            "print('RAY_IMPORTED' if 'ray' in sys.modules else 'RAY_ABSENT')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert "CREWAI_ABSENT 0" in result.stdout, result.stdout + result.stderr
+    assert "RAY_ABSENT" in result.stdout, "Ray costs nothing unless --executor ray"
 
 
 def test_ledger_commands_do_not_import_crewai(isolated_state: Path) -> None:

@@ -165,3 +165,21 @@ def test_unknown_and_finished_runs(project_dir: Path, scripted, capsys) -> None:
     assert code == 0
     code, again, _ = run_json(["resume", summary["run_id"][:20]], capsys)
     assert code == 0 and again["status"] == "succeeded" and again["items"] == summary["items"]
+
+
+def test_run_json_shape(project_dir: Path, scripted, capsys, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
+    """``run --json`` prints exactly one object, with these keys and types (scripts parse it)."""
+    from model_runtime.scripted import sample_answer
+
+    scripted("shape", default=sample_answer)
+    code = main(["run", "--model", "scripted/shape", "--json"])
+    out = capsys.readouterr().out
+    assert code == 0
+    summary = json.loads(out)  # one document and nothing else
+    assert set(summary) == {"run_id", "crew", "status", "items", "llm", "outputs", "duration_s", "process", "models"}
+    assert set(summary["items"]) == {"extracted", "loaded", "quarantined", "skipped", "pending"}
+    assert set(summary["llm"]) == {"calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost_usd"}
+    assert all(isinstance(v, int) for v in summary["items"].values())
+    assert isinstance(summary["llm"]["cost_usd"], float) and isinstance(summary["duration_s"], float)
+    assert summary["status"] in ("succeeded", "partial") and summary["models"] == ["scripted/shape"]
+    assert len(summary["run_id"]) == 26 and all(Path(p).exists() for p in summary["outputs"])
