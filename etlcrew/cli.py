@@ -37,6 +37,9 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
       python main.py validate                 check config/*.yaml without running anything
       python main.py list [crews|agents|tasks|tools]
       python main.py models [pull NAME]       embedded models and the provider in force
+      python main.py runs / show RUN_ID       what past runs did, from the ledger
+      python main.py resume RUN_ID            continue a crashed, interrupted or budget-stopped run
+      python main.py tool NAME --args JSON    try one tool; new tool NAME / new crew NAME to scaffold
     """
     ctx.ensure_object(dict)
     ctx.obj.update(debug=debug, config_dir=config_dir)
