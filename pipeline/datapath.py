@@ -275,7 +275,12 @@ def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, 
             path = database_path(target, options.crew, settings)
             outputs.append(str(path) if path else f"dlt:{target.destination}")
         elif target.type == "report":
-            path = write_report(report_path(target, options.crew, settings), options.crew, result.run_id,
+            path = report_path(target, options.crew, settings)
+            if not outcomes and result.items.skipped and path.exists():
+                console.info(f"nothing changed since the last run: the report {path.name} is left as it was")
+                outputs.append(str(path))
+                continue
+            path = write_report(path, options.crew, result.run_id,
                                 result.items.as_dict(), records, schema, "\n\n".join(digests) or None, quarantined,
                                 calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of))
             outputs.append(str(path))

@@ -62,8 +62,11 @@ def test_default_crew_loads_every_item_once(project_dir: Path, scripted_default,
     assert all(c["latency_ms"] is not None for c in calls)
     ledger.close()
 
+    report = next(Path(p) for p in summary["outputs"] if p.endswith(".md"))
+    first_report = report.read_text()
     code, again = run_json(capsys)
     assert code == 0 and again["run_id"] != summary["run_id"]
+    assert report.read_text() == first_report, "a run that processed nothing leaves the last report as it was"
     assert again["items"]["skipped"] == items["loaded"], "unchanged items are skipped"
     assert again["llm"]["calls"] == 0, "a no-change re-run makes no model call"
     assert tickets(db) == rows
