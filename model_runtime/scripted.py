@@ -44,6 +44,11 @@ class ScriptedCall:
         return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
+def is_tool_calls(value: Any) -> bool:
+    """An answer made of native tool calls: ``[{"id": ..., "type": "function", "function": {...}}, ...]``."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and "function" in v for v in value)
+
+
 def estimate_tokens(text: str) -> int:
     """Four characters per token: close enough for English with common tokenizers."""
     return max(1, len(text) // 4)
@@ -88,11 +93,13 @@ class ScriptedLLM(BaseLLM):
         raise RuntimeError("ScriptedLLM: no response queued for this call (enqueue one or set default=)")
 
     @staticmethod
-    def _render(value: Any, call: ScriptedCall) -> str:
+    def _render(value: Any, call: ScriptedCall) -> Any:
         if callable(value) and not isinstance(value, BaseModel | type):
             value = value(call)
         if isinstance(value, Exception):
             raise value
+        if is_tool_calls(value):
+            return value  # native tool calls: CrewAI runs the tools and calls the model again with the results
         if isinstance(value, BaseModel):
             return value.model_dump_json()
         if isinstance(value, dict | list):
@@ -135,7 +142,7 @@ class ScriptedLLM(BaseLLM):
         record.answer = answer
         usage = {
             "prompt_tokens": estimate_tokens(record.prompt),
-            "completion_tokens": estimate_tokens(answer),
+            "completion_tokens": estimate_tokens(answer if isinstance(answer, str) else json.dumps(answer)),
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         with self._lock:

@@ -118,30 +118,6 @@ def builtin(isolated_state: Path) -> Callable[[str], Any]:
 
 @pytest.fixture
 def tool_calling_llm(scripted):  # type: ignore[no-untyped-def]
-    """``tool_calling_llm("name", default=fn)``: a ScriptedLLM whose answers may be native tool calls.
-
-    ``ScriptedLLM`` renders every answer as text; this subclass passes a list of native tool calls
-    through unchanged, so CrewAI runs the tool and calls the model again with the result.
-    """
-    from model_runtime.scripted import ScriptedLLM, register_scripted, unregister_scripted
-
-    class ToolCallingLLM(ScriptedLLM):
-        @staticmethod
-        def _render(value: Any, call: Any) -> Any:
-            if callable(value) and not isinstance(value, type):
-                value = value(call)
-            if isinstance(value, list) and value and isinstance(value[0], dict) and "function" in value[0]:
-                return value
-            return ScriptedLLM._render(value, call)
-
-    made: list[str] = []
-
-    def make(name: str, **kwargs: Any) -> ScriptedLLM:
-        llm = ToolCallingLLM(**kwargs)
-        register_scripted(name, llm)
-        made.append(name)
-        return llm
-
-    yield make
-    for name in made:
-        unregister_scripted(name)
+    """``tool_calling_llm("name", default=fn)``: a ScriptedLLM whose answers may be native tool calls (a list
+    of ``{"function": ...}`` dicts, passed through so CrewAI runs the tool and calls the model again)."""
+    return scripted
