@@ -57,8 +57,9 @@ def load_prices(config_dir: Path) -> dict[str, tuple[float, float]]:
     prices: dict[str, tuple[float, float]] = {}
     for model, pair in (data or {}).items():
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair)):
-            raise ConfigError([ConfigProblem(PRICES_FILE, f"price of '{model}' must be [prompt, completion] "
-                                             "in USD per million tokens", entry=str(model), hint="e.g. [0.15, 0.60]")])
+            raise ConfigError([ConfigProblem(
+                f"{config_dir.name}/{PRICES_FILE}", f"price of '{model}' must be [prompt, completion] in USD per "
+                "million tokens", entry=str(model), hint="e.g. [0.15, 0.60]")])
         prices[str(model)] = (float(pair[0]), float(pair[1]))
     PRICES.clear()
     PRICES.update(prices)

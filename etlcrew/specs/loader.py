@@ -80,6 +80,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
         candidates = [datapath.FieldSpec]
     elif loc[0] == "output_schema":
         candidates = [datapath.SchemaSpec]
+    elif info is not None and isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
+        candidates = [info.annotation]  # a nested block such as retry: or budget:
     keys: set[str] = set()
     for candidate in candidates:
         keys |= _field_names(candidate)

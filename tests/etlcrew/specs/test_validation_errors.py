@@ -131,6 +131,22 @@ def test_nested_source_key_typo(project_dir: Path, capsys: pytest.CaptureFixture
     assert "did you mean 'patterns'?" in out
 
 
+def test_retry_and_budget_key_typos_suggest(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(project_dir / "config/crews.yaml", "  batch_size: 10\n",
+         "  batch_size: 10\n  retry:\n    atempts: 3\n  budget:\n    max_llm_call: 5\n")
+    code, out = run_validate(capsys, "support_inbox")
+    assert code == 2
+    assert "unknown key 'retry.atempts' (did you mean 'attempts'?)" in out
+    assert "unknown key 'budget.max_llm_call' (did you mean 'max_llm_calls'?)" in out
+
+
+def test_malformed_price_names_the_file_and_model(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project_dir / "config/prices.yaml").write_text("openai/gpt-4o: cheap\n")
+    code, out = run_validate(capsys)
+    assert code == 2
+    assert "config/prices.yaml: price of 'openai/gpt-4o' must be [prompt, completion]" in out
+
+
 def test_json_mode_reports_problems_as_data(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
