@@ -227,7 +227,8 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
         land_ready(force=True)  # what finished is loaded, also when the run stops early
     finally:
         executor.close()
-    _count(journal, result)
+    outcomes = journal.landed_outcomes()  # read once: with 10k items it is every record of the run
+    _count(outcomes, result)
     if fatal:
         raise fatal[0]
     if load_errors:
@@ -238,21 +239,20 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
         result.status = "stopped-by-budget"
         result.error = budget_stop
         return
-    _finish(settings, options, spec, ledger, journal, result, runner.phase_of)
+    _finish(settings, options, spec, ledger, outcomes, result, runner.phase_of)
 
 
 def _resume_hint(run_id: str) -> str:
     return f"continue with: python main.py resume {run_id}"
 
 
-def _count(journal: RunJournal, result: RunResult) -> None:
+def _count(outcomes: list[BatchOutcome], result: RunResult) -> None:
     """Loaded and quarantined come from the ledger, so they include what a resumed run landed before."""
-    outcomes = journal.landed_outcomes()
     result.items.loaded = sum(len(o.records) for o in outcomes)
     result.items.quarantined = sum(len(o.quarantined) for o in outcomes)
 
 
-def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, journal: RunJournal,
+def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome],
             result: RunResult, phase_of: dict[str, str]) -> None:
     """Report and webhooks, from every outcome the run landed; each webhook delivery is kept in the ledger."""
     from pipeline.report import report_path, write_report
@@ -260,7 +260,6 @@ def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, 
     from pipeline.targets.database import database_path
 
     schema = spec.output_schema
-    outcomes = journal.landed_outcomes()
     records = [r for o in outcomes for r in o.records]
     quarantined = [q for o in outcomes for q in o.quarantined]
     digests = []
