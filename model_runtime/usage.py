@@ -138,12 +138,10 @@ class UsageMeter:
             self._record(CallRecord(model, prompt, completion, self._latency_ms(event), None, **_labels(event)))
 
     def _failed(self, source: Any, event: Any) -> None:
-        from etlcrew import console
-
+        """Counted and recorded; the display shows it and the retry layer says what happens next."""
         with self._lock:
             self.usage.failed_calls += 1
         error = " ".join(str(getattr(event, "error", "") or "unknown error").split())
-        console.warn(f"model call failed ({event.model}): {error[:300]}")
         if self._record:
             self._record(CallRecord(str(event.model or ""), 0, 0, self._latency_ms(event), error[:2000],
                                     **_labels(event)))

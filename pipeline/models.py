@@ -16,6 +16,9 @@ from etlcrew.errors import ModelSetupError
 from etlcrew.settings import Settings
 from etlcrew.specs.loader import ProjectSpec
 
+HOSTED_TIMEOUT_S = 120.0
+LOCAL_TIMEOUT_S = 900.0  # SmolLM2 writes ~30 tokens/s alone; a batch's 2,000 tokens under load took over 120 s
+
 
 class ModelChooser:
     """Maps agent names to LLM instances; instances are shared per model name (counting uses events)."""
@@ -67,7 +70,7 @@ class ModelChooser:
         chain = self.chain_for(agent)
         if chain not in self._wrapped:
             policy = RetryPolicy(attempts=self.retry.attempts, backoff_s=self.retry.backoff_s,
-                                 max_backoff_s=self.retry.max_backoff_s, timeout_s=self.retry.timeout_s,
+                                 max_backoff_s=self.retry.max_backoff_s, timeout_s=None,  # set per model
                                  max_consecutive_failures=self.retry.max_consecutive_failures)
             self._wrapped[chain] = ResilientLLM([(name, self._raw(name)) for name in chain], policy, self.breaker,
                                                 should_stop=self.should_stop)
@@ -88,7 +91,13 @@ class ModelChooser:
         if base_url and not name.startswith("local/"):
             check_reachable(base_url)
         return build_llm(name, self.settings, base_url=self.base_url, parallel=self.parallel,
-                         timeout=self.retry.timeout_s)
+                         timeout=self.timeout_for(name))
+
+    def timeout_for(self, name: str) -> float:
+        """The per-call timeout: the crew's ``retry.timeout_s``, else one that suits where the model runs."""
+        if self.retry.timeout_s is not None:
+            return self.retry.timeout_s
+        return LOCAL_TIMEOUT_S if name.startswith("local/") else HOSTED_TIMEOUT_S
 
     def prepare(self) -> None:
         """Build every model the crew needs now, so a missing key or a dead endpoint stops the run before any item

@@ -102,7 +102,9 @@ class RetrySpec(StrictSpec):
     attempts: int = Field(default=3, ge=1, le=20, description="tries per model before the next fallback")
     backoff_s: float = Field(default=1.0, ge=0, description="first wait; doubles each retry, with jitter")
     max_backoff_s: float = Field(default=30.0, ge=0)
-    timeout_s: float | None = Field(default=120.0, gt=0, description="per model call")
+    timeout_s: float | None = Field(default=None, gt=0, description="per model call; unset: 120 s for hosted "
+                                    "providers, 900 s for the embedded model (a batch's records take minutes to "
+                                    "generate on a busy 2-core machine)")
     max_consecutive_failures: int = Field(default=10, ge=1, description="failed calls in a row that stop the run")
 
 

@@ -1,0 +1,28 @@
+"""Per-call timeouts: the crew's retry.timeout_s, else one that suits where the model runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from etlcrew.settings import load_settings
+from etlcrew.specs.loader import load_project
+from pipeline.models import HOSTED_TIMEOUT_S, LOCAL_TIMEOUT_S, ModelChooser
+
+
+def chooser() -> ModelChooser:
+    settings = load_settings()
+    return ModelChooser(load_project(settings.config_dir), "support_inbox", settings, None, None)
+
+
+def test_the_embedded_model_gets_a_longer_timeout_than_a_hosted_one(project_dir: Path, scripted) -> None:  # type: ignore[no-untyped-def]
+    models = chooser()
+    assert models.timeout_for("local/smollm2-135m") == LOCAL_TIMEOUT_S > HOSTED_TIMEOUT_S
+    assert models.timeout_for("openai/gpt-4o-mini") == HOSTED_TIMEOUT_S
+
+
+def test_the_crews_timeout_wins(project_dir: Path, scripted) -> None:  # type: ignore[no-untyped-def]
+    crews = project_dir / "config" / "crews.yaml"
+    retry = "  batch_size: 10\n  retry:\n    timeout_s: 30\n"
+    crews.write_text(crews.read_text().replace("  batch_size: 10\n", retry, 1))
+    models = chooser()
+    assert models.timeout_for("local/smollm2-135m") == models.timeout_for("openai/gpt-4o-mini") == 30
