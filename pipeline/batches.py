@@ -15,7 +15,7 @@ from pydantic import Field, create_model
 
 from etlcrew.specs.datapath import SchemaSpec
 from pipeline.items import Item
-from pipeline.records import BatchBase, batch_model, record_model
+from pipeline.records import REASON_FIELD, BatchBase, batch_model, record_model
 
 FINDING_CHARS = 100  # per item: bounded, so a small model's findings cannot overflow the next prompt
 DIGEST_CHARS = 400
@@ -62,12 +62,24 @@ def render_items(batch: Batch, tag: str, chars_per_item: int) -> str:
 
 
 def describe_schema(schema: SchemaSpec) -> str:
-    """The ``{schema}`` placeholder: one short line per field (the full JSON schema travels separately)."""
-    lines = ["- item_id: the item_id the record is about"]
+    """The ``{schema}`` placeholder: one line per field, and one per enum value that has a description.
+
+    The JSON schema travels separately as a grammar, which makes the output valid, not right: only values the
+    prompt names and explains are chosen on purpose (unlisted, the grammar forces the nearest prefix).
+    """
+    lines = ["- item_id: the item's id, as given"]
+    if schema.reasoning and REASON_FIELD not in schema.fields:
+        lines.append(f"- {REASON_FIELD}: first, one short sentence on what the item is about (not stored)")
     for name, spec in schema.fields.items():
-        kind = f"one of {', '.join(spec.values or [])}" if spec.type == "enum" else spec.type
         note = f" ({spec.description})" if spec.description else ""
-        lines.append(f"- {name}: {kind}{note}" + ("" if spec.required else " [optional]"))
+        optional = "" if spec.required else " [optional]"
+        if spec.type == "enum" and spec.value_notes:
+            lines.append(f"- {name}{note}{optional}, one of:")
+            lines += [f"    - {value}" + (f": {spec.value_notes[value]}" if value in spec.value_notes else "")
+                      for value in spec.values or []]
+            continue
+        kind = f"one of {', '.join(spec.values or [])}" if spec.type == "enum" else spec.type
+        lines.append(f"- {name}: {kind}{note}{optional}")
     return "\n".join(lines)
 
 

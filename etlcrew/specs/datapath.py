@@ -69,16 +69,30 @@ FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime"
 
 
 class FieldSpec(_Strict):
-    """One field of the output schema; becomes a pydantic field for structured output and validation."""
+    """One field of the output schema; becomes a pydantic field for structured output and validation.
+
+    An enum's ``values`` is a list, or a mapping of value -> one-line description: the prompt shows the
+    descriptions, which is what lets a small model tell ``bug`` from ``other`` (see README, Records).
+    """
 
     type: FieldType = "string"
     required: bool = True
     description: str = ""
     values: list[str] | None = Field(default=None, description="allowed values of an enum")
+    value_notes: dict[str, str] = Field(default_factory=dict, description="enum value -> its description")
     items: Literal["string", "integer", "number", "boolean"] = "string"
     min: float | None = None
     max: float | None = None
     pattern: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _values_with_notes(cls, data: object) -> object:
+        """``values: {billing: "charges, refunds"}`` becomes the list of values plus their notes."""
+        if isinstance(data, dict) and isinstance(data.get("values"), dict):
+            notes = {str(k): "" if v is None else str(v).strip() for k, v in data["values"].items()}
+            data = dict(data) | {"values": list(notes), "value_notes": {k: v for k, v in notes.items() if v}}
+        return data
 
     @model_validator(mode="after")
     def _enum_has_values(self) -> FieldSpec:
@@ -93,6 +107,8 @@ class SchemaSpec(_Strict):
     table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     primary_key: list[str] = Field(default_factory=lambda: ["item_id"])
     fields: dict[str, FieldSpec] = Field(min_length=1)
+    reasoning: bool = Field(default=False, description="the model first writes one sentence on what the item is "
+                            "about (not stored): measured to help small models pick enum values")
 
     @model_validator(mode="before")
     @classmethod

@@ -117,6 +117,21 @@ class BudgetSpec(StrictSpec):
     max_seconds: float | None = Field(default=None, gt=0)
 
 
+class ReviewSpec(StrictSpec):
+    """When a record goes to ``<table>__review`` instead of the table (see ``pipeline.review``)."""
+
+    min_confidence: float | None = Field(default=None, ge=0, le=1, description="an enum field whose probability, "
+                                         "from the model's token log-probabilities, is below this goes to review")
+    degenerate: bool = Field(default=True, description="identical records or repeated free text across items "
+                             "go to review (after one retry item by item)")
+
+
+class EvalSpec(StrictSpec):
+    """Where ``python main.py eval`` finds the crew's labelled items."""
+
+    labels: str = Field(description="CSV: an item_id or file column, then one column per schema field checked")
+
+
 class CrewSpec(StrictSpec):
     """One crew from ``crews.yaml``: who works, on what, in which order, and where the results go."""
 
@@ -138,6 +153,8 @@ class CrewSpec(StrictSpec):
     planning: bool = False
     max_rpm: int | None = Field(default=None, ge=1)
     batch_size: int = Field(default=5, ge=1, le=500)
+    items_per_call: int | None = Field(default=None, ge=1, le=500, description="items per transform call "
+                                       "(unset: the whole batch); 1 suits small local models")
     concurrency: int = Field(default=1, ge=1, le=64)
     chars_per_item: int = Field(default=700, ge=50, description="item text shown to the model, per item")
     load_interval_s: float = Field(default=5.0, ge=0, description="finished batches are loaded together at most this "
@@ -146,3 +163,5 @@ class CrewSpec(StrictSpec):
     sources: list[SourceSpec] = Field(default_factory=list)
     output_schema: SchemaSpec | None = Field(default=None, alias="schema")
     targets: list[TargetSpec] = Field(default_factory=list)
+    review: ReviewSpec = Field(default_factory=ReviewSpec)
+    eval: EvalSpec | None = None
