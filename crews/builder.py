@@ -26,13 +26,14 @@ def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, obj
                tools_for: ToolsFor, project_dir: Path, process: str | None = None,
                output_models: Mapping[str, type[BaseModel]] | None = None,
                agent_tools: Callable[[str], bool] | None = None, prior_outputs: Mapping[str, str] | None = None,
-               task_callback: Callable[[Any], None] | None = None) -> Crew:
+               task_callback: Callable[[Any], None] | None = None, only_tasks: set[str] | None = None) -> Crew:
     """The crew ``crew_name``; ``process`` overrides the YAML, ``output_models`` maps task -> pydantic output.
 
     ``agent_tools(agent)`` says whether an agent's model gets its tools: small local models do not call tools
     reliably, so the data path keeps tool use in code for them. ``prior_outputs`` (task -> raw output) are tasks
     already done, e.g. before a crash: they are left out of the crew, and tasks whose ``context`` names them read
-    the stored output instead. ``task_callback`` runs after each task, in the kickoff's thread.
+    the stored output instead. ``task_callback`` runs after each task, in the kickoff's thread. ``only_tasks``
+    runs just those tasks (the data path kicks off one phase at a time when it calls the model per item).
     """
     spec = project.crews[crew_name]
     agent_tools = agent_tools or (lambda _name: True)
@@ -69,7 +70,8 @@ def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, obj
     return Crew(
         name=crew_name,
         agents=list(agents.values()),
-        tasks=[task for name, task in tasks.items() if name not in (prior_outputs or {})],
+        tasks=[task for name, task in tasks.items()
+               if name not in (prior_outputs or {}) and (only_tasks is None or name in only_tasks)],
         process=Process.hierarchical if chosen == "hierarchical" else Process.sequential,
         verbose=spec.verbose,
         memory=spec.memory,

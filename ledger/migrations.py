@@ -97,9 +97,33 @@ def m002_durable_runs(db: sqlite3.Connection) -> None:
     """)
 
 
+def m003_review_state(db: sqlite3.Connection) -> None:
+    """An item may end held for review (a valid record a person should check): SQLite cannot change a CHECK, so
+    the items table is rebuilt with its rows; runs count their review items."""
+    db.executescript("""
+        CREATE TABLE items_new (
+            crew TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('loaded', 'quarantined', 'review')),
+            reason TEXT,
+            run_id TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (crew, item_id)
+        );
+        INSERT INTO items_new SELECT crew, item_id, content_hash, config_hash, state, reason, run_id, updated_at
+            FROM items;
+        DROP TABLE items;
+        ALTER TABLE items_new RENAME TO items;
+        ALTER TABLE runs ADD COLUMN review INTEGER NOT NULL DEFAULT 0;
+    """)
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, m001_initial),
     (2, m002_durable_runs),
+    (3, m003_review_state),
 ]
 
 

@@ -80,11 +80,12 @@ class Ledger:
         self._write(
             "UPDATE runs SET status=?, finished_at=?, models_json=?, extracted=?, loaded=?, quarantined=?, "
             "skipped=?, calls=?, prompt_tokens=?, completion_tokens=?, cost_usd=?, duration_s=?, error=?, "
-            "failed_calls=?, process=?, outputs_json=? WHERE run_id=?",
+            "failed_calls=?, process=?, outputs_json=?, review=? WHERE run_id=?",
             (summary["status"], _now(), json.dumps(summary.get("models", [])), items["extracted"], items["loaded"],
              items["quarantined"], items["skipped"], llm["calls"], llm["prompt_tokens"], llm["completion_tokens"],
              llm["cost_usd"], summary.get("duration_s"), _redacted(summary.get("error")), llm.get("failed_calls", 0),
-             summary.get("process"), json.dumps(summary.get("outputs", [])), summary["run_id"]))
+             summary.get("process"), json.dumps(summary.get("outputs", [])), items.get("review", 0),
+             summary["run_id"]))
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         rows = self._rows("SELECT * FROM runs WHERE run_id=?", (run_id,))

@@ -117,6 +117,10 @@ def build_llm(
 
     crewai = import_crewai(settings.state_dir)
     kwargs: dict[str, Any] = {"model": model, "temperature": temperature, "max_retries": 0}
+    if provider == "openai" or not name:  # OpenAI and OpenAI-compatible servers return token log-probabilities
+        from model_runtime.confidence import ConfidenceInterceptor
+
+        kwargs |= {"logprobs": True, "interceptor": ConfidenceInterceptor()}
     if timeout:
         kwargs["timeout"] = timeout
     if base_url:
@@ -137,8 +141,11 @@ def _build_local(name: str, settings: Settings, *, parallel: int, temperature: f
     server = start_server(path, alias=entry.name, parallel=parallel,
                           ctx_per_slot=min(DEFAULT_CTX_PER_SLOT, entry.context_size))
     crewai = import_crewai(settings.state_dir)
+    from model_runtime.confidence import ConfidenceInterceptor
+
     return crewai.LLM(model=f"openai/{entry.name}", base_url=server.url, api_key=LOCAL_API_KEY,
-                      temperature=temperature, max_retries=0, **({"timeout": timeout} if timeout else {}))
+                      temperature=temperature, max_retries=0, logprobs=True, interceptor=ConfidenceInterceptor(),
+                      **({"timeout": timeout} if timeout else {}))
 
 
 def check_reachable(base_url: str, timeout: float = 3.0) -> None:

@@ -194,17 +194,23 @@ def sample_answer(call: ScriptedCall) -> str:
     return json.dumps(sample_instance(call.response_model.model_json_schema()))
 
 
-def sample_instance(schema: dict[str, Any]) -> Any:
-    """The simplest value valid against a (flat) JSON schema; a list of records gets one per ``item_id`` enum."""
+def sample_instance(schema: dict[str, Any], seed: str = "") -> Any:
+    """The simplest value valid against a (flat) JSON schema; a list of records gets one per ``item_id`` enum.
+
+    A record's free-text fields carry a short tag of its ``item_id`` where they fit, so records of different
+    items differ as a model's would (identical records are held for review, see ``pipeline.review``).
+    """
     if "enum" in schema:
         return schema["enum"][0]
     if "const" in schema:
         return schema["const"]
     if "anyOf" in schema:
-        return sample_instance(next(s for s in schema["anyOf"] if s.get("type") != "null"))
+        return sample_instance(next(s for s in schema["anyOf"] if s.get("type") != "null"), seed)
     kind = schema.get("type")
     if kind == "object":
-        return {name: sample_instance(sub) for name, sub in schema.get("properties", {}).items()}
+        properties = schema.get("properties", {})
+        item = properties.get("item_id", {}).get("const", seed)
+        return {name: sample_instance(sub, item) for name, sub in properties.items()}
     if kind == "array" and "prefixItems" in schema:
         return [sample_instance(position) for position in schema["prefixItems"]]
     if kind == "array":
@@ -212,28 +218,36 @@ def sample_instance(schema: dict[str, Any]) -> Any:
         id_schema = items.get("properties", {}).get("item_id", {})
         ids = id_schema.get("enum") or ([id_schema["const"]] if "const" in id_schema else None)
         if ids:
-            return [sample_instance(items) | {"item_id": i} for i in ids]
+            return [sample_instance(items, i) | {"item_id": i} for i in ids]
         return [sample_instance(items) for _ in range(schema.get("minItems", 0))]
     if kind in ("integer", "number"):
-        return schema.get("minimum", 0)
+        low = schema.get("minimum", 0)
+        if not seed:
+            return low
+        import hashlib
+
+        bump = int(hashlib.sha256(seed.encode()).hexdigest()[:4], 16) % 50
+        return min(low + bump, schema.get("maximum", low + bump))
     if kind == "boolean":
         return False
     if schema.get("format") == "date":
         return "2026-01-01"
     if schema.get("format") == "date-time":
         return "2026-01-01T00:00:00Z"
-    return _sample_string(schema)
+    return _sample_string(schema, seed)
 
 
 _STRING_CANDIDATES = ("scripted", "AA", "aa", "A", "a", "0", "00", "A1", "x@example.com", "2026-01-01")
 
 
-def _sample_string(schema: dict[str, Any]) -> str:
+def _sample_string(schema: dict[str, Any], seed: str = "") -> str:
     """A string meeting the length bounds and, for simple patterns, the pattern (first candidate that fits)."""
+    import hashlib
     import re
 
     low, high = schema.get("minLength", 0), schema.get("maxLength", 10_000)
-    for candidate in _STRING_CANDIDATES:
+    tagged = (f"scripted {hashlib.sha256(seed.encode()).hexdigest()[:6]}",) if seed else ()
+    for candidate in (*tagged, *_STRING_CANDIDATES):
         if low <= len(candidate) <= high and ("pattern" not in schema or re.search(schema["pattern"], candidate)):
             return candidate
     return "s" * max(1, low)

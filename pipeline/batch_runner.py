@@ -9,6 +9,7 @@ item by item. Errors that concern the whole run (the model is unreachable, Ctrl-
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
@@ -23,7 +24,8 @@ from pipeline.batches import (
     render_items,
 )
 from pipeline.journal import BatchOutcome, RunJournal
-from pipeline.records import QuarantineRow, validate_batch
+from pipeline.records import QuarantineRow, candidate_records, validate_batch
+from pipeline.review import ReviewRow, degenerate_items, low_confidence
 
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
@@ -68,6 +70,7 @@ class BatchRunner:
         self.phase_of = {task: phase for phase, task in self.phases.items()}
         self.tag = new_data_tag()
         self.schema_text = describe_schema(self.schema)
+        self.concurrency = options.concurrency or self.spec.concurrency
 
     def _models(self, batch: Batch) -> dict[str, type]:
         """The batch's structured outputs, per phase (building them costs ~30 ms a batch: once per batch)."""
@@ -79,19 +82,43 @@ class BatchRunner:
             models["load"] = outcome_model(ids)
         return models
 
-    def _kickoff(self, batch: Batch, models: dict[str, type], stored: dict[str, str], commit: bool
-                 ) -> dict[str, Any]:
-        """Phase -> output (pydantic instance, or raw text) for every phase; runs only the phases not stored."""
-        from crews.builder import build_crew
-
-        outputs: dict[str, Any] = {phase: _parse(models[phase], text) for phase, text in stored.items()}
-        if all(phase in stored for phase in self.phases):
-            return outputs
-        runtime = {
+    def _runtime(self, batch: Batch) -> dict[str, Any]:
+        """The data path's placeholders for one kickoff: the batch's items (cut, delimited), schema, ids."""
+        return {
             "items": render_items(batch, self.tag, self.spec.chars_per_item), "schema": self.schema_text,
             "batch": str(batch.number), "crew": self.options.crew, "run_id": self.journal.run_id,
             "today": dt.date.today().isoformat(), "findings": "(see context)", "records": "(see context)",
         }
+
+    def _crew(self, batch: Batch, models: dict[str, type], prior: dict[str, str], callback: Any,
+              only_phase: str | None = None) -> Any:
+        """A CrewAI crew for this batch: every phase not in ``prior``, or just ``only_phase``."""
+        from crews.builder import build_crew
+
+        return build_crew(self.project, self.options.crew, inputs=self._runtime(batch) | self.options.inputs,
+                          llm_for=self.chooser.llm_for, tools_for=self.toolbox,
+                          project_dir=self.settings.project_dir, process=self.options.process,
+                          output_models={self.phases[p]: models[p] for p in self.phases if p in models},
+                          agent_tools=self.chooser.uses_tools,
+                          prior_outputs={self.phases[p]: text for p, text in prior.items() if p in self.phases},
+                          task_callback=callback,
+                          only_tasks={self.phases[only_phase]} if only_phase else None)
+
+    def _per_call(self, batch: Batch) -> int | None:
+        """Items per transform call when smaller than the batch (sequential crews only), else ``None``."""
+        size = self.spec.items_per_call
+        sequential = (self.options.process or self.spec.process) == "sequential"
+        return size if size is not None and size < len(batch.items) and sequential else None
+
+    def _kickoff(self, batch: Batch, models: dict[str, type], stored: dict[str, str], commit: bool
+                 ) -> dict[str, Any]:
+        """Phase -> output (pydantic instance, or raw text) for every phase; runs only the phases not stored."""
+        outputs: dict[str, Any] = {phase: _parse(models[phase], text) for phase, text in stored.items()}
+        if all(phase in stored for phase in self.phases):
+            return outputs
+        if self._per_call(batch):
+            self._phase_by_phase(batch, models, dict(stored), outputs, commit)
+            return outputs
 
         def committed(task_output: Any) -> None:
             phase = self.phase_of.get(task_output.name)
@@ -100,15 +127,60 @@ class BatchRunner:
                 if commit:
                     self.journal.phase_done(batch.number, phase, task_output.raw)
 
-        crew = build_crew(self.project, self.options.crew, inputs=runtime | self.options.inputs,
-                          llm_for=self.chooser.llm_for, tools_for=self.toolbox, project_dir=self.settings.project_dir,
-                          process=self.options.process,
-                          output_models={self.phases[p]: models[p] for p in self.phases},
-                          agent_tools=self.chooser.uses_tools,
-                          prior_outputs={self.phases[p]: text for p, text in stored.items() if p in self.phases},
-                          task_callback=committed)
-        crew.kickoff()
+        self._crew(batch, models, stored, committed).kickoff()
         return outputs
+
+    def _phase_by_phase(self, batch: Batch, models: dict[str, type], texts: dict[str, str],
+                        outputs: dict[str, Any], commit: bool) -> None:
+        """One kickoff per phase; the transform once per ``items_per_call`` items, each seeing its own text.
+
+        Each transform call's prompt starts with what all calls share (role, instructions, schema) and ends with
+        the item, so llama.cpp reuses the shared prefix from its cache (``cache_prompt``).
+        """
+        for phase in PHASES:
+            if phase not in self.phases or phase in texts:
+                continue
+            if phase == "transform":
+                raw = self._transform_in_parts(batch, texts.get("extract"))
+                outputs[phase] = _parse(models[phase], raw)
+            else:
+                done: list[Any] = []
+                self._crew(batch, models, texts, done.append, only_phase=phase).kickoff()
+                raw = done[-1].raw if done else ""
+                outputs[phase] = (done[-1].pydantic or raw) if done else raw
+            texts[phase] = raw
+            if commit:
+                self.journal.phase_done(batch.number, phase, raw)
+
+    def _transform_in_parts(self, batch: Batch, findings: str | None) -> str:
+        """The batch's records as one JSON text, from one transform call per part, ``concurrency`` parts at once
+        (the embedded server has as many slots); a failed part leaves its items without a record (they are
+        retried one by one, then quarantined)."""
+        import contextvars
+        from concurrent.futures import ThreadPoolExecutor
+
+        size = self.spec.items_per_call or len(batch.items)
+        parts = [Batch(batch.number, batch.items[s:s + size]) for s in range(0, len(batch.items), size)]
+        with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(parts)))) as pool:
+            # each call keeps the batch's context (CURRENT_BATCH, the retry scope) in its own thread
+            futures = [pool.submit(contextvars.copy_context().run, self._transform_part, part, findings)
+                       for part in parts]
+            records = [record for future in futures for record in future.result()]
+        return json.dumps({"records": records}, ensure_ascii=False)
+
+    def _transform_part(self, part: Batch, findings: str | None) -> list[Any]:
+        prior = {"extract": _findings_for(findings, part.item_ids)} if findings else {}
+        done: list[Any] = []
+        crew = self._crew(part, {"transform": batch_output_model(self.schema, part.item_ids)}, prior,
+                          done.append, only_phase="transform")
+        try:
+            crew.kickoff()
+            return candidate_records(done[-1].pydantic or done[-1].raw) if done else []
+        except Exception as exc:
+            if _stops_run(exc):
+                raise
+            console.warn(f"batch {part.number}: transform of {', '.join(part.item_ids)} failed: {exc}")
+            return []
 
     def run(self, batch: Batch, stored: dict[str, str] | None = None) -> BatchOutcome:
         """The batch's outcome, committed to the ledger before it is returned (then it only needs loading)."""
@@ -117,6 +189,9 @@ class BatchRunner:
         token = CURRENT_BATCH.set(batch.number)
         try:
             outcome = self._run(batch, stored or {}, retry=True)
+            if self.spec.review.degenerate:
+                self._hold_degenerate(batch, outcome)
+            self._hold_unsure(outcome)
         finally:
             CURRENT_BATCH.reset(token)
         outcome.batch_no = batch.number
@@ -140,6 +215,7 @@ class BatchRunner:
         raw = outputs.get("transform")
         checked = validate_batch(raw, batch.item_ids, records_model)
         outcome.records = list(checked.valid.values())
+        outcome.confidence = self._confidence(list(checked.valid))
         failed = [item for item in batch.items if item.item_id not in checked.valid]
         published = outputs.get("load")
         if published is not None and hasattr(published, "digest"):
@@ -150,6 +226,7 @@ class BatchRunner:
                 again = self._run(Batch(batch.number, [item]), {}, retry=False)
                 outcome.records += again.records
                 outcome.quarantined += again.quarantined
+                outcome.confidence |= again.confidence
         else:
             raw_text = raw.model_dump_json() if hasattr(raw, "model_dump_json") else str(raw)
             outcome.quarantined += [
@@ -158,6 +235,45 @@ class BatchRunner:
                 for i in failed
             ]
         return outcome
+
+    def _hold_degenerate(self, batch: Batch, outcome: BatchOutcome) -> None:
+        """Records that look unread (identical, or free text repeated across items) are redone one by one once;
+        those that still look so go to review instead of the table (``pipeline.review``)."""
+        by_id = {record["item_id"]: record for record in outcome.records}
+        suspect = degenerate_items(by_id, self.schema)
+        if not suspect:
+            return
+        if self.spec.items_per_call != 1 and len(batch.items) > 1:  # one by one already: the same call again
+            console.warn(f"batch {batch.number}: {len(suspect)} records look unread "
+                         f"({next(iter(suspect.values()))}); redoing them one by one")
+            for item in batch.items:
+                if item.item_id in suspect:
+                    again = self._run(Batch(batch.number, [item]), {}, retry=False)
+                    if again.records:
+                        by_id[item.item_id] = again.records[0]
+            suspect = degenerate_items(by_id, self.schema)
+        outcome.records = [record for item_id, record in by_id.items() if item_id not in suspect]
+        outcome.review += [ReviewRow(item_id, reason, by_id[item_id]) for item_id, reason in suspect.items()]
+        outcome.action_item_ids = [i for i in outcome.action_item_ids if i not in suspect]
+
+    def _confidence(self, item_ids: list[str]) -> dict[str, dict[str, float]]:
+        """Per item, the probability of each enum value, when the model's reply carried log-probabilities."""
+        from model_runtime.confidence import take
+
+        enums = {name for name, spec in self.schema.fields.items() if spec.type == "enum"}
+        found = {item_id: take(item_id) or {} for item_id in item_ids}
+        return {item_id: {k: v for k, v in probs.items() if k in enums} for item_id, probs in found.items() if probs}
+
+    def _hold_unsure(self, outcome: BatchOutcome) -> None:
+        """Records with an enum value below ``review: {min_confidence: ...}`` go to review instead of the table."""
+        threshold = self.spec.review.min_confidence
+        unsure = {r["item_id"]: why for r in outcome.records
+                  if (why := low_confidence(outcome.confidence.get(r["item_id"], {}), threshold))}
+        if unsure:
+            outcome.review += [ReviewRow(r["item_id"], unsure[r["item_id"]], r) for r in outcome.records
+                               if r["item_id"] in unsure]
+            outcome.records = [r for r in outcome.records if r["item_id"] not in unsure]
+            outcome.action_item_ids = [i for i in outcome.action_item_ids if i not in unsure]
 
     def _one_by_one(self, batch: Batch, why: str) -> BatchOutcome:
         console.warn(f"batch {batch.number}: {why}; retrying its items one by one")
@@ -168,6 +284,16 @@ class BatchRunner:
             total.quarantined += part.quarantined
             total.digest = total.digest or part.digest
         return total
+
+
+def _findings_for(findings: str, item_ids: list[str]) -> str:
+    """The extract's findings about these items only (all of it when it is not the structured JSON)."""
+    try:
+        data = json.loads(findings)
+        wanted = [f for f in data.get("findings", []) if isinstance(f, dict) and f.get("item_id") in item_ids]
+    except (ValueError, AttributeError):
+        return findings
+    return json.dumps({"findings": wanted}, ensure_ascii=False)
 
 
 def _parse(model: type, text: str) -> Any:

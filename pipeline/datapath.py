@@ -80,7 +80,8 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     stored = journal.stored() if resuming else {}
     landed_here = {i for b in stored.values() if b.state == "landed" for i, _ in b.members}
     landed_before = (sum(len(b.outcome.records) for b in stored.values() if b.state == "landed" and b.outcome),
-                     sum(len(b.outcome.quarantined) for b in stored.values() if b.state == "landed" and b.outcome))
+                     sum(len(b.outcome.quarantined) + len(b.outcome.review)
+                         for b in stored.values() if b.state == "landed" and b.outcome))
     counts = result.items
     pending_bad: list[tuple[QuarantineRow, str]] = []
     hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
@@ -90,6 +91,8 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
 
     def fresh_items() -> Iterator[Item]:
         for item in _source_items(settings, project, options.crew):
+            if options.only_items is not None and item.item_id not in options.only_items:
+                continue
             counts.extracted += 1
             if item.item_id in landed_here:
                 continue  # landed by this run before it was resumed
@@ -136,7 +139,9 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
             pending_bad.clear()
         records = [r for o in outcomes for r in o.records]
         quarantined = [q for o in outcomes for q in o.quarantined]
-        loaded = load_records(options.crew, schema, list(spec.targets), records, quarantined, result.run_id, settings)
+        review = [r for o in outcomes for r in o.review]
+        loaded = load_records(options.crew, schema, list(spec.targets), records, quarantined, result.run_id, settings,
+                              review=review)
         failpoints.hit("mid-load")
         if not loaded.ok:  # the batches stay committed as done: a resume loads them again
             load_errors.extend(loaded.errors)
@@ -146,11 +151,12 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
             return
         states = [(r["item_id"], hashes.pop(r["item_id"], ""), "loaded", None) for r in records]
         states += [(q.item_id, hashes.pop(q.item_id, ""), "quarantined", q.reason) for q in quarantined]
+        states += [(r.item_id, hashes.pop(r.item_id, ""), "review", r.reason) for r in review]
         ledger.record_items(options.crew, result.run_id, config_hash, states)
         journal.landed([o.batch_no for o in outcomes])
         failpoints.hit("landed")
         progress["loaded"] += len(records)
-        progress["quarantined"] += len(quarantined)
+        progress["quarantined"] += len(quarantined) + len(review)
         journal.emit("landed", detail={"loaded": progress["loaded"] + landed_before[0],
                                        "quarantined": progress["quarantined"] + landed_before[1],
                                        "skipped": counts.skipped})
@@ -250,24 +256,27 @@ def _count(outcomes: list[BatchOutcome], result: RunResult) -> None:
     """Loaded and quarantined come from the ledger, so they include what a resumed run landed before."""
     result.items.loaded = sum(len(o.records) for o in outcomes)
     result.items.quarantined = sum(len(o.quarantined) for o in outcomes)
+    result.items.review = sum(len(o.review) for o in outcomes)
 
 
 def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome],
             result: RunResult, phase_of: dict[str, str]) -> None:
     """Report and webhooks, from every outcome the run landed; each webhook delivery is kept in the ledger."""
-    from pipeline.report import report_path, write_report
+    from pipeline.report import readable_digest, report_path, write_report
     from pipeline.targets import post_webhooks
     from pipeline.targets.database import database_path
 
     schema = spec.output_schema
     records = [r for o in outcomes for r in o.records]
     quarantined = [q for o in outcomes for q in o.quarantined]
+    review = [r for o in outcomes for r in o.review]
     digests = []
     for outcome in outcomes:
-        if outcome.digest or outcome.action_item_ids:
+        prose = readable_digest(outcome.digest) or ""
+        if prose or outcome.action_item_ids:
             ids = outcome.action_item_ids
             actions = f"\n\nNeeds action: {', '.join(ids)}" if ids else ""
-            digests.append((outcome.digest + actions).strip())
+            digests.append((prose + actions).strip())
     outputs: list[str] = []
     for target in spec.targets:
         if target.type in ("duckdb", "sqlite", "dlt"):
@@ -281,7 +290,7 @@ def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, 
                 continue
             path = write_report(path, options.crew, result.run_id,
                                 result.items.as_dict(), records, schema, "\n\n".join(digests) or None, quarantined,
-                                calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of))
+                                calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
             outputs.append(str(path))
         elif target.type == "webhook" and target.enabled:
             def sent(key: str, item_id: str, url: str = target.url) -> None:
@@ -295,4 +304,4 @@ def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, 
                 console.warn(f"webhook {target.url}: {len(failed)} deliveries failed")
     failpoints.hit("finish")
     result.outputs = outputs
-    result.status = "partial" if result.items.quarantined else "succeeded"
+    result.status = "partial" if result.items.quarantined or result.items.review else "succeeded"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tempfile
 from collections import Counter
 from pathlib import Path
@@ -18,9 +19,24 @@ from etlcrew.redact import redact
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import ReportTarget, SchemaSpec
 from pipeline.records import QuarantineRow
+from pipeline.review import ReviewRow
 
-STANDARD_COUNTS = ("extracted", "loaded", "quarantined", "skipped")
+STANDARD_COUNTS = ("extracted", "loaded", "review", "quarantined", "skipped")
 _NONE = "(none)"
+_JSON_SHAPES = re.compile(r'[{}\[\]]|"\w+"\s*:|\\"|item_\{')
+
+
+def readable_digest(text: str | None) -> str | None:
+    """The digest when it is prose; ``None`` for JSON fragments or text with too few words to be prose.
+
+    A small model asked for a digest inside a JSON grammar sometimes fills it with ``{{``, ``[{`` or
+    ``"item_...``: the report says there is no digest rather than print that.
+    """
+    cleaned = " ".join((text or "").split())
+    words = re.findall(r"[^\W\d_]{2,}", cleaned)
+    if len(words) < 4 or _JSON_SHAPES.search(cleaned) or len("".join(words)) < 0.6 * len(cleaned.replace(" ", "")):
+        return None
+    return cleaned
 
 
 def report_path(target: ReportTarget | None, crew: str, settings: Settings) -> Path:
@@ -69,7 +85,8 @@ def _calls_table(calls_by_phase: dict[str, dict[str, int]]) -> list[str]:
 def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[dict[str, Any]],
                   schema: SchemaSpec, digest: str | None, quarantined: list[QuarantineRow],
                   generated_at: dt.datetime | None = None, *, chart: str | None = None,
-                  calls_by_phase: dict[str, dict[str, int]] | None = None) -> str:
+                  calls_by_phase: dict[str, dict[str, int]] | None = None,
+                  review: list[ReviewRow] | None = None) -> str:
     """The report's Markdown text (see ``write_report``); ``chart`` is the SVG's file name, linked when given."""
     when = (generated_at or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     lines = [f"# {crew}: run report", "", f"- Run: `{run_id}`", f"- Generated: {when}", f"- Table: `{schema.table}`",
@@ -84,6 +101,9 @@ def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[
     if chart:
         lines += ["", "## Chart", "", f"![chart]({chart})"]
     lines += ["", "## Digest", "", digest.strip() if digest and digest.strip() else "_No digest was produced._"]
+    if review:
+        lines += ["", f"## Held for review ({len(review)})", "", "| item | reason |", "| --- | --- |"]
+        lines += [f"| `{_cell(r.item_id)}` | {_cell(r.reason)} |" for r in sorted(review, key=lambda r: r.item_id)]
     lines += ["", f"## Quarantined ({len(quarantined)})", ""]
     if quarantined:
         lines += ["| item | source | reason |", "| --- | --- | --- |"]
@@ -97,7 +117,8 @@ def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[
 def write_report(path: Path | str, crew: str, run_id: str, counts: dict[str, int], records: list[dict[str, Any]],
                  schema: SchemaSpec, digest: str | None, quarantined: list[QuarantineRow],
                  generated_at: dt.datetime | None = None,
-                 calls_by_phase: dict[str, dict[str, int]] | None = None) -> Path:
+                 calls_by_phase: dict[str, dict[str, int]] | None = None,
+                 review: list[ReviewRow] | None = None) -> Path:
     """Write the Markdown report and its chart ``<stem>.svg`` atomically (a reader never sees half a file).
 
     ``calls_by_phase`` (phase -> calls, failed_calls, prompt_tokens, completion_tokens, e.g. from
@@ -112,7 +133,7 @@ def write_report(path: Path | str, crew: str, run_id: str, counts: dict[str, int
         _write_atomic(chart, svg)
     _write_atomic(path, render_report(crew, run_id, counts, records, schema, digest, quarantined, generated_at,
                                       chart=chart.name if svg is not None else None,
-                                      calls_by_phase=calls_by_phase))
+                                      calls_by_phase=calls_by_phase, review=review))
     return path
 
 

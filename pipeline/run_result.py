@@ -10,17 +10,21 @@ RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", 
 
 @dataclass
 class ItemCounts:
-    """extracted = loaded + quarantined + skipped + pending; pending is 0 once a run has finished."""
+    """extracted = loaded + review + quarantined + skipped + pending; pending is 0 once a run has finished.
+
+    ``review``: valid records held back from the table for a person to check (``pipeline.review``).
+    """
 
     extracted: int = 0
     loaded: int = 0
     quarantined: int = 0
     skipped: int = 0
+    review: int = 0
 
     @property
     def pending(self) -> int:
-        """Items not yet loaded or quarantined: the run stopped early and can be resumed."""
-        return max(0, self.extracted - self.loaded - self.quarantined - self.skipped)
+        """Items not yet loaded, held for review or quarantined: the run stopped early and can be resumed."""
+        return max(0, self.extracted - self.loaded - self.review - self.quarantined - self.skipped)
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__) | {"pending": self.pending}

@@ -48,6 +48,7 @@ class RunOptions:
     verbose: bool = False
     executor: str = "local"  # or "ray": batches as tasks on a Ray cluster (pipeline.executors)
     ray_address: str | None = None
+    only_items: tuple[str, ...] | None = None  # process just these item ids (``eval``: the labelled items)
 
     def budget(self, spec: BudgetSpec) -> Budget:
         """Flags over the crew's ``budget:``."""
@@ -82,7 +83,7 @@ class ToolBox:
 
 
 # crew keys that change how a run goes, not what its records are: changing them re-processes nothing
-NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "load_interval_s"}
+NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "load_interval_s", "eval"}
 
 
 def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], process: str) -> str:

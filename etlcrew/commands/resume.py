@@ -77,7 +77,7 @@ def _summary_of(row: dict[str, Any]) -> dict[str, Any]:
     return {
         "run_id": row["run_id"], "crew": row["crew"], "status": row["status"],
         "items": {"extracted": row["extracted"], "loaded": row["loaded"], "quarantined": row["quarantined"],
-                  "skipped": row["skipped"], "pending": 0},
+                  "skipped": row["skipped"], "review": row.get("review") or 0, "pending": 0},
         "llm": {"calls": row["calls"], "failed_calls": row["failed_calls"], "prompt_tokens": row["prompt_tokens"],
                 "completion_tokens": row["completion_tokens"], "cost_usd": row["cost_usd"]},
         "outputs": json.loads(row["outputs_json"]), "duration_s": row["duration_s"] or 0.0,

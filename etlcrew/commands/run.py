@@ -94,7 +94,8 @@ def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     console.out(f"run {summary['run_id']}  crew {summary['crew']}  status {summary['status']}  "
                 f"({summary['duration_s']:.1f} s)")
     pending = f", {items['pending']} pending" if items.get("pending") else ""
-    console.out(f"  items: {items['extracted']} extracted, {items['loaded']} loaded, "
+    review = f", {items['review']} held for review" if items.get("review") else ""
+    console.out(f"  items: {items['extracted']} extracted, {items['loaded']} loaded{review}, "
                 f"{items['quarantined']} quarantined, {items['skipped']} skipped{pending}")
     console.out(f"  model: {', '.join(summary['models']) or '-'}: {llm['calls']} calls, "
                 f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens, "

@@ -7,7 +7,7 @@ Reads the ledger only: imports neither CrewAI nor the pipeline, and creates no s
       "run_id": "01JB...", "crew": "support_inbox", "status": "succeeded",
       "started_at": "2025-01-02T03:04:05+00:00", "finished_at": "2025-01-02T03:08:28+00:00",
       "duration_s": 263.1, "process": "sequential", "models": ["local/smollm2-135m"], "resumed": 0,
-      "items": {"extracted": 30, "loaded": 30, "quarantined": 0, "skipped": 0, "pending": 0},
+      "items": {"extracted": 30, "loaded": 30, "quarantined": 0, "skipped": 0, "review": 0, "pending": 0},
       "llm": {"calls": 9, "failed_calls": 0, "prompt_tokens": 11220, "completion_tokens": 2048, "cost_usd": 0.0},
       "error": null,
       "resumable": false
@@ -37,8 +37,9 @@ def crashed(row: dict[str, Any]) -> bool:
 
 def run_record(row: dict[str, Any]) -> dict[str, Any]:
     """One ledger ``runs`` row as the documented JSON object."""
-    items = {k: int(row[k] or 0) for k in ("extracted", "loaded", "quarantined", "skipped")}
-    items["pending"] = max(0, items["extracted"] - items["loaded"] - items["quarantined"] - items["skipped"])
+    items = {k: int(row.get(k) or 0) for k in ("extracted", "loaded", "quarantined", "skipped", "review")}
+    items["pending"] = max(0, items["extracted"] - items["loaded"] - items["review"] - items["quarantined"]
+                           - items["skipped"])
     return {
         "run_id": row["run_id"], "crew": row["crew"], "status": row["status"],
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],

@@ -8,7 +8,7 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
       "run_id": "01JB...", "crew": "support_inbox", "status": "partial", "process": "sequential",
       "started_at": "...", "finished_at": "...", "duration_s": 12.3, "resumed": 0,
       "inputs": {"audience": "..."}, "models": ["scripted/x"], "error": null,
-      "items": {"extracted": 30, "loaded": 28, "quarantined": 2, "skipped": 0, "pending": 0},
+      "items": {"extracted": 30, "loaded": 27, "quarantined": 2, "skipped": 0, "review": 1, "pending": 0},
       "llm": {"calls": 12, "failed_calls": 1, "prompt_tokens": 11954, "completion_tokens": 2297, "cost_usd": 0.0},
       "phases": [
         {"phase": "extract", "batches_done": 3, "calls": 3, "failed_calls": 1, "retries": 1,
@@ -19,6 +19,7 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
       ],
       "batches": {"landed": 3},
       "quarantined": [{"item_id": "inbox:0007.eml", "source": "inbox", "reason": "..."}],
+      "review": [{"item_id": "inbox:0009.eml", "reason": "summary repeated verbatim by inbox:0010.eml"}],
       "webhook_deliveries": 0,
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
       "resume": null
@@ -123,7 +124,8 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details["inputs"] = json.loads(row["inputs_json"] or "{}")
     if row["status"] == "running":  # not finished: the row's counts are not written yet, count what landed
         details["items"] |= {"loaded": sum(len(o.records) for o in outcomes),
-                             "quarantined": sum(len(o.quarantined) for o in outcomes)}
+                             "quarantined": sum(len(o.quarantined) for o in outcomes),
+                             "review": sum(len(o.review) for o in outcomes)}
         totals = _metrics(breakdown) if breakdown else {k: 0 for k in (*_COUNTS, "cost_usd")}
         details["llm"] = {k: totals[k] for k in ("calls", "failed_calls", "prompt_tokens", "completion_tokens",
                                                  "cost_usd")}
@@ -131,6 +133,8 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details["batches"] = batches
     details["quarantined"] = sorted(({"item_id": q.item_id, "source": q.source, "reason": q.reason}
                                      for o in outcomes for q in o.quarantined), key=lambda q: q["item_id"])
+    details["review"] = sorted(({"item_id": r.item_id, "reason": r.reason} for o in outcomes for r in o.review),
+                               key=lambda r: r["item_id"])
     details["webhook_deliveries"] = deliveries
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = f"python main.py resume {run_id}" if record["resumable"] else None
@@ -151,7 +155,8 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     if details["inputs"]:
         console.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items())))
     console.out(f"  models: {', '.join(details['models']) or '-'}")
-    console.out(f"  items: {items['extracted']} extracted, {items['loaded']} loaded, {items['quarantined']} "
+    review = f", {items['review']} held for review" if items.get("review") else ""
+    console.out(f"  items: {items['extracted']} extracted, {items['loaded']} loaded{review}, {items['quarantined']} "
                 f"quarantined, {items['skipped']} skipped" + (f", {items['pending']} pending" if items['pending']
                                                               else ""))
     console.out(f"  model calls: {llm['calls']} ({llm['failed_calls']} failed), {llm['prompt_tokens']} prompt + "
@@ -181,6 +186,10 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
         console.out(f"\nquarantined ({len(quarantined)}):")
         for q in quarantined:
             console.out(f"  {q['item_id']}: {_short(q['reason'], 160)}")
+    if details["review"]:
+        console.out(f"\nheld for review ({len(details['review'])}):")
+        for r in details["review"]:
+            console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}")
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
 

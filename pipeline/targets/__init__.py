@@ -14,6 +14,7 @@ from typing import Any
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import DatabaseTarget, FileTarget, SchemaSpec
 from pipeline.records import QuarantineRow
+from pipeline.review import ReviewRow
 from pipeline.targets.conditions import ConditionError, parse_condition
 from pipeline.targets.database import column_hints, database_path, load_database, quarantine_dicts, quarantine_table
 from pipeline.targets.files import file_path, load_file
@@ -62,24 +63,26 @@ def dedupe_by_key(records: list[dict[str, Any]], key: list[str]) -> list[dict[st
 
 def load_records(crew: str, schema: SchemaSpec, targets: list[Any], records: list[dict[str, Any]],
                  quarantined: list[QuarantineRow], run_id: str, settings: Settings,
-                 now: dt.datetime | None = None) -> LoadResult:
+                 now: dt.datetime | None = None, review: list[ReviewRow] | None = None) -> LoadResult:
     """Merge ``records`` (JSON-safe, from ``validate_batch``) and quarantined items into each database/file target.
 
     Each row gets ``_run_id`` and ``_loaded_at``; quarantined items go to ``<table>__quarantine``
-    (``<file>__quarantine.<ext>`` for files). Errors are caught per target and reported in the result.
+    (``<file>__quarantine.<ext>`` for files), records held for review to ``<table>__review`` with their
+    ``review_reason``. Errors are caught per target and reported in the result.
     """
     at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     rows = [dict(r) | {"_run_id": run_id, "_loaded_at": at}
             for r in dedupe_by_key(records, list(schema.primary_key))]
     quarantine = quarantine_dicts(quarantined, run_id, at)
+    held = [dict(r.record) | {"review_reason": r.reason, "_run_id": run_id, "_loaded_at": at} for r in review or []]
     result = LoadResult()
     for target in targets:
         name = _describe(target)
         try:
             if isinstance(target, DatabaseTarget):
-                location = load_database(target, crew, schema, rows, quarantine, settings)
+                location = load_database(target, crew, schema, rows, quarantine, settings, held)
             elif isinstance(target, FileTarget):
-                location = load_file(target, crew, schema, rows, quarantine, settings)
+                location = load_file(target, crew, schema, rows, quarantine, settings, held)
             else:
                 continue
         except Exception as exc:  # one broken target must not hide the others' outcome

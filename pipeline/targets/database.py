@@ -103,9 +103,15 @@ def disable_dlt_telemetry() -> None:
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 
+def review_table(table: str) -> str:
+    """Where valid records a person should check before use are kept, next to the records table."""
+    return f"{table}__review"
+
+
 def load_database(target: DatabaseTarget, crew: str, schema: SchemaSpec, rows: list[dict[str, Any]],
-                  quarantine: list[dict[str, Any]], settings: Settings) -> str:
-    """Merge the rows (and quarantine rows) into the target; returns where they went."""
+                  quarantine: list[dict[str, Any]], settings: Settings, review: list[dict[str, Any]] | None = None
+                  ) -> str:
+    """Merge the rows (and the quarantine and review rows) into the target; returns where they went."""
     disable_dlt_telemetry()
     import dlt
 
@@ -125,6 +131,11 @@ def load_database(target: DatabaseTarget, crew: str, schema: SchemaSpec, rows: l
         resources.append(dlt.resource(
             quarantine, name=quarantine_table(schema.table), write_disposition="merge",
             primary_key=["item_id"], columns=_quarantine_hints(), max_table_nesting=0))
+    if review:
+        hints = column_hints(schema) | {"review_reason": {"data_type": "text", "nullable": False}}
+        resources.append(dlt.resource(
+            [typed_row(r, schema) for r in review], name=review_table(schema.table), write_disposition="merge",
+            primary_key=list(schema.primary_key), columns=hints, max_table_nesting=0))
     if resources:
         with warnings.catch_warnings():  # dlt's sqlalchemy merge SQL triggers a harmless SQLAlchemy warning
             warnings.filterwarnings("ignore", message="implicitly coercing SELECT")

@@ -118,19 +118,27 @@ def merge_parquet(path: Path, rows: list[dict[str, Any]], key: list[str], schema
 
 
 def load_file(target: FileTarget, crew: str, schema: SchemaSpec, rows: list[dict[str, Any]],
-              quarantine: list[dict[str, Any]], settings: Settings) -> str:
-    """Merge records (and quarantined items, into a sibling file) into the target file; returns its path."""
+              quarantine: list[dict[str, Any]], settings: Settings, review: list[dict[str, Any]] | None = None
+              ) -> str:
+    """Merge records (quarantined items and records held for review into sibling files) into the target file;
+    returns its path."""
     path = file_path(target, crew, settings)
+    key = list(schema.primary_key)
+    review_path = path.with_name(f"{path.stem}__review{path.suffix}")
     if target.type == "jsonl":
         if rows or not path.exists():
-            merge_jsonl(path, [_json_safe(r) for r in rows], list(schema.primary_key))
+            merge_jsonl(path, [_json_safe(r) for r in rows], key)
         if quarantine:
             merge_jsonl(sibling_quarantine_path(path), [_json_safe(q) for q in quarantine], ["item_id"])
+        if review:
+            merge_jsonl(review_path, [_json_safe(r) for r in review], key)
     else:
         if rows or not path.exists():
-            merge_parquet(path, rows, list(schema.primary_key), schema)
+            merge_parquet(path, rows, key, schema)
         if quarantine:
             merge_parquet(sibling_quarantine_path(path), quarantine, ["item_id"], None)
+        if review:
+            merge_parquet(review_path, review, key, None)
     return str(path)
 
 

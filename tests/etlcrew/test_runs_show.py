@@ -12,7 +12,7 @@ from etlcrew.cli import main
 
 RUN_KEYS = {"run_id", "crew", "status", "started_at", "finished_at", "duration_s", "process", "models", "resumed",
             "items", "llm", "error", "resumable"}
-SHOW_KEYS = (RUN_KEYS - {"resumable"}) | {"inputs", "phases", "batches", "quarantined", "webhook_deliveries",
+SHOW_KEYS = (RUN_KEYS - {"resumable"}) | {"inputs", "phases", "batches", "quarantined", "review", "webhook_deliveries",
                                           "outputs", "resume"}
 METRICS = {"calls", "failed_calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd", "avg_latency_ms",
            "max_latency_ms"}

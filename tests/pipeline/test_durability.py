@@ -177,7 +177,7 @@ def test_run_json_shape(project_dir: Path, scripted, capsys, isolated_state: Pat
     assert code == 0
     summary = json.loads(out)  # one document and nothing else
     assert set(summary) == {"run_id", "crew", "status", "items", "llm", "outputs", "duration_s", "process", "models"}
-    assert set(summary["items"]) == {"extracted", "loaded", "quarantined", "skipped", "pending"}
+    assert set(summary["items"]) == {"extracted", "loaded", "quarantined", "skipped", "review", "pending"}
     assert set(summary["llm"]) == {"calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost_usd"}
     assert all(isinstance(v, int) for v in summary["items"].values())
     assert isinstance(summary["llm"]["cost_usd"], float) and isinstance(summary["duration_s"], float)

@@ -40,7 +40,8 @@ def test_report_content(tmp_path: Path):
     assert text.startswith("# triage: run report\n")
     assert "- Run: `run-1`" in text and "- Generated: 2025-01-02T03:04:05+00:00" in text
     counts = text.split("## Counts")[1].split("##")[0]
-    assert counts.strip().splitlines()[2:] == ["| extracted | 6 |", "| loaded | 3 |", "| quarantined | 2 |",
+    assert counts.strip().splitlines()[2:] == ["| extracted | 6 |", "| loaded | 3 |", "| review | 0 |",
+                                               "| quarantined | 2 |",
                                                "| skipped | 1 |", "| batches | 2 |"]
     assert "## By category" in text and "| bug | 2 |" in text and "| other | 0 |" in text
     assert "## By urgency" in text and "| (none) | 1 |" in text

@@ -1,0 +1,130 @@
+"""Confidence per enum value from token log-probabilities, and records below the crew's threshold held for
+review: against a stub OpenAI-compatible server on 127.0.0.1 that returns log-probabilities."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from etlcrew.cli import main
+
+
+def tokens_of(content: str, unsure: str | None, p: float, size: int = 3) -> list[dict[str, Any]]:
+    """``content`` in tokens of ``size`` characters, all sure (logprob 0) but one token spelling ``unsure``."""
+    lo = content.find(unsure) if unsure else -1
+    pieces = [(content, 0.0)] if lo < 0 or unsure is None else [
+        (content[:lo], 0.0), (unsure, math.log(p)), (content[lo + len(unsure):], 0.0)]
+    out: list[dict[str, Any]] = []
+    for text, logprob in pieces:
+        if logprob:
+            out.append({"token": text, "logprob": logprob})
+        else:
+            out += [{"token": text[i:i + size], "logprob": 0.0} for i in range(0, len(text), size)]
+    return out
+
+
+def test_value_probabilities_multiply_the_tokens_that_spell_each_value() -> None:
+    from model_runtime.confidence import value_probabilities
+
+    content = json.dumps({"records": [{"item_id": "a:1", "category": "bug", "summary": "x"},
+                                      {"item_id": "a:2", "category": "billing", "summary": "y"}]})
+    found = value_probabilities(tokens_of(content, '"billing"', 0.5, size=4), {"category"})
+    assert found == {"a:1": {"category": 1.0}, "a:2": {"category": 0.5}}
+    both = value_probabilities(tokens_of(content, '"billing"', 0.5, size=4))
+    assert both["a:2"] == {"category": 0.5, "summary": 1.0}, "without a filter every string value is measured"
+
+
+class StubOpenAI:
+    """Answers chat completions like an OpenAI-compatible server: schema-valid JSON with log-probabilities
+    in which every ``category`` value is written with probability ``p``."""
+
+    def __init__(self, p: float) -> None:
+        from model_runtime.scripted import sample_instance
+
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append(body)
+                schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
+                content = json.dumps(sample_instance(schema)) if schema else "Final Answer: read them"
+                value = f'"category": "{sample_instance(schema)["records"][0]["category"]}"' \
+                    if schema and "records" in schema.get("properties", {}) else None
+                logprobs = {"content": tokens_of(content, value and value.split(": ")[1], p)}
+                reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "stub",
+                         "choices": [{"index": 0, "finish_reason": "stop", "logprobs": logprobs,
+                                      "message": {"role": "assistant", "content": content}}],
+                         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.requests: list[dict[str, Any]] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def unsure_server() -> Iterator[StubOpenAI]:
+    server = StubOpenAI(p=0.2)
+    yield server
+    server.close()
+
+
+def set_min_confidence(project_dir: Path, value: float) -> None:
+    path = project_dir / "config" / "crews.yaml"
+    text = path.read_text()
+    anchor = "  eval: {labels: data/inbox_expected.csv}\n"
+    assert anchor in text, "the shipped support_inbox crew changed: update this test"
+    path.write_text(text.replace(anchor, anchor + f"  review: {{min_confidence: {value}}}\n", 1))
+
+
+def test_records_below_min_confidence_are_held_for_review(project_dir: Path, unsure_server: StubOpenAI,  # type: ignore[no-untyped-def]
+                                                          capsys, isolated_state: Path) -> None:
+    set_min_confidence(project_dir, 0.5)
+    code = main(["run", "--model", "openai/stub", "--base-url", unsure_server.url, "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert any(r.get("logprobs") for r in unsure_server.requests), "log-probabilities were asked for"
+    assert summary["status"] == "partial"
+    assert (summary["items"]["loaded"], summary["items"]["review"]) == (0, 30)
+    assert main(["show", summary["run_id"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    reasons = {r["reason"] for r in shown["review"]}
+    assert reasons == {"low confidence (category 0.20 < 0.5)"}
+
+
+def test_records_above_min_confidence_are_loaded(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    server = StubOpenAI(p=0.9)
+    try:
+        set_min_confidence(project_dir, 0.5)
+        code = main(["run", "--model", "openai/stub", "--base-url", server.url, "--json"])
+    finally:
+        server.close()
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and (summary["items"]["loaded"], summary["items"]["review"]) == (30, 0)
