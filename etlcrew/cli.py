@@ -34,6 +34,7 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
     Typical use:
       python main.py run                      run the default crew on the embedded model
       python main.py run CREW --input k=v     run another crew with inputs
+      python main.py eval [CREW] [--model M]  score the records against the crew's labels
       python main.py validate                 check config/*.yaml without running anything
       python main.py list [crews|agents|tasks|tools]
       python main.py models [pull NAME]       embedded models and the provider in force
@@ -89,6 +90,24 @@ def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: 
                        batch_size=batch_size, concurrency=concurrency, json_mode=json_mode,
                        full_refresh=full_refresh, budget=_budget(budget), verbose=verbose, executor=executor,
                        ray_address=ray_address)
+
+
+@cli.command("eval", context_settings=CONTEXT)
+@click.argument("crew", required=False)
+@click.option("--labels", metavar="FILE", help="Labels CSV (default: the crew's eval: {labels: ...}).")
+@click.option("--model", "models", multiple=True, help="Model to score; repeat to compare models side by side.")
+@click.option("--limit", type=click.IntRange(min=1), help="Score only the first N labelled items.")
+@click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="Fill a {placeholder}.")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+@click.pass_context
+def eval_(ctx: click.Context, crew: str | None, labels: str | None, models: tuple[str, ...], limit: int | None,
+          inputs: tuple[str, ...], json_mode: bool) -> int:
+    """Score a crew's records against its labels, per field and per model (writes no target)."""
+    from etlcrew.commands.eval import eval_crew
+
+    console.configure(json_mode=json_mode)
+    return eval_crew(_settings(ctx), crew=crew, labels=labels, models=models, limit=limit, input_pairs=inputs,
+                     json_mode=json_mode)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -6,7 +6,25 @@ from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.errors import ConfigError
 from etlcrew.settings import Settings
+from etlcrew.specs.loader import ProjectSpec
 from etlcrew.specs.references import check_inputs
+
+
+def _check_labels(settings: Settings, project: ProjectSpec, crews: list[str]) -> None:
+    """Each crew's ``eval`` labels against its schema and items, for crews whose sources are local files (reading
+    a database or an API is left to ``eval``); every problem of every crew at once."""
+    from evaluation.compare import read_crew_labels
+
+    problems = []
+    for name in crews:
+        spec = project.crews[name]
+        if spec.eval and spec.sources and all(s.type == "files" for s in spec.sources):
+            try:
+                read_crew_labels(settings, project, name, None)
+            except ConfigError as exc:
+                problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
 
 
 def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:
@@ -22,6 +40,7 @@ def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...],
             problems = [p for name in crews for p in check_inputs(project, name, project.crews[name].inputs)]
             if problems:
                 raise ConfigError(problems)
+        _check_labels(settings, project, crews)
     except ConfigError as exc:
         if json_mode:
             console.emit_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})

@@ -1,0 +1,79 @@
+"""``eval [CREW]``: run the crew on its labelled items with one or more models and score every field.
+
+Labels are checked before anything runs (exit 2 naming file, line and column). Each model runs in a throwaway
+state folder with no targets (``evaluation.session``), so ``eval`` writes no table, report or webhook and never
+changes what a later ``run`` skips. ``--json`` prints one object::
+
+    {"crew": "support_inbox", "labels": "data/inbox_expected.csv", "items": 30,
+     "results": [{"model": "local/qwen2.5-coder-1.5b",
+                  "fields": {"category": {"accuracy": 0.8, "correct": 24, "total": 30,
+                                          "confusion": {"bug": {"bug": 8, "other": 1}, ...}}, ...},
+                  "items": 30, "correct_records": 12, "loaded": 30, "loaded_accuracy": 0.79,
+                  "review": 0, "quarantined": 0, "calls": 33, "prompt_tokens": 21000,
+                  "completion_tokens": 3000, "cost_usd": 0.0, "seconds": 390.2, "seconds_per_item": 13.0,
+                  "seconds_per_correct_record": 32.5, "cost_per_correct_record": 0.0}]}
+
+``confusion`` is expected value -> produced value -> count, for enum fields (``null`` for others); a record
+is correct when every field its label row checks is right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from etlcrew import console
+from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
+from etlcrew.errors import EXIT_OK
+from etlcrew.settings import Settings
+
+
+def eval_crew(settings: Settings, *, crew: str | None, labels: str | None, models: tuple[str, ...],
+              limit: int | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:
+    """Check the labels, run each model, print the scores side by side."""
+    from etlcrew.commands.run import quiet_crewai_logging
+    from etlcrew.crewai_env import import_crewai
+    from evaluation.compare import evaluate, read_crew_labels
+
+    project, tools = load_checked(settings)
+    name = pick_crew(project, crew)
+    inputs = crew_inputs(project, name, parse_inputs(input_pairs))
+    label_set = read_crew_labels(settings, project, name, labels)
+    count = min(limit, len(label_set.expected)) if limit else len(label_set.expected)
+    console.info(f"eval: crew '{name}', {count} labelled items from {label_set.file}, "
+                 f"fields {', '.join(label_set.fields)}")
+    import_crewai(settings.state_dir)
+    quiet_crewai_logging()
+    report = evaluate(settings, project, tools, name, inputs, label_set, list(models) or [None], limit)
+    if json_mode:
+        console.emit_json(report)
+    else:
+        print_report(report)
+    return EXIT_OK
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def print_report(report: dict[str, Any]) -> None:
+    """One row per model (accuracy per field, cost and time), then each enum field's confusion table."""
+    results = report["results"]
+    fields = list(results[0]["fields"]) if results else []
+    rows = [[r["model"], *(_percent(r["fields"][f]["accuracy"]) for f in fields),
+             f"{r['loaded']} ({_percent(r['loaded_accuracy'])})", r["review"], r["quarantined"], r["calls"],
+             r["prompt_tokens"] + r["completion_tokens"], f"${r['cost_usd']:.4f}", f"{r['seconds']:.0f}",
+             "-" if r["seconds_per_correct_record"] is None else f"{r['seconds_per_correct_record']:.1f}"]
+            for r in results]
+    console.table(f"eval {report['crew']}: {report['items']} items from {report['labels']}",
+                  ["model", *fields, "loaded (acc.)", "review", "quarantined", "calls", "tokens", "cost", "s",
+                   "s / correct record"], rows)
+    for result in results:
+        for field, scored in result["fields"].items():
+            if scored["confusion"]:
+                _confusion(result["model"], field, scored["confusion"])
+
+
+def _confusion(model: str, field: str, confusion: dict[str, dict[str, int]]) -> None:
+    produced = sorted({value for row in confusion.values() for value in row})
+    rows = [[expected, *(row.get(value, 0) or "" for value in produced)] for expected, row in sorted(confusion.items())]
+    console.table(f"{model}: {field} (rows: label, columns: produced)", ["label", *produced], rows)

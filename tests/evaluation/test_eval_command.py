@@ -1,0 +1,119 @@
+"""``eval`` end to end on the shipped inbox crew: a scripted model with known answers gives exact figures, no
+target is written, later runs are unaffected, and bad labels stop before any model call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from etlcrew.cli import main
+
+LABELS = """file,category,urgency
+0001-double-charge.eml,billing,medium
+0002-thermostat-wont-hold-temp.eml,bug,medium
+0003-doorbell-offline-urgent.eml,bug,urgent
+0004-refund-not-received.eml,billing,medium
+"""
+ANSWERS = {  # what the scripted model says per item: category right 3 times in 4, urgency right 2 times in 4
+    "inbox:0001-double-charge.eml": {"category": "billing", "urgency": "medium"},
+    "inbox:0002-thermostat-wont-hold-temp.eml": {"category": "bug", "urgency": "low"},
+    "inbox:0003-doorbell-offline-urgent.eml": {"category": "shipping", "urgency": "urgent"},
+    "inbox:0004-refund-not-received.eml": {"category": "billing", "urgency": "high"},
+}
+
+
+@pytest.fixture
+def known_answers(scripted):  # type: ignore[no-untyped-def]
+    from model_runtime.scripted import sample_answer
+
+    def answer(call):  # type: ignore[no-untyped-def]
+        data = json.loads(sample_answer(call)) if call.response_model is not None else None
+        if isinstance(data, dict) and "records" in data:
+            for record in data["records"]:
+                record.update(ANSWERS[record["item_id"]])
+            return json.dumps(data)
+        return sample_answer(call)
+
+    return scripted("known", default=answer)
+
+
+def run_eval(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["eval", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_eval_scores_each_field_exactly_and_writes_nothing(project_dir: Path, known_answers, capsys,  # type: ignore[no-untyped-def]
+                                                           tmp_path: Path) -> None:
+    (project_dir / "data" / "labels.csv").write_text(LABELS)
+    code, out, err = run_eval(capsys, "--labels", "data/labels.csv", "--model", "scripted/known", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["crew"], report["labels"], report["items"]) == ("support_inbox", "data/labels.csv", 4)
+    [row] = report["results"]
+    assert row["fields"]["category"] == {"accuracy": 0.75, "correct": 3, "total": 4, "confusion": {
+        "billing": {"billing": 2}, "bug": {"bug": 1, "shipping": 1}}}
+    assert row["fields"]["urgency"]["correct"] == 2 and row["fields"]["urgency"]["accuracy"] == 0.5
+    assert (row["correct_records"], row["loaded"], row["loaded_accuracy"]) == (1, 4, 0.625)
+    # only the labelled items were processed: one transform call per item (items_per_call: 1), one batch
+    assert [c.task for c in known_answers.history].count("transform") == 4
+    assert [c.task for c in known_answers.history].count("load") == 1
+    assert row["calls"] == len(known_answers.history)
+    assert row["seconds_per_correct_record"] == row["seconds"]
+    assert not (tmp_path / "output").exists(), "eval writes no target"
+    assert main(["runs", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == [], "eval leaves nothing in the ledger a later run reads"
+
+
+def test_eval_prints_a_table_and_confusion_tables(project_dir: Path, known_answers, capsys) -> None:  # type: ignore[no-untyped-def]
+    (project_dir / "data" / "labels.csv").write_text(LABELS)
+    code, out, _ = run_eval(capsys, "--labels", "data/labels.csv", "--model", "scripted/known", "--limit", "2")
+    assert code == 0
+    assert "eval support_inbox: 2 items" in out and "produced" in out and "billing" in out
+    assert [c.task for c in known_answers.history].count("transform") == 2, "--limit 2: two items"
+
+
+@pytest.mark.parametrize(("labels", "line", "column"), [
+    ("file,category\n0001-double-charge.eml,billing\nnot-an-item.eml,bug\n", 3, "file"),
+    ("file,category\n0001-double-charge.eml,refund\n", 2, "category"),
+    ("file,colour\n0001-double-charge.eml,red\n", 1, "colour"),
+    ("name,category\nx,bug\n", 1, None),
+])
+def test_bad_labels_exit_2_naming_file_line_and_column(project_dir: Path, known_answers, capsys,  # type: ignore[no-untyped-def]
+                                                        labels: str, line: int, column: str | None) -> None:
+    (project_dir / "data" / "labels.csv").write_text(labels)
+    code, _, err = run_eval(capsys, "--labels", "data/labels.csv", "--model", "scripted/known")
+    assert code == 2
+    assert f"data/labels.csv:{line}:" in err
+    if column:
+        assert f"'{column}'" in err
+    assert "Traceback" not in err
+    assert known_answers.history == [], "nothing ran"
+
+
+def test_the_shipped_crews_declare_labels_that_read(project_dir: Path) -> None:
+    from etlcrew.settings import load_settings
+    from etlcrew.specs.loader import load_project
+    from evaluation.compare import read_crew_labels
+
+    settings = load_settings(load_dotenv_file=False)
+    project = load_project(settings.config_dir)
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "data/make_shop_db.py"], cwd=project_dir, check=True, capture_output=True)
+    sizes = {crew: len(read_crew_labels(settings, project, crew, None).expected)
+             for crew in ("support_inbox", "orders_enrichment", "research_brief")}
+    assert sizes == {"support_inbox": 30, "orders_enrichment": 53, "research_brief": 8}
+
+
+def test_validate_checks_the_crews_labels_before_anything_runs(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    labels = project_dir / "data" / "inbox_expected.csv"
+    text = labels.read_text()
+    assert "0001-double-charge.eml,billing," in text, "the shipped labels changed: update this test"
+    labels.write_text(text.replace("0001-double-charge.eml,billing,", "0001-double-charge.eml,refunds,", 1))
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert "data/inbox_expected.csv:2: column 'category': 'refunds' is not one of" in err
