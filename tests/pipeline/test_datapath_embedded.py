@@ -23,12 +23,12 @@ KEEP = ("0001-double-charge.eml", "0021-webform-broken-again.txt")
 
 @pytest.fixture
 def embedded_url() -> str:
-    from model_runtime.catalogue import default_entry
+    from model_runtime.catalogue import find_entry
     from model_runtime.server import start_server
     from model_runtime.weights import cache_status
 
     settings = load_settings(load_dotenv_file=False)
-    entry = default_entry()
+    entry = find_entry("smollm2-135m")
     if cache_status(entry, settings.model_cache_dir) != "present":
         pytest.skip(f"weights not cached in {settings.model_cache_dir}: run `python main.py models pull`")
     server = start_server(settings.model_cache_dir / entry.file, alias=entry.name, parallel=1)
