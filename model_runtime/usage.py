@@ -108,6 +108,7 @@ class UsageMeter:
         self._lock = threading.Lock()
         self._record = record
         self._started: dict[str, float] = {}
+        self._failed_ids: dict[str, None] = {}  # call ids already counted as failed, oldest first
 
     def _started_call(self, source: Any, event: Any) -> None:
         with self._lock:
@@ -138,8 +139,16 @@ class UsageMeter:
             self._record(CallRecord(model, prompt, completion, self._latency_ms(event), None, **_labels(event)))
 
     def _failed(self, source: Any, event: Any) -> None:
-        """Counted and recorded; the display shows it and the retry layer says what happens next."""
+        """Counted and recorded once per attempt (CrewAI's OpenAI provider reports one failed attempt twice, from
+        two nested handlers, with the same call id); the retry layer says what happens next."""
+        call_id = str(getattr(event, "call_id", "") or "")
         with self._lock:
+            if call_id and call_id in self._failed_ids:
+                return
+            if call_id:
+                self._failed_ids[call_id] = None
+                if len(self._failed_ids) > 10_000:  # only the latest attempts can be reported again
+                    self._failed_ids.pop(next(iter(self._failed_ids)))
             self.usage.failed_calls += 1
         error = " ".join(str(getattr(event, "error", "") or "unknown error").split())
         if self._record:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_stub import StubOpenAI
 
 from etlcrew.cli import main
 
@@ -41,57 +40,9 @@ def test_value_probabilities_multiply_the_tokens_that_spell_each_value() -> None
     assert both["a:2"] == {"category": 0.5, "summary": 1.0}, "without a filter every string value is measured"
 
 
-class StubOpenAI:
-    """Answers chat completions like an OpenAI-compatible server: schema-valid JSON with log-probabilities
-    in which every ``category`` value is written with probability ``p``."""
-
-    def __init__(self, p: float) -> None:
-        from model_runtime.scripted import sample_instance
-
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append(body)
-                schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
-                content = json.dumps(sample_instance(schema)) if schema else "Final Answer: read them"
-                value = f'"category": "{sample_instance(schema)["records"][0]["category"]}"' \
-                    if schema and "records" in schema.get("properties", {}) else None
-                logprobs = {"content": tokens_of(content, value and value.split(": ")[1], p)}
-                reply = {"id": "x", "object": "chat.completion", "created": 0, "model": "stub",
-                         "choices": [{"index": 0, "finish_reason": "stop", "logprobs": logprobs,
-                                      "message": {"role": "assistant", "content": content}}],
-                         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.requests: list[dict[str, Any]] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def unsure_server() -> Iterator[StubOpenAI]:
-    server = StubOpenAI(p=0.2)
+    server = StubOpenAI(logprobs=lambda content, value: tokens_of(content, value, 0.2))
     yield server
     server.close()
 
@@ -120,7 +71,7 @@ def test_records_below_min_confidence_are_held_for_review(project_dir: Path, uns
 
 
 def test_records_above_min_confidence_are_loaded(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    server = StubOpenAI(p=0.9)
+    server = StubOpenAI(logprobs=lambda content, value: tokens_of(content, value, 0.9))
     try:
         set_min_confidence(project_dir, 0.5)
         code = main(["run", "--model", "openai/stub", "--base-url", server.url, "--json"])
