@@ -15,7 +15,7 @@ from crewai.tasks.task_output import TaskOutput
 from pydantic import BaseModel
 
 from agents.builder import build_agent, build_manager
-from etlcrew.specs.loader import ProjectSpec
+from etlcrew.specs.project import ProjectSpec
 from tasks.builder import build_task
 
 LlmFor = Callable[[str | None], Any]  # agent name (None: the manager) -> LLM

@@ -6,6 +6,7 @@ about 10 s on them. The variables must be set before ``crewai`` is first importe
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import warnings
@@ -63,3 +64,10 @@ def import_crewai(state_dir: Path) -> ModuleType:
 
     set_lock_backend(_thread_lock)
     return crewai
+
+
+def quiet_crewai_logging() -> None:
+    """CrewAI logs warnings and the errors we handle ourselves (invalid output is retried, then quarantined)."""
+    for name in ("crewai", "LiteLLM", "httpx", "openai"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    logging.getLogger().setLevel(logging.CRITICAL)

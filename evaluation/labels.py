@@ -16,7 +16,7 @@ from pathlib import Path
 
 from etlcrew.errors import ConfigError, ConfigProblem
 from etlcrew.specs.datapath import FieldSpec, SchemaSpec
-from evaluation.scoring import parse_boolean, parse_number
+from evaluation.values import parse_boolean, parse_number
 
 KEY_COLUMNS = ("item_id", "file")
 MAX_PROBLEMS = 20

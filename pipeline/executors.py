@@ -13,12 +13,12 @@ import contextvars
 import os
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pipeline.batches import Batch
     from pipeline.journal import BatchOutcome, StoredBatch
+    from pipeline.ray_worker import RemoteResult
 
 Result = tuple["BatchOutcome | None", "BaseException | None"]
 RAY_TASK_RETRIES = 3  # system failures (a worker or node dying); model errors follow the crew's retry policy
@@ -43,16 +43,6 @@ class LocalExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-
-
-@dataclass
-class RemoteResult:
-    """What a Ray worker sends back: the batch's committed-to-be phases, its model calls and its outcome."""
-
-    outcome: BatchOutcome
-    phases: list[tuple[str, str]] = field(default_factory=list)  # (phase, raw output), in order
-    calls: list[Any] = field(default_factory=list)  # model_runtime.usage.CallRecord
-    reused: bool = False  # the outcome was already committed before a resume
 
 
 class RayExecutor:
@@ -87,6 +77,8 @@ class RayExecutor:
 
     def submit(self, batch: Batch, earlier: StoredBatch | None) -> Any:
         if earlier is not None and earlier.outcome is not None:  # finished before a crash: only loading is left
+            from pipeline.ray_worker import RemoteResult
+
             return self._ray.put(RemoteResult(earlier.outcome, reused=True))
         return self._remote.remote(self._job, batch, earlier.phases if earlier else None)
 

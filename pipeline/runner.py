@@ -9,54 +9,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etlcrew.errors import RunInterrupted
 from etlcrew.settings import Settings
-from etlcrew.specs.loader import ProjectSpec
+from etlcrew.specs.project import ProjectSpec
 from pipeline.models import ModelChooser
+from pipeline.options import RunOptions, ToolBox
 from pipeline.run_result import RunResult
-from tools.registry import ToolInfo, load_tool
+from tools.registry import ToolInfo
 
 if TYPE_CHECKING:
-    from etlcrew.specs.models import BudgetSpec
     from ledger import Ledger
     from observe.events import EventHub
-    from pipeline.control import Budget
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """What the command line (or a caller) asks of a run, beyond the YAML."""
-
-    crew: str
-    inputs: dict[str, object]
-    process: str | None = None
-    model: str | None = None
-    base_url: str | None = None
-    batch_size: int | None = None
-    concurrency: int | None = None
-    full_refresh: bool = False
-    max_llm_calls: int | None = None
-    max_tokens: int | None = None
-    max_seconds: float | None = None
-    verbose: bool = False
-    executor: str = "local"  # or "ray": batches as tasks on a Ray cluster (pipeline.executors)
-    ray_address: str | None = None
-    only_items: tuple[str, ...] | None = None  # process just these item ids (``eval``: the labelled items)
-
-    def budget(self, spec: BudgetSpec) -> Budget:
-        """Flags over the crew's ``budget:``."""
-        from pipeline.control import Budget
-
-        return Budget(max_llm_calls=self.max_llm_calls or spec.max_llm_calls,
-                      max_tokens=self.max_tokens or spec.max_tokens,
-                      max_seconds=self.max_seconds or spec.max_seconds)
 
 
 def new_run_id() -> str:
@@ -64,22 +33,6 @@ def new_run_id() -> str:
     from ulid import ULID
 
     return str(ULID())
-
-
-class ToolBox:
-    """Loads each named tool once per run; batches building crews at once share it safely."""
-
-    def __init__(self, tools: dict[str, ToolInfo]) -> None:
-        self.infos = tools
-        self._loaded: dict[str, object] = {}
-        self._lock = threading.Lock()
-
-    def __call__(self, names: list[str]) -> list[object]:
-        with self._lock:
-            for name in names:
-                if name not in self._loaded:
-                    self._loaded[name] = load_tool(self.infos[name])
-            return [self._loaded[n] for n in names]
 
 
 # crew keys that change how a run goes, not what its records are: changing them re-processes nothing
@@ -143,7 +96,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                          lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
                          spent_before=spent)
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url, parallel=concurrency,
-                           should_stop=control.stop_requested)
+                           should_stop=control.stop_requested, run_id=result.run_id)
     models = chooser.planned_models()
     config_hash = relevant_config_hash(project, options.crew, models, result.process)
     chooser.prepare()

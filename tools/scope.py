@@ -35,19 +35,16 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from tools.data_wrapping import new_tool_tag
+from tools.errors import ToolScopeError
 
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
-    from etlcrew.specs.loader import ProjectSpec
+    from etlcrew.specs.project import ProjectSpec
 
 MAX_READ_BYTES = 1_000_000
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _READ_FIX = "declare it as a source in crews.yaml or pick a file under them"
 _WRITE_FIX = "write under them (a relative path goes to the first) or declare a target in crews.yaml"
-
-
-class ToolScopeError(ValueError):
-    """A tool was asked to reach outside what its crew declares; the message says what is allowed."""
 
 
 def host_key(url: str) -> str:

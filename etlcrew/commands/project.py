@@ -6,7 +6,8 @@ from collections.abc import Mapping
 
 from etlcrew.errors import ConfigError, ConfigProblem, UsageError
 from etlcrew.settings import Settings
-from etlcrew.specs.loader import ProjectSpec, load_project, suggest
+from etlcrew.specs.loader import load_project
+from etlcrew.specs.project import ProjectSpec, suggest
 from etlcrew.specs.references import check_inputs
 from tools.registry import ToolInfo, broken_tool_files, discover
 

@@ -17,8 +17,8 @@ from etlcrew.errors import EXIT_OK, ConfigError, ConfigProblem, UsageError
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
-    from etlcrew.specs.loader import ProjectSpec
-    from pipeline.runner import RunOptions
+    from etlcrew.specs.project import ProjectSpec
+    from pipeline.options import RunOptions
 
 FINISHED = ("succeeded", "partial")
 
@@ -29,7 +29,7 @@ def resume(settings: Settings, run_id: str, *, force: bool, json_mode: bool,
     from dataclasses import fields
 
     from etlcrew.commands.run import execute, print_summary
-    from pipeline.runner import RunOptions
+    from pipeline.options import RunOptions
 
     row = find_run(settings, run_id)
     if row["status"] in FINISHED:

@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 from typing import TYPE_CHECKING
 
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
-from etlcrew.crewai_env import import_crewai
+from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
 from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, RunInterrupted, UsageError
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
-    from etlcrew.specs.loader import ProjectSpec
-    from pipeline.runner import RunOptions
+    from etlcrew.specs.project import ProjectSpec
+    from pipeline.options import RunOptions
     from tools.registry import ToolInfo
-
-
-def quiet_crewai_logging() -> None:
-    """CrewAI logs warnings and the errors we handle ourselves (invalid output is retried, then quarantined)."""
-    for name in ("crewai", "LiteLLM", "httpx", "openai"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
-    logging.getLogger().setLevel(logging.CRITICAL)
 
 
 def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], process: str | None,
@@ -46,7 +38,7 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
             reachable(ray_address or os.environ["RAY_ADDRESS"])  # before the run starts, not minutes into it
     inputs = crew_inputs(project, name, parse_inputs(input_pairs))
     console.info(f"running crew '{name}' ({process or project.crews[name].process})")
-    from pipeline.runner import RunOptions
+    from pipeline.options import RunOptions
 
     options = RunOptions(crew=name, inputs=inputs, process=process, model=model, base_url=base_url,
                          batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh, verbose=verbose,

@@ -15,7 +15,7 @@ from etlcrew import console
 from etlcrew.commands.project import load_checked, pick_crew
 from etlcrew.errors import EtlcrewError, UsageError
 from etlcrew.settings import Settings
-from etlcrew.specs.loader import suggest
+from etlcrew.specs.project import suggest
 from tools.registry import ToolInfo
 
 

@@ -6,50 +6,15 @@ the entry and the key, a YAML syntax error gives the line. Cross-file checks liv
 
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from etlcrew.errors import ConfigError, ConfigProblem
-from etlcrew.specs.models import AgentSpec, CrewSpec, TaskSpec
+from etlcrew.specs.models import AgentSpec, TaskSpec
+from etlcrew.specs.project import CONFIG_FILES, ENTRY_WORD, ProjectSpec, suggest
 from etlcrew.specs.yaml_source import YamlDocument, YamlSyntaxError, load_yaml_file
-
-CONFIG_FILES: dict[str, tuple[str, type[BaseModel]]] = {
-    "agents": ("agents.yaml", AgentSpec),
-    "tasks": ("tasks.yaml", TaskSpec),
-    "crews": ("crews.yaml", CrewSpec),
-}
-_ENTRY_WORD = {"agents": "agent", "tasks": "task", "crews": "crew"}
-
-
-@dataclass
-class ProjectSpec:
-    """Every agent, task and crew of a project, validated, with the documents they came from."""
-
-    config_dir: Path
-    agents: dict[str, AgentSpec] = field(default_factory=dict)
-    tasks: dict[str, TaskSpec] = field(default_factory=dict)
-    crews: dict[str, CrewSpec] = field(default_factory=dict)
-    documents: dict[str, YamlDocument] = field(default_factory=dict)
-
-    def default_crew(self) -> str:
-        """The crew marked ``default: true``, else the first one declared."""
-        for name, crew in self.crews.items():
-            if crew.default:
-                return name
-        return next(iter(self.crews))
-
-    def file_of(self, kind: str) -> str:
-        return f"{self.config_dir.name}/{CONFIG_FILES[kind][0]}"
-
-
-def suggest(word: str, choices: list[str] | set[str]) -> str | None:
-    """The closest of ``choices`` to ``word``, for "did you mean" hints."""
-    match = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
-    return match[0] if match else None
 
 
 def _field_names(model: type[BaseModel]) -> set[str]:
@@ -101,7 +66,7 @@ def _readable_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _problems_from(exc: ValidationError, kind: str, entry: str, doc: YamlDocument,
                    file: str, model: type[BaseModel]) -> list[ConfigProblem]:
-    word = _ENTRY_WORD[kind]
+    word = ENTRY_WORD[kind]
     problems = []
     for err in exc.errors():
         raw_loc = tuple(err["loc"])
@@ -146,23 +111,23 @@ def _load_kind(config_dir: Path, kind: str, spec: ProjectSpec, problems: list[Co
         return
     spec.documents[kind] = doc
     for dup_path, first, second in doc.duplicates:
-        what = _ENTRY_WORD[kind] if len(dup_path) == 1 else "key"
+        what = ENTRY_WORD[kind] if len(dup_path) == 1 else "key"
         problems.append(ConfigProblem(
             shown, f"duplicate {what} '{'.'.join(map(str, dup_path))}' (first defined at line {first})", second,
             entry=str(dup_path[0]), hint="rename or remove one of them"))
     data = doc.data
     if data is None:
-        problems.append(ConfigProblem(shown, f"no {kind} defined", hint=f"add at least one {_ENTRY_WORD[kind]}"))
+        problems.append(ConfigProblem(shown, f"no {kind} defined", hint=f"add at least one {ENTRY_WORD[kind]}"))
         return
     if not isinstance(data, dict):
-        problems.append(ConfigProblem(shown, f"expected a mapping of {_ENTRY_WORD[kind]} names, got "
+        problems.append(ConfigProblem(shown, f"expected a mapping of {ENTRY_WORD[kind]} names, got "
                                       f"{type(data).__name__}", 1, hint="see the shipped config for the shape"))
         return
     target: dict[str, Any] = getattr(spec, kind)
     for name, body in data.items():
         name = str(name)
         if not isinstance(body, dict):
-            problems.append(ConfigProblem(shown, f"{_ENTRY_WORD[kind]} '{name}' must be a mapping of keys",
+            problems.append(ConfigProblem(shown, f"{ENTRY_WORD[kind]} '{name}' must be a mapping of keys",
                                           doc.line_of((name,)), name))
             continue
         try:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from etlcrew.errors import ConfigProblem
 from etlcrew.specs import placeholders
-from etlcrew.specs.loader import ProjectSpec, suggest
+from etlcrew.specs.project import ProjectSpec, suggest
 
 
 def _unknown(file: str, line: int | None, entry: str, what: str, name: str, choices: set[str], key: str,
