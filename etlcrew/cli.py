@@ -241,6 +241,11 @@ def show_(ctx: click.Context, run_id: str, json_mode: bool) -> int:
     console.configure(json_mode=json_mode)
     return show_run(_settings(ctx), run_id, json_mode)
 
+def run_crew() -> int:
+    """``run_crew``, the entry point CrewAI's own ``crewai run`` looks for: runs the default crew."""
+    return main(["run", *sys.argv[1:]])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python main.py`` and the ``etlcrew`` command: errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -12,6 +12,7 @@ password in a URL never reaches the terminal or a log that captured it. Live dis
 from __future__ import annotations
 
 import json
+import os
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ def _console(stream: str) -> Console:
             emoji=False,
             force_terminal=None if interactive else False,
             no_color=not interactive,
-            width=None if interactive else 160,
+            width=None if interactive else int(os.environ.get("COLUMNS", "") or 160),  # piped: COLUMNS or 160
         )
     return _state[stream]
 
@@ -98,14 +99,21 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
-    """A table on stdout; piped, plain aligned columns without box-drawing characters (cp1252, ``awk``)."""
+def table(title: str | None, columns: list[str], rows: list[list[Any]], whole: tuple[int, ...] = ()) -> None:
+    """A table on stdout; piped, plain aligned columns without box-drawing characters (cp1252, ``awk``).
+
+    Columns listed in ``whole`` (by index) are never cut or wrapped, e.g. run ids a user copies.
+    """
     from rich.table import Table
 
     framed = sys.stdout.isatty()
     grid = Table(title=title, show_edge=False, header_style="bold", safe_box=True, box=_box() if framed else None)
-    for column in columns:
-        grid.add_column(column)
+    for index, column in enumerate(columns):
+        if index in whole:
+            width = max([len(column), *(len(str(row[index])) for row in rows)])
+            grid.add_column(column, no_wrap=True, min_width=width)
+        else:
+            grid.add_column(column)
     for row in rows:
         grid.add_row(*["" if cell is None else redact(str(cell)) for cell in row])
     _console("out").print(grid)

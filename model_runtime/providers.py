@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from etlcrew.settings import Settings
 
 LOCAL_API_KEY = "sk-local"
+MIN_SLOTS = 2
 
 # Provider prefix -> environment variables that hold its key (any one will do).
 PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
@@ -38,6 +39,12 @@ PROVIDER_KEYS: dict[str, tuple[str, ...]] = {
 }
 # Providers that speak the OpenAI protocol: with a base_url (a self-hosted server) no real key is needed.
 OPENAI_COMPATIBLE = {"openai", "ollama", "ollama_chat", "hosted_vllm"}
+# Providers whose CrewAI client needs a package of its own: provider -> (module to import, our install extra).
+PROVIDER_PACKAGES: dict[str, tuple[str, str]] = {
+    "anthropic": ("anthropic", "anthropic"), "claude": ("anthropic", "anthropic"),
+    "gemini": ("google.genai", "gemini"), "google": ("google.genai", "gemini"),
+    "azure": ("azure.ai.inference", "azure"), "bedrock": ("boto3", "bedrock"),
+}
 KEYLESS = {"ollama", "ollama_chat", "hosted_vllm"}
 
 
@@ -77,9 +84,43 @@ def normalise(model: str) -> str:
     return model
 
 
+OLLAMA_ENV = ("OLLAMA_HOST", "OLLAMA_API_BASE")  # Ollama's own name, and the one most guides (LiteLLM) use
+
+
+def ollama_base_url() -> str | None:
+    """The Ollama server from ``OLLAMA_HOST`` or ``OLLAMA_API_BASE`` as an OpenAI-compatible base URL (``http://``
+    and port 11434 added when missing, ``/v1`` appended), or ``None`` when neither is set."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    value = next((os.environ[n].strip() for n in OLLAMA_ENV if os.environ.get(n, "").strip()), None)
+    if value is None:
+        return None
+    parts = urlsplit(value if "://" in value else f"http://{value}")
+    netloc = parts.netloc if parts.port is not None or parts.scheme != "http" else f"{parts.netloc}:11434"
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme, netloc, path if path.endswith("/v1") else f"{path}/v1", "", ""))
+
+
 def is_local(model: str) -> bool:
     """Whether ``model`` names the embedded runtime."""
     return normalise(model).startswith(LOCAL_PREFIX)
+
+
+def _require_package(provider: str, model: str) -> None:
+    """Stop before the run starts, with the install command, when the provider's client package is missing."""
+    import importlib.util
+
+    needed = PROVIDER_PACKAGES.get(provider)
+    if needed is None:
+        return
+    module, extra = needed
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise ModelSetupError(f"model '{model}' needs the '{module.split('.')[0]}' package, which is not installed",
+                              hint=f'pip install -e ".[{extra}]"')
 
 
 def _require_key(provider: str, model: str) -> None:
@@ -105,14 +146,15 @@ def build_llm(
     and backed off in one place; ``timeout`` is the per-call timeout (the client's default waits 600 s).
     """
     model = normalise(model)
-    base_url = base_url or settings.base_url
     provider, _, name = model.partition("/")
+    base_url = base_url or settings.base_url or (ollama_base_url() if provider in ("ollama", "ollama_chat") else None)
     if provider + "/" == LOCAL_PREFIX:
         return _build_local(name, settings, parallel=parallel, temperature=temperature, timeout=timeout)
     if not name:
         provider = "openai"  # CrewAI's own default for a bare name such as "gpt-4o-mini"
     if not (base_url and provider in OPENAI_COMPATIBLE):
         _require_key(provider, model)
+    _require_package(provider, model)
     from etlcrew.crewai_env import import_crewai
 
     crewai = import_crewai(settings.state_dir)
@@ -138,7 +180,9 @@ def _build_local(name: str, settings: Settings, *, parallel: int, temperature: f
 
     entry = find_entry(name)
     path = ensure_weights(entry, settings.model_cache_dir)
-    server = start_server(path, alias=entry.name, parallel=parallel,
+    # two slots at least: llama.cpp gives a request the slot whose cached prompt is most alike, so the
+    # transformer's and the publisher's shared prompts stay cached side by side even when calls come one by one
+    server = start_server(path, alias=entry.name, parallel=max(MIN_SLOTS, parallel),
                           ctx_per_slot=min(DEFAULT_CTX_PER_SLOT, entry.context_size))
     crewai = import_crewai(settings.state_dir)
     from model_runtime.confidence import ConfidenceInterceptor

@@ -14,7 +14,7 @@ from typing import Any
 
 from etlcrew.errors import ModelSetupError
 from etlcrew.settings import Settings
-from etlcrew.specs.loader import ProjectSpec
+from etlcrew.specs.project import ProjectSpec
 
 HOSTED_TIMEOUT_S = 120.0
 LOCAL_TIMEOUT_S = 900.0  # SmolLM2 writes ~30 tokens/s alone; a batch's 2,000 tokens under load took over 120 s
@@ -24,14 +24,15 @@ class ModelChooser:
     """Maps agent names to LLM instances; instances are shared per model name (counting uses events)."""
 
     def __init__(self, project: ProjectSpec, crew: str, settings: Settings, flag_model: str | None,
-                 base_url: str | None, parallel: int = 1, should_stop: Callable[[], bool] | None = None) -> None:
+                 base_url: str | None, parallel: int = 1, should_stop: Callable[[], bool] | None = None,
+                 run_id: str | None = None) -> None:
         from model_runtime.resilience import FailureBreaker
 
         self.project, self.crew, self.settings = project, crew, settings
         self.flag_model, self.base_url, self.parallel = flag_model, base_url, parallel
         self.should_stop = should_stop
         self.retry = project.crews[crew].retry
-        self.breaker = FailureBreaker(self.retry.max_consecutive_failures)
+        self.breaker = FailureBreaker(self.retry.max_consecutive_failures, run_id=run_id)
         self._built: dict[str, Any] = {}
         self._wrapped: dict[tuple[str, ...], Any] = {}
 
@@ -85,9 +86,11 @@ class ModelChooser:
                 raise ModelSetupError(f"no scripted model registered as '{name}'",
                                       "register one with model_runtime.scripted.register_scripted() in your test")
             return llm
-        from model_runtime.providers import build_llm, check_reachable
+        from model_runtime.providers import build_llm, check_reachable, ollama_base_url
 
         base_url = self.base_url or self.settings.base_url
+        if not base_url and name.startswith(("ollama/", "ollama_chat/")):
+            base_url = ollama_base_url() or "http://localhost:11434/v1"
         if base_url and not name.startswith("local/"):
             check_reachable(base_url)
         return build_llm(name, self.settings, base_url=self.base_url, parallel=self.parallel,

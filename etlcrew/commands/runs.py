@@ -98,7 +98,9 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
                       items["pending"], llm["calls"], llm["prompt_tokens"] + llm["completion_tokens"],
                       f"${llm['cost_usd']:.4f}"])
     console.table(None, ["run", "crew", "status", "started (UTC)", "duration", "loaded", "quarantined", "skipped",
-                         "pending", "calls", "tokens", "cost"], table)
-    if any(r["resumable"] for r in records):
-        console.info("resume a run with: python main.py resume RUN_ID; details: python main.py show RUN_ID")
+                         "pending", "calls", "tokens", "cost"], table, whole=(0,))
+    resumable = [r["run_id"] for r in records if r["resumable"]]
+    if resumable:
+        console.info(f"resume a run with: python main.py resume {resumable[0]}; "
+                     f"details: python main.py show {resumable[0]}")
     return EXIT_OK

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from yaml_edit import edit_config, with_researcher
 
 from etlcrew.cli import main
 
@@ -41,8 +42,9 @@ def two_runs(project_dir: Path, scripted, capsys: pytest.CaptureFixture[str]) ->
     from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer, unregister_scripted
 
     crews = project_dir / "config" / "crews.yaml"
-    crews.write_text(crews.read_text().replace(
-        "  batch_size: 10\n", "  batch_size: 10\n  retry:\n    backoff_s: 0\n    max_consecutive_failures: 50\n", 1))
+    edit_config(crews, "  batch_size: 10\n",
+                "  batch_size: 10\n  retry:\n    backoff_s: 0\n    max_consecutive_failures: 50\n")
+    with_researcher(project_dir)  # three phases, so show has a table per phase
     (project_dir / "data" / "inbox" / "9999-empty.eml").write_text("")
     register_scripted("faulty", FaultyLLM(ScriptedLLM(default=sample_answer), rate=0.2, seed=7))
     try:
@@ -131,3 +133,15 @@ def _stopped_and_crashed(stopped: dict, capsys: pytest.CaptureFixture[str], isol
     assert shown["llm"]["calls"] == stopped["llm"]["calls"]  # type: ignore[index]
     assert main(["show", stopped["run_id"]]) == 0
     assert "running (process gone)" in capsys.readouterr().out
+
+
+def test_runs_prints_whole_run_ids_at_100_columns(two_runs: tuple[dict, dict], capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def, type-arg]
+    from etlcrew import console
+
+    monkeypatch.setenv("COLUMNS", "100")
+    console.configure()
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    for run in two_runs:
+        assert run["run_id"] in out, "a run id was cut"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from openai_stub import StubOpenAI
 
 from etlcrew.cli import main
@@ -34,3 +35,43 @@ def test_each_failed_attempt_is_counted_once_everywhere(project_dir: Path, capsy
     finally:
         ledger.close()
     assert len(failed) == FAILURES and all(c["latency_ms"] is not None for c in failed)
+
+
+@pytest.mark.parametrize("variable", ["OLLAMA_HOST", "OLLAMA_API_BASE"])
+def test_ollama_is_found_through_either_variable(project_dir: Path, capsys, monkeypatch, variable: str) -> None:  # type: ignore[no-untyped-def]
+    server = StubOpenAI()
+    try:
+        monkeypatch.delenv("OLLAMA_HOST", raising=False)
+        monkeypatch.delenv("OLLAMA_API_BASE", raising=False)
+        monkeypatch.setenv(variable, server.url.removeprefix("http://").removesuffix("/v1"))  # host:port, as guides
+        code = main(["run", "--model", "ollama/qwen2.5", "--json"])
+        run = json.loads(capsys.readouterr().out)
+    finally:
+        server.close()
+    assert code == 0 and run["items"]["loaded"] == 30
+    assert server.requests and all(r["model"] == "qwen2.5" for r in server.requests)
+
+
+@pytest.mark.parametrize(("model", "key", "extra"), [
+    ("anthropic/claude-3-5-haiku-latest", "ANTHROPIC_API_KEY", "anthropic"),
+    ("gemini/gemini-2.0-flash", "GEMINI_API_KEY", "gemini"),
+])
+def test_a_provider_without_its_package_stops_before_the_run_naming_the_install(  # type: ignore[no-untyped-def]
+        project_dir: Path, capsys, monkeypatch, isolated_state: Path, model: str, key: str, extra: str) -> None:
+    import importlib.util
+
+    module = {"anthropic": "anthropic", "gemini": "google.genai"}[extra]
+    try:
+        installed = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        installed = False
+    if installed:
+        pytest.skip(f"{module} is installed here")
+    monkeypatch.setenv(key, "k-test")
+    code = main(["run", "--model", model, "--json"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f'pip install -e ".[{extra}]"' in err and "Traceback" not in err
+    assert not (isolated_state / "ledger.db").exists() or main(["runs", "--json"]) == 0
+    if (isolated_state / "ledger.db").exists():
+        assert json.loads(capsys.readouterr().out) == [], "no run was started"
