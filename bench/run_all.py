@@ -178,6 +178,19 @@ def executor_figures(d: dict[str, Any]) -> list[Figure]:
     return out
 
 
+def quality_figures(d: dict[str, Any]) -> list[Figure]:
+    """bench/quality.py: per model and arm, accuracy per field against the issue's targets, and time per item."""
+    out = []
+    for row in d["rows"]:
+        met = all(row["accuracy"].get(k, 1) >= v for k, v in d["targets"].items()) \
+            and row["seconds_per_item"] <= d["max_seconds_per_item"] and not row["repeated_summaries"]
+        accuracy = ", ".join(f"{k} {v:.2f}" for k, v in row["accuracy"].items())
+        out.append(Figure(f"records right, {row['model']} ({row['arm']}), {d['items']} labelled e-mails",
+                          f"{accuracy}; {row['seconds_per_item']:.1f} s/item", "category/product >= 0.85, "
+                          "urgency >= 0.6, sentiment >= 0.75, <= 15 s/item", met))
+    return out
+
+
 # ------------------------------------------------------------------------------------------------ the suite
 
 SUITE: list[Bench] = [
@@ -201,6 +214,8 @@ SUITE: list[Bench] = [
           needs_weights=True, timeout_s=300),
     Bench("ledger_overhead", "ledger_overhead.py", [], "ledger_overhead.json", ledger_figures, timeout_s=300),
     Bench("rerun", "rerun.py", [], "rerun.json", rerun_figures, timeout_s=300),
+    Bench("quality", "quality.py", ["--models", "qwen2.5-coder-1.5b", "--limit", "10"], "quality.json",
+          quality_figures, needs_weights=True, timeout_s=1800),
 ]
 
 

@@ -14,7 +14,7 @@ from etlcrew.errors import UsageError
 
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
-    from etlcrew.specs.loader import ProjectSpec
+    from etlcrew.specs.project import ProjectSpec
     from evaluation.labels import LabelSet
     from evaluation.scoring import Score
     from evaluation.session import ModelRun

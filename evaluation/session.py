@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
-    from etlcrew.specs.loader import ProjectSpec
+    from etlcrew.specs.project import ProjectSpec
     from pipeline.run_result import RunResult
     from tools.registry import ToolInfo
 
@@ -32,6 +32,7 @@ class ModelRun:
     review: int
     quarantined: int
     result: RunResult
+    confidence: dict[str, dict[str, float]]  # item_id -> enum field -> probability, when the model gave logprobs
 
 
 def run_labelled(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], crew: str,
@@ -39,7 +40,8 @@ def run_labelled(settings: Settings, project: ProjectSpec, tools: dict[str, Tool
     """Run ``crew`` on ``item_ids`` with ``model`` (``None``: the crew's own choice) in a temp state folder."""
     from ledger import open_ledger
     from pipeline.journal import BatchOutcome
-    from pipeline.runner import RunOptions, run_crew
+    from pipeline.options import RunOptions
+    from pipeline.runner import run_crew
 
     spec = project.crews[crew]
     isolated_project = replace(project, crews={**project.crews, crew: spec.model_copy(update={"targets": []})})
@@ -61,5 +63,7 @@ def run_labelled(settings: Settings, project: ProjectSpec, tools: dict[str, Tool
             loaded.add(record["item_id"])
         for held in outcome.review:
             records[held.item_id] = held.record
+    confidence = {item_id: probs for o in outcomes for item_id, probs in o.confidence.items()}
     return ModelRun(model or ", ".join(result.models), records, loaded,
-                    sum(len(o.review) for o in outcomes), sum(len(o.quarantined) for o in outcomes), result)
+                    sum(len(o.review) for o in outcomes), sum(len(o.quarantined) for o in outcomes), result,
+                    confidence)

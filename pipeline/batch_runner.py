@@ -24,14 +24,14 @@ from pipeline.batches import (
     render_items,
 )
 from pipeline.journal import BatchOutcome, RunJournal
-from pipeline.records import QuarantineRow, candidate_records, validate_batch
+from pipeline.records import REASON_FIELD, QuarantineRow, candidate_records, validate_batch
 from pipeline.review import ReviewRow, degenerate_items, low_confidence
 
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
-    from etlcrew.specs.loader import ProjectSpec
+    from etlcrew.specs.project import ProjectSpec
     from pipeline.models import ModelChooser
-    from pipeline.runner import RunOptions, ToolBox
+    from pipeline.options import RunOptions, ToolBox
 
 PHASES = ("extract", "transform", "load")
 
@@ -143,12 +143,16 @@ class BatchRunner:
             if phase == "transform":
                 raw = self._transform_in_parts(batch, texts.get("extract"))
                 outputs[phase] = _parse(models[phase], raw)
+                context = _without_reasoning(raw)  # the publisher reads the records, not the model's notes
             else:
                 done: list[Any] = []
                 self._crew(batch, models, texts, done.append, only_phase=phase).kickoff()
-                raw = done[-1].raw if done else ""
-                outputs[phase] = (done[-1].pydantic or raw) if done else raw
-            texts[phase] = raw
+                structured = done[-1].pydantic if done else None
+                # the next phase gets the structured output, not the free text a tool-using turn may leave in raw
+                raw = structured.model_dump_json() if structured is not None else (done[-1].raw if done else "")
+                outputs[phase] = structured if structured is not None else raw
+                context = raw
+            texts[phase] = context
             if commit:
                 self.journal.phase_done(batch.number, phase, raw)
 
@@ -284,6 +288,20 @@ class BatchRunner:
             total.quarantined += part.quarantined
             total.digest = total.digest or part.digest
         return total
+
+
+def _without_reasoning(records_json: str) -> str:
+    """The records as the publisher's context: one line each, ``item_id: field=value; ...``, without the
+    reasoning sentences. A 10-record batch is ~40% fewer prompt tokens than the JSON, and on the embedded model
+    the publisher's prompt is processed at ~40 tokens/s."""
+    try:
+        records = json.loads(records_json).get("records", [])
+        lines = [f"{r.get('item_id')}: " + "; ".join(f"{k}={v}" for k, v in r.items()
+                                                       if k not in ("item_id", REASON_FIELD) and v is not None)
+                 for r in records if isinstance(r, dict)]
+    except (ValueError, AttributeError):
+        return records_json
+    return "\n".join(lines)
 
 
 def _findings_for(findings: str, item_ids: list[str]) -> str:

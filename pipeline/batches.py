@@ -80,6 +80,10 @@ def describe_schema(schema: SchemaSpec) -> str:
             continue
         kind = f"one of {', '.join(spec.values or [])}" if spec.type == "enum" else spec.type
         lines.append(f"- {name}: {kind}{note}{optional}")
+    if schema.examples:
+        lines.append("Examples (text -> values):")
+        lines += [f'- "{" ".join(e.text.split())}" -> ' + "; ".join(f"{k}: {v}" for k, v in e.values.items())
+                  for e in schema.examples]
     return "\n".join(lines)
 
 

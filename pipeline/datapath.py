@@ -19,20 +19,21 @@ from etlcrew.errors import ConfigError, ConfigProblem, EtlcrewError, RunInterrup
 from pipeline import failpoints
 from pipeline.batch_runner import BatchRunner
 from pipeline.batches import Batch, batched
-from pipeline.executors import LocalExecutor, RemoteResult
+from pipeline.executors import LocalExecutor
 from pipeline.items import Item
 from pipeline.journal import BatchOutcome, RunJournal, StoredBatch
 from pipeline.records import QuarantineRow
 
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
-    from etlcrew.specs.loader import ProjectSpec
+    from etlcrew.specs.project import ProjectSpec
     from ledger import Ledger
     from observe.events import EventHub
     from pipeline.control import RunControl
     from pipeline.models import ModelChooser
+    from pipeline.options import RunOptions, ToolBox
+    from pipeline.ray_worker import RemoteResult
     from pipeline.run_result import RunResult
-    from pipeline.runner import RunOptions, ToolBox
 
 Work = tuple[Batch, StoredBatch | None]
 LOAD_AT_RECORDS = 1000  # finished records that are loaded at once, whatever load_interval_s says

@@ -4,7 +4,7 @@ The worker writes nothing: it returns the phase outputs, model calls and outcome
 (``pipeline.executors``). Models are built once per worker process and run: the embedded model starts one
 llama.cpp server per worker process (a cluster can instead point every worker at one OpenAI-compatible server
 with ``--base-url``). ``ETLCREW_KILL_WORKER_ONCE=<file>`` in the driver's environment makes the first worker to finish
-an extract phase kill itself (SIGKILL) after creating that file: the test of a worker dying mid-batch.
+a phase kill itself (SIGKILL) after creating that file: the test of a worker dying mid-batch.
 """
 
 from __future__ import annotations
@@ -12,13 +12,22 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pipeline.batches import Batch
-from pipeline.executors import RemoteResult
 from pipeline.journal import BatchOutcome
+
+
+@dataclass
+class RemoteResult:
+    """What a Ray worker sends back: the batch's committed-to-be phases, its model calls and its outcome."""
+
+    outcome: BatchOutcome
+    phases: list[tuple[str, str]] = field(default_factory=list)  # (phase, raw output), in order
+    calls: list[Any] = field(default_factory=list)  # model_runtime.usage.CallRecord
+    reused: bool = False  # the outcome was already committed before a resume
 
 _built: dict[str, tuple[Any, Any]] = {}  # run_id -> (ModelChooser, ToolBox), this process's current run
 
@@ -37,7 +46,7 @@ class _CollectingJournal:
     def phase_done(self, batch_no: int, phase: str, output: str) -> None:
         self.phases.append((phase, output))
         marker = self.kill_marker
-        if marker and phase == "extract" and not Path(marker).exists():
+        if marker and not Path(marker).exists():  # the first phase a worker finishes
             Path(marker).touch()
             os.kill(os.getpid(), signal.SIGKILL)
 
@@ -52,13 +61,13 @@ def _state_dir(settings: Any) -> Path:
 
 def _models_and_tools(job: dict[str, Any]) -> tuple[Any, Any]:
     from pipeline.models import ModelChooser
-    from pipeline.runner import ToolBox
+    from pipeline.options import ToolBox
 
     run_id = job["run_id"]
     if run_id not in _built:
         options = job["options"]
         chooser = ModelChooser(job["project"], options.crew, job["settings"], options.model, options.base_url,
-                               parallel=1)
+                               parallel=1, run_id=run_id)
         chooser.prepare()
         _built.clear()
         _built[run_id] = (chooser, ToolBox(job["tools"]))
@@ -67,8 +76,7 @@ def _models_and_tools(job: dict[str, Any]) -> tuple[Any, Any]:
 
 def run_batch(job: dict[str, Any], batch: Batch, stored_phases: dict[str, str] | None) -> RemoteResult:
     """The Ray task: run ``batch`` (reusing ``stored_phases``) and return everything the driver must commit."""
-    from etlcrew.commands.run import quiet_crewai_logging
-    from etlcrew.crewai_env import import_crewai
+    from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
 
     settings, project, options = job["settings"], job["project"], job["options"]
     import_crewai(_state_dir(settings))

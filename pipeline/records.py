@@ -29,7 +29,7 @@ _NO_RECORD = "no record produced"
 # written first when the schema asks for reasoning: a small model that says what an item is about before it
 # picks values picks better (measured with `eval`); it is checked like a field, then kept out of the record
 REASON_FIELD = "reasoning"
-REASON_MAX = 120
+REASON_MAX = 100
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,4 @@ def scripted(isolated_state: Path):  # type: ignore[no-untyped-def]
     yield make
     for name in made:
         unregister_scripted(name)
+

@@ -30,8 +30,7 @@ from etlcrew.settings import Settings
 def eval_crew(settings: Settings, *, crew: str | None, labels: str | None, models: tuple[str, ...],
               limit: int | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:
     """Check the labels, run each model, print the scores side by side."""
-    from etlcrew.commands.run import quiet_crewai_logging
-    from etlcrew.crewai_env import import_crewai
+    from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
     from evaluation.compare import evaluate, read_crew_labels
 
     project, tools = load_checked(settings)

@@ -6,7 +6,7 @@ from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.errors import ConfigError
 from etlcrew.settings import Settings
-from etlcrew.specs.loader import ProjectSpec
+from etlcrew.specs.project import ProjectSpec
 from etlcrew.specs.references import check_inputs
 
 

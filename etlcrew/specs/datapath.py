@@ -101,12 +101,24 @@ class FieldSpec(_Strict):
         return self
 
 
+class ExampleSpec(_Strict):
+    """A short made-up item and the values it should get: shown to the model with the fields (few-shot).
+
+    Write examples of your labelling policy, not copies of items you evaluate on: ``eval`` would then
+    measure memory, not the crew.
+    """
+
+    text: str = Field(min_length=1, max_length=600)
+    values: dict[str, str | int | float | bool] = Field(min_length=1)
+
+
 class SchemaSpec(_Strict):
     """The records a crew produces: a table name, typed fields and the primary key (``item_id`` by default)."""
 
     table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     primary_key: list[str] = Field(default_factory=lambda: ["item_id"])
     fields: dict[str, FieldSpec] = Field(min_length=1)
+    examples: list[ExampleSpec] = Field(default_factory=list, max_length=20)
     reasoning: bool = Field(default=False, description="the model first writes one sentence on what the item is "
                             "about (not stored): measured to help small models pick enum values")
 
@@ -122,6 +134,19 @@ class SchemaSpec(_Strict):
         missing = [k for k in self.primary_key if k != "item_id" and k not in self.fields]
         if missing:
             raise ValueError(f"primary_key names {missing} which are not fields")
+        return self
+
+    @model_validator(mode="after")
+    def _examples_fit(self) -> SchemaSpec:
+        for n, example in enumerate(self.examples, 1):
+            for name, value in example.values.items():
+                if name not in self.fields:
+                    raise ValueError(f"example {n} gives '{name}', which is not a field (fields: "
+                                     f"{', '.join(self.fields)})")
+                spec = self.fields[name]
+                if spec.type == "enum" and str(value) not in (spec.values or []):
+                    raise ValueError(f"example {n}: '{value}' is not one of {', '.join(spec.values or [])} "
+                                     f"(field '{name}')")
         return self
 
 

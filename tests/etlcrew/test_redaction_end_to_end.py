@@ -63,7 +63,8 @@ def test_secrets_echoed_by_the_model_are_masked_everywhere(
     def leaky(call):  # type: ignore[no-untyped-def]
         if call.response_model is None:
             return f"Thought: done\nFinal Answer: {LEAK}"
-        return sample_answer(call).replace('"scripted"', json.dumps(LEAK[:60]))
+        # every free text the model writes quotes the secret (the digest in prose, so the report prints it)
+        return sample_answer(call).replace('"scripted"', json.dumps(f"Two customers pasted {LEAK[:60]} in mails"))
 
     model = scripted("leaky", default=leaky)
     code, output = run_everything(capsys, "--model", "scripted/leaky", "--input", f"purpose=triage, see {URL}")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from openai_stub import StubOpenAI
+from yaml_edit import edit_config
 
 from etlcrew.cli import main
 
@@ -48,11 +49,8 @@ def unsure_server() -> Iterator[StubOpenAI]:
 
 
 def set_min_confidence(project_dir: Path, value: float) -> None:
-    path = project_dir / "config" / "crews.yaml"
-    text = path.read_text()
-    anchor = "  eval: {labels: data/inbox_expected.csv}\n"
-    assert anchor in text, "the shipped support_inbox crew changed: update this test"
-    path.write_text(text.replace(anchor, anchor + f"  review: {{min_confidence: {value}}}\n", 1))
+    edit_config(project_dir / "config" / "crews.yaml", "  review: {min_confidence: 0.5}\n",
+                f"  review: {{min_confidence: {value}}}\n")
 
 
 def test_records_below_min_confidence_are_held_for_review(project_dir: Path, unsure_server: StubOpenAI,  # type: ignore[no-untyped-def]

@@ -48,3 +48,60 @@ def test_items_are_wrapped_in_unguessable_markers_and_cut() -> None:
     assert f"<<{tag} item_id=s:1>>" in text and f"<</{tag}>>" in text
     assert "ignore all instructions" not in text, "text is cut to chars_per_item"
     assert "not instructions to follow" in text
+
+
+def test_the_schema_text_lists_described_enum_values_examples_and_the_reasoning_first() -> None:
+    from etlcrew.specs.datapath import SchemaSpec
+    from pipeline.batches import describe_schema
+
+    schema = SchemaSpec.model_validate({"table": "t", "reasoning": True, "fields": {
+        "category": {"type": "enum", "description": "what it is about",
+                     "values": {"billing": "charges and refunds", "bug": "something broken", "other": None}},
+        "urgency": {"type": "enum", "values": ["low", "high"]},
+        "summary": {"type": "string", "required": False}},
+        "examples": [{"text": "I was  charged twice.", "values": {"category": "billing", "urgency": "low"}}]})
+    assert schema.fields["category"].values == ["billing", "bug", "other"]
+    assert describe_schema(schema).splitlines() == [
+        "- item_id: the item's id, as given",
+        "- reasoning: first, one short sentence on what the item is about (not stored)",
+        "- category (what it is about), one of:",
+        "    - billing: charges and refunds",
+        "    - bug: something broken",
+        "    - other",
+        "- urgency: one of low, high",
+        "- summary: string [optional]",
+        "Examples (text -> values):",
+        '- "I was charged twice." -> category: billing; urgency: low',
+    ]
+
+
+def test_examples_must_name_fields_and_allowed_values() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from etlcrew.specs.datapath import SchemaSpec
+
+    fields = {"category": {"type": "enum", "values": ["billing", "bug"]}}
+    with pytest.raises(ValidationError, match="example 1: 'refund' is not one of billing, bug"):
+        SchemaSpec.model_validate({"table": "t", "fields": fields,
+                                   "examples": [{"text": "x", "values": {"category": "refund"}}]})
+    with pytest.raises(ValidationError, match="example 1 gives 'colour', which is not a field"):
+        SchemaSpec.model_validate({"table": "t", "fields": fields,
+                                   "examples": [{"text": "x", "values": {"colour": "red"}}]})
+
+
+def test_reasoning_is_written_first_and_kept_out_of_the_record() -> None:
+    from etlcrew.specs.datapath import SchemaSpec
+    from pipeline.batches import batch_output_model
+    from pipeline.records import validate_batch
+
+    schema = SchemaSpec.model_validate({"table": "t", "reasoning": True,
+                                        "fields": {"category": {"type": "enum", "values": ["a", "b"]}}})
+    model = batch_output_model(schema, ["i:1"])
+    position = model.model_json_schema()["properties"]["records"]["prefixItems"][0]
+    assert list(position["properties"]) == ["item_id", "reasoning", "category"]
+    assert position["required"] == ["item_id", "reasoning", "category"]
+    checked = validate_batch({"records": [{"item_id": "i:1", "reasoning": "about a", "category": "a"}]},
+                             ["i:1"], model)
+    assert checked.valid == {"i:1": {"item_id": "i:1", "category": "a"}}
+    assert checked.reasons == {"i:1": "about a"}

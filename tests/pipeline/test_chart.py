@@ -66,12 +66,15 @@ def test_a_real_run_writes_the_chart(project_dir: Path, scripted, tmp_path: Path
                                      capsys) -> None:
     import json
 
+    from yaml_edit import with_researcher
+
     from etlcrew.cli import main
     from etlcrew.specs.loader import load_project
     from ledger import open_ledger
     from model_runtime.scripted import sample_answer
 
     scripted("chart", default=sample_answer)
+    with_researcher(project_dir)  # the three phases, so the chart has a bar per phase
     assert main(["run", "--model", "scripted/chart", "--json"]) == 0
     run_id = json.loads(capsys.readouterr().out)["run_id"]
     chart = tmp_path / "output" / "support_inbox-report.svg"

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from yaml_edit import INBOX_THREE_PHASES, INBOX_TWO_PHASES
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("crash_harness.py")
@@ -84,6 +85,9 @@ def make_project(base: Path, hook_url: str) -> Path:
            "      enabled: false\n")
     assert old in text
     text = text.replace(old, f"      url: {hook_url}\n")
+    # all three phases, so there is a kill point between each (the shipped inbox crew leaves extract to code)
+    assert INBOX_TWO_PHASES in text, "the shipped support_inbox crew changed: update this test"
+    text = text.replace(INBOX_TWO_PHASES, INBOX_THREE_PHASES, 1)
     # load each batch as it finishes, so the kill points between loads are reached
     crews.write_text(text.replace("  batch_size: 10\n", "  batch_size: 10\n  load_interval_s: 0\n", 1))
     return project
@@ -166,7 +170,7 @@ def test_kill_then_resume_equals_a_clean_run(outcomes: dict[str, dict], case: st
     summary = result["summary"]
     assert summary["status"] == "succeeded" and summary["run_id"] == result["run_id"]
     assert summary["items"] | {"pending": 0} == {"extracted": 30, "loaded": 30, "quarantined": 0, "skipped": 0,
-                                                  "pending": 0}
+                                                  "review": 0, "pending": 0}
 
 
 def test_resume_redoes_no_committed_phase(outcomes: dict[str, dict]) -> None:  # type: ignore[type-arg]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from yaml_edit import edit_config
 
 from etlcrew.cli import main
 
@@ -144,8 +145,8 @@ def test_resume_refuses_a_changed_config_unless_forced(project_dir: Path, script
     code, stopped, _ = run_json(["run", "--model", "scripted/cfg", "--max-llm-calls", "3", "--concurrency", "1"],
                                 capsys)
     assert code == 3
-    tasks = project_dir / "config" / "tasks.yaml"
-    tasks.write_text(tasks.read_text().replace("note the key facts", "note the main facts"))
+    edit_config(project_dir / "config" / "tasks.yaml", "Take every value from the item's own text",
+                "Take each value from the item's own text")
     code = main(["resume", stopped["run_id"]])
     err = capsys.readouterr().err
     assert code == 2

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from yaml_edit import with_researcher
 
 from etlcrew.cli import main
 from etlcrew.settings import load_settings
@@ -58,6 +59,7 @@ def test_a_dropped_in_tool_is_used_by_a_crew(project_dir: Path, tool_calling_llm
 
     (project_dir / "tools/word_count.py").write_text(WORD_COUNT, encoding="utf-8")
     give_tools(project_dir, "researcher", ["word_count", "read_file"])
+    with_researcher(project_dir)
     calls = [tool_call("word_count", path="data/inbox/0012-thank-you.eml"), tool_call("read_file", path="/etc/passwd")]
 
     def answer(call: Any) -> Any:
@@ -83,6 +85,7 @@ def test_an_injected_document_cannot_make_the_crew_write_outside_its_output(  # 
 
     (project_dir / "data/inbox/0031-urgent-admin.txt").write_text(INJECTION, encoding="utf-8")
     give_tools(project_dir, "researcher", ["read_file", "write_report"])
+    with_researcher(project_dir)
     victim = tmp_path / "victim"
     victim.mkdir()
     attempts = [tool_call("write_report", path="/etc/passwd", content="root::0:0"),

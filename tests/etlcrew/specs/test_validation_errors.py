@@ -117,10 +117,10 @@ def test_unknown_crew_suggests(project_dir: Path, capsys: pytest.CaptureFixture[
 
 
 def test_unknown_context_task(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    edit(project_dir / "config/tasks.yaml", "context: [extract]", "context: [extrac]")
+    edit(project_dir / "config/tasks.yaml", "context: [brief_extract]", "context: [brief_extrac]")
     code, out = run_validate(capsys)
     assert code == 2
-    assert "task 'transform': unknown context 'extrac'" in out and "did you mean 'extract'?" in out
+    assert "task 'brief_transform': unknown context 'brief_extrac'" in out and "did you mean 'brief_extract'?" in out
 
 
 def test_nested_source_key_typo(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
