@@ -1,8 +1,8 @@
 """The default crew on the real embedded model, reached as any OpenAI-compatible server (``--base-url``).
 
 Slow (tens of seconds on 2 cores) and needs the weights (`python main.py models pull`); CI pulls them first.
-Asserts what the grammar guarantees, not what a 135M model gets right: every item ends loaded with
-schema-valid enums, or quarantined with a reason.
+Asserts what the grammar guarantees, not what a 135M model gets right: every item ends loaded or held for review
+(a 135M model is rarely sure of its values) with schema-valid enums, or quarantined with a reason.
 """
 
 from __future__ import annotations
@@ -48,11 +48,13 @@ def test_default_crew_on_the_embedded_model_over_http(project_dir: Path, embedde
     assert code == 0, captured.err
     summary = json.loads(captured.out)
     items = summary["items"]
-    assert items["extracted"] == 2 and items["loaded"] + items["quarantined"] == 2
+    assert items["extracted"] == 2 and items["loaded"] + items["review"] + items["quarantined"] == 2
     assert summary["llm"]["calls"] >= 3 and summary["llm"]["prompt_tokens"] > 0
     with duckdb.connect(str(tmp_path / "output/support_inbox.duckdb"), read_only=True) as con:
-        rows = con.execute("SELECT item_id, category, urgency, sentiment FROM etlcrew.tickets").fetchall()
-    assert len(rows) == items["loaded"]
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        rows = [r for t in ("tickets", "tickets__review") if t in tables
+                for r in con.execute(f"SELECT item_id, category, urgency, sentiment FROM etlcrew.{t}").fetchall()]
+    assert len(rows) == items["loaded"] + items["review"]
     for _, category, urgency, sentiment in rows:
         assert category in {"billing", "bug", "feature_request", "shipping", "account", "praise", "spam", "other"}
         assert urgency in {"low", "medium", "high", "urgent"} and sentiment in {"negative", "neutral", "positive"}
