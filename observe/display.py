@@ -30,6 +30,7 @@ class RunProgress:
     items_done: int = 0
     loaded: int = 0
     quarantined: int = 0
+    review: int = 0
     skipped: int = 0
     calls: int = 0
     failed_calls: int = 0
@@ -51,6 +52,7 @@ class RunProgress:
             self.batches_done += 1
         elif kind == "landed":
             self.loaded, self.quarantined = detail["loaded"], detail["quarantined"]
+            self.review = detail.get("review", self.review)
             self.skipped = detail.get("skipped", self.skipped)
         elif kind == "llm_call":
             self.calls += 1
@@ -60,7 +62,7 @@ class RunProgress:
         elif kind in ("task_started", "agent_started"):
             self.phase = event.phase or self.phase
             self.agent = event.agent or self.agent
-        self.items_done = self.loaded + self.quarantined + self.skipped
+        self.items_done = self.loaded + self.review + self.quarantined + self.skipped
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -75,7 +77,8 @@ class RunProgress:
         total = f"/{self.total_items}" if self.total_items is not None else ""
         eta = self.eta()
         parts = [f"items {self.items_done}{total}", f"batches {self.batches_done}/{self.batches_started}",
-                 f"calls {self.calls}", f"tokens {self.tokens:,}", f"quarantined {self.quarantined}",
+                 f"calls {self.calls}", f"tokens {self.tokens:,}", f"review {self.review}",
+                 f"quarantined {self.quarantined}",
                  f"{self.elapsed():.0f}s" + (f", ETA {eta:.0f}s" if eta is not None else "")]
         return "  ".join(parts)
 
@@ -119,8 +122,8 @@ class LiveDisplay:
         total = f" / {p.total_items}" if p.total_items is not None else ""
         grid.add_row("[bold]items[/]", f"{p.items_done}{total} done", "[bold]batches[/]",
                      f"{p.batches_done} done, {p.batches_started - p.batches_done} running")
-        grid.add_row("[bold]model[/]", f"{p.calls} calls, {p.tokens:,} tokens", "[bold]quarantined[/]",
-                     str(p.quarantined))
+        grid.add_row("[bold]model[/]", f"{p.calls} calls, {p.tokens:,} tokens", "[bold]review / quarantined[/]",
+                     f"{p.review} / {p.quarantined}")
         eta = p.eta()
         grid.add_row("[bold]elapsed[/]", f"{p.elapsed():.0f} s", "[bold]ETA[/]",
                      f"{eta:.0f} s" if eta is not None else "-")
@@ -150,7 +153,8 @@ def describe(event: RunEvent, progress: RunProgress, verbose: bool, steps_only: 
             resumed = " (resumed)" if detail.get("resumed") else ""
             return f"batch {event.batch}: {detail.get('items')} items{resumed}"
         if event.type == "landed":
-            return f"  loaded {progress.loaded} records, {progress.quarantined} quarantined  ({progress.line()})"
+            return (f"  loaded {progress.loaded} records, {progress.review} held for review, {progress.quarantined} "
+                    f"quarantined  ({progress.line()})")
         if event.type == "llm_call_failed":
             return f"  model call failed ({event.model}, attempt {event.attempt}): {event.error}"
     if not verbose:

@@ -80,15 +80,15 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     concurrency = options.concurrency or spec.concurrency
     stored = journal.stored() if resuming else {}
     landed_here = {i for b in stored.values() if b.state == "landed" for i, _ in b.members}
-    landed_before = (sum(len(b.outcome.records) for b in stored.values() if b.state == "landed" and b.outcome),
-                     sum(len(b.outcome.quarantined) + len(b.outcome.review)
-                         for b in stored.values() if b.state == "landed" and b.outcome))
+    landed = [b.outcome for b in stored.values() if b.state == "landed" and b.outcome]
+    landed_before = (sum(len(o.records) for o in landed), sum(len(o.quarantined) for o in landed),
+                     sum(len(o.review) for o in landed))
     counts = result.items
     pending_bad: list[tuple[QuarantineRow, str]] = []
     hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
     fatal: list[BaseException] = []
     load_errors: list[str] = []
-    progress = {"loaded": 0, "quarantined": 0, "pseudo": min([0, *stored])}
+    progress = {"loaded": 0, "quarantined": 0, "review": 0, "pseudo": min([0, *stored])}
 
     def fresh_items() -> Iterator[Item]:
         for item in _source_items(settings, project, options.crew):
@@ -157,10 +157,11 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
         journal.landed([o.batch_no for o in outcomes])
         failpoints.hit("landed")
         progress["loaded"] += len(records)
-        progress["quarantined"] += len(quarantined) + len(review)
+        progress["quarantined"] += len(quarantined)
+        progress["review"] += len(review)
         journal.emit("landed", detail={"loaded": progress["loaded"] + landed_before[0],
                                        "quarantined": progress["quarantined"] + landed_before[1],
-                                       "skipped": counts.skipped})
+                                       "review": progress["review"] + landed_before[2], "skipped": counts.skipped})
 
     def absorb(remote: RemoteResult) -> BatchOutcome:
         """A Ray worker's batch, committed here: its calls, then its phases, then its outcome."""
