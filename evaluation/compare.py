@@ -42,8 +42,29 @@ def read_crew_labels(settings: Settings, project: ProjectSpec, crew: str, given:
     if spec.output_schema is None or not spec.sources:
         raise UsageError(f"crew '{crew}' has no sources and schema: there are no records to score")
     path, shown = labels_path(settings, project, crew, given)
-    ids = [item.item_id for source in spec.sources for item in iter_items(source, settings.project_dir)]
+    ids: list[str] = []
+    for source in spec.sources:
+        listed = _listed_ids(source, settings.project_dir)
+        ids += listed if listed is not None else [item.item_id for item in iter_items(source, settings.project_dir)]
     return read_labels(path, shown, spec.output_schema, ids)
+
+
+ROW_FILES = (".csv", ".json", ".jsonl")  # one item per row: their ids need the file read
+
+
+def _listed_ids(source: Any, project_dir: Path) -> list[str] | None:
+    """The ids of a files source whose items are whole files, from a folder listing (no file is parsed, so
+    ``validate`` stays fast); ``None`` when the source must be read to know its ids."""
+    from etlcrew.specs.datapath import FilesSource
+    from pipeline.sources.files import folder_of, matching_files
+
+    if not isinstance(source, FilesSource):
+        return None
+    root = folder_of(source, project_dir)
+    paths = matching_files(source, root)
+    if any(p.suffix.lower() in ROW_FILES for p in paths):
+        return None
+    return [f"{source.name}:{p.relative_to(root).as_posix()}" for p in paths]
 
 
 def result_row(run: ModelRun, score: Score) -> dict[str, Any]:
