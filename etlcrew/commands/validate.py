@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
-from etlcrew.errors import ConfigError
+from etlcrew.errors import ConfigError, ConfigProblem, SourceError
 from etlcrew.settings import Settings
 from etlcrew.specs.project import ProjectSpec
 from etlcrew.specs.references import check_inputs
@@ -23,6 +23,9 @@ def _check_labels(settings: Settings, project: ProjectSpec, crews: list[str]) ->
                 read_crew_labels(settings, project, name, None)
             except ConfigError as exc:
                 problems += exc.problems
+            except SourceError as exc:  # a missing or unreadable source folder: a config problem to fix first
+                problems.append(ConfigProblem(project.file_of("crews"), f"crew '{name}': {exc.message}",
+                                              entry=name, hint=exc.hint))
     if problems:
         raise ConfigError(problems)
 

@@ -117,3 +117,12 @@ def test_validate_checks_the_crews_labels_before_anything_runs(project_dir: Path
     assert main(["validate"]) == 2
     err = capsys.readouterr().err
     assert "data/inbox_expected.csv:2: column 'category': 'refunds' is not one of" in err
+
+
+def test_validate_names_a_missing_source_folder_of_a_labelled_crew(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+
+    shutil.rmtree(project_dir / "data" / "inbox")
+    assert main(["validate"]) == 2
+    err = capsys.readouterr().err
+    assert "crew 'support_inbox'" in err and "data/inbox" in err and "Traceback" not in err
