@@ -82,7 +82,7 @@ class StubStats:
 
 
 def make_handler(stats: StubStats, latency: float) -> type[BaseHTTPRequestHandler]:
-    from model_runtime.scripted import sample_instance
+    from etlcrew.model_runtime.scripted import sample_instance
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -169,8 +169,8 @@ class StepTimer:
 
 def patch_single_load() -> None:
     """Experiment only (not the product's behaviour): defer all loads of a run into one ``load_records`` call."""
-    import pipeline.datapath as datapath
-    import pipeline.targets as targets
+    import etlcrew.pipeline.datapath as datapath
+    import etlcrew.pipeline.targets as targets
 
     real_load, real_finish = targets.load_records, datapath._finish
     buffered: list[tuple[tuple[Any, ...], list[Any], list[Any]]] = []
@@ -252,12 +252,12 @@ def main() -> None:
         os.environ.pop("OPENAI_API_KEY", None)
         timer = StepTimer()
         if args.profile:
-            import pipeline.datapath as datapath
-            import pipeline.targets as targets
+            import etlcrew.pipeline.datapath as datapath
+            import etlcrew.pipeline.targets as targets
 
             timer.wrap(targets, "load_records", "load_records (dlt, main thread)")
             timer.wrap(datapath.BatchRunner, "_kickoff", "kickoff incl. model calls (batch threads)")
-            import crews.builder as builder
+            import etlcrew.crews.builder as builder
 
             timer.wrap(builder, "build_crew", "build_crew (batch threads)")
 

@@ -58,10 +58,10 @@ def main() -> None:
     os.environ.setdefault("ETLCREW_MODEL_CACHE", str(ROOT / ".etlcrew" / "models"))
 
     from etlcrew.cli import main as cli
+    from etlcrew.model_runtime.catalogue import default_entry
+    from etlcrew.model_runtime.server import start_server
+    from etlcrew.model_runtime.weights import ensure_weights
     from etlcrew.settings import load_settings
-    from model_runtime.catalogue import default_entry
-    from model_runtime.server import start_server
-    from model_runtime.weights import ensure_weights
 
     settings = load_settings()
     entry = default_entry()

@@ -71,7 +71,7 @@ def main() -> None:
         from etlcrew.crewai_env import prepare_crewai_environment
 
         prepare_crewai_environment(state)
-        from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
+        from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
 
         load_before = load_average()
         rows_out = []

@@ -5,7 +5,7 @@ request generates exactly MAX_TOKENS) and read llama.cpp's own ``timings`` (prom
 Also two concurrent requests on the two slots (aggregate generated tokens / wall time).
 CrewAI: ``LLM.call`` on the same server; tokens from CrewAI's usage counters, time is the wall clock of the
 call, so it includes HTTP and CrewAI overhead (the repeated prompt comes from llama.cpp's prompt cache).
-Needs the weights (`models pull`); offline. Threads default to cores - 1 (see model_runtime/server.py).
+Needs the weights (`models pull`); offline. Threads default to cores - 1 (see etlcrew/model_runtime/server.py).
 
     /work/venv/bin/python bench/embedded_model.py [--repeats 3] [--threads N]
 """
@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from _datapath_common import load_average, write_results  # noqa: E402
 
 from etlcrew.crewai_env import import_crewai  # noqa: E402
+from etlcrew.model_runtime.catalogue import default_entry  # noqa: E402
+from etlcrew.model_runtime.server import start_server, stop_all  # noqa: E402
+from etlcrew.model_runtime.weights import ensure_weights  # noqa: E402
 from etlcrew.settings import load_settings  # noqa: E402
-from model_runtime.catalogue import default_entry  # noqa: E402
-from model_runtime.server import start_server, stop_all  # noqa: E402
-from model_runtime.weights import ensure_weights  # noqa: E402
 
 MAX_TOKENS = 128
 PROMPT = ("You are a data clerk. Summarise this support message in one paragraph and then list every product "

@@ -61,8 +61,8 @@ def main() -> None:
     from etlcrew.crewai_env import prepare_crewai_environment
 
     prepare_crewai_environment(base / "state")
-    from ledger.store import Ledger
-    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
+    from etlcrew.ledger.store import Ledger
+    from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
 
     register_scripted("ledger", ScriptedLLM(default=sample_answer))
     timer = Timer()

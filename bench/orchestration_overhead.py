@@ -83,9 +83,9 @@ def plain_batches(project_dir: Path, batch_size: int) -> tuple[list[PlainBatch],
     """Read the crew's sources and render each batch exactly as the data path does; returns (batches, schema)."""
     import datetime as dt
 
+    from etlcrew.pipeline.batches import batched, describe_schema, new_data_tag, render_items
+    from etlcrew.pipeline.sources import iter_items
     from etlcrew.specs.loader import load_project
-    from pipeline.batches import batched, describe_schema, new_data_tag, render_items
-    from pipeline.sources import iter_items
 
     project = load_project(project_dir / "config", check_references=False)
     spec = project.crews[CREW]
@@ -105,7 +105,7 @@ class PlainCrew:
     """support_inbox as a CrewAI user would write it without etlcrew: Agent/Task/Crew per batch, kickoff()."""
 
     def __init__(self, project_dir: Path, schema: Any, llm: Any) -> None:
-        from tools.reference_lookup import ReferenceLookupTool
+        from etlcrew.tools.reference_lookup import ReferenceLookupTool
 
         self.agents = yaml.safe_load((project_dir / "config" / "agents.yaml").read_text())
         self.tasks = yaml.safe_load((project_dir / "config" / "tasks.yaml").read_text())
@@ -116,7 +116,7 @@ class PlainCrew:
         """Build the three agents and tasks for ``batch`` and kick the crew off once."""
         from crewai import Agent, Crew, Process, Task
 
-        from pipeline.batches import batch_output_model, findings_model, outcome_model
+        from etlcrew.pipeline.batches import batch_output_model, findings_model, outcome_model
 
         models = {"extract": findings_model(batch.ids), "transform": batch_output_model(self.schema, batch.ids),
                   "load": outcome_model(batch.ids)}
@@ -199,7 +199,7 @@ def profile_child(out_path: Path, project: Path, state: Path, items: int, batch_
     from etlcrew.crewai_env import import_crewai
 
     import_crewai(state)
-    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
+    from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
 
     argv = ["run", CREW, "--model", "scripted/profiled", "--full-refresh", "--batch-size", str(batch_size),
             "--concurrency", "1"]
@@ -262,16 +262,16 @@ def main() -> None:
     from etlcrew.crewai_env import import_crewai
 
     import_crewai(state)  # both sides: telemetry off, CrewAI's in-process lock backend
-    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
+    from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
 
     batches, schema = plain_batches(project, args.batch_size)
     import crewai
 
-    import pipeline.targets
+    import etlcrew.pipeline.targets as pipeline_targets
 
     steps = StepTimer()
     steps.wrap(crewai.Crew, "kickoff", "Crew.kickoff")
-    steps.wrap(pipeline.targets, "load_records", "load_records (dlt)")
+    steps.wrap(pipeline_targets, "load_records", "load_records (dlt)")
 
     def etlcrew_run(concurrency: int) -> dict[str, Any]:
         llm = ScriptedLLM(default=sample_answer)

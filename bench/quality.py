@@ -32,8 +32,8 @@ VERBOSE = "-v" in sys.argv  # print each direct record
 
 
 def _present_models() -> list[str]:
+    from etlcrew.model_runtime.catalogue import load_catalogue
     from etlcrew.settings import load_settings
-    from model_runtime.catalogue import load_catalogue
 
     cache = load_settings(load_dotenv_file=False).model_cache_dir
     return [e.name for e in load_catalogue() if (cache / e.file).is_file()]
@@ -48,12 +48,12 @@ def _repeats(records: dict[str, dict[str, Any] | None], field: str = "summary") 
 def direct_arm(settings: Any, project: Any, crew: str, labels: Any, ids: tuple[str, ...], model: str
                ) -> dict[str, Any]:
     """One chat completion per item against the embedded server, no CrewAI; scored like the crew."""
-    from evaluation.scoring import score
-    from model_runtime.catalogue import find_entry
-    from model_runtime.server import start_server
-    from model_runtime.weights import ensure_weights
-    from pipeline.batches import Batch, batch_output_model, describe_schema, new_data_tag, render_items
-    from pipeline.sources import iter_items
+    from etlcrew.evaluation.scoring import score
+    from etlcrew.model_runtime.catalogue import find_entry
+    from etlcrew.model_runtime.server import start_server
+    from etlcrew.model_runtime.weights import ensure_weights
+    from etlcrew.pipeline.batches import Batch, batch_output_model, describe_schema, new_data_tag, render_items
+    from etlcrew.pipeline.sources import iter_items
 
     spec = project.crews[crew]
     entry = find_entry(model)
@@ -100,8 +100,8 @@ def _row(model: str, arm: str, scored: Any, seconds: float, prompt: int, complet
 def crew_arm(settings: Any, project: Any, tools: Any, crew: str, labels: Any, ids: tuple[str, ...], model: str
              ) -> dict[str, Any]:
     """The crew as ``eval`` runs it."""
-    from evaluation.scoring import score
-    from evaluation.session import run_labelled
+    from etlcrew.evaluation.scoring import score
+    from etlcrew.evaluation.session import run_labelled
 
     run = run_labelled(settings, project, tools, crew, dict(project.crews[crew].inputs), ids, f"local/{model}")
     scored = score(labels, project.crews[crew].output_schema, run.records, run.loaded)
@@ -141,8 +141,8 @@ def main() -> None:
 
     from etlcrew.commands.project import load_checked
     from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
+    from etlcrew.evaluation.compare import read_crew_labels
     from etlcrew.settings import load_settings
-    from evaluation.compare import read_crew_labels
 
     settings = load_settings()
     project, tools = load_checked(settings)

@@ -31,7 +31,7 @@ def main() -> None:
     from etlcrew.crewai_env import prepare_crewai_environment
 
     prepare_crewai_environment(base / "state")
-    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
+    from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
 
     register_scripted("rerun", ScriptedLLM(default=sample_answer))
     rows = []

@@ -223,7 +223,7 @@ def model_cache() -> Path | None:
     """The folder holding the default embedded model's weights, or None when they are absent."""
     folder = Path(os.environ.get("ETLCREW_MODEL_CACHE") or ROOT / ".etlcrew" / "models")
     try:
-        from model_runtime.catalogue import default_entry
+        from etlcrew.model_runtime.catalogue import default_entry
 
         return folder if (folder / default_entry().file).is_file() else None
     except Exception:  # the catalogue moved: any GGUF file will do

@@ -39,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, {root!r})
 from etlcrew.crewai_env import prepare_crewai_environment
 prepare_crewai_environment(Path(os.environ["ETLCREW_HOME"]))
-from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
+from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer
 from etlcrew.cli import main
 
 
@@ -68,7 +68,7 @@ print("BENCH " + json.dumps({{"code": code, "run_s": run_s, "rss_before_kb": bef
 
 def inbox_texts() -> list[tuple[str, str]]:
     """(name, text) of each shipped inbox message, e-mails parsed to text the way the files source does."""
-    from pipeline.sources.text import parse_email
+    from etlcrew.pipeline.sources.text import parse_email
 
     out = []
     for path in sorted(p for p in INBOX.iterdir() if p.suffix in (".eml", ".txt")):

@@ -37,8 +37,8 @@ TARGET_S = 0.3
 def seed_ledger(state: Path, runs: int = 20, calls: int = 40) -> str:
     """A ledger with ``runs`` finished runs in ``state``; returns what was written (or why not)."""
     try:
-        from ledger import open_ledger
-        from pipeline.runner import new_run_id
+        from etlcrew.ledger import open_ledger
+        from etlcrew.pipeline.runner import new_run_id
 
         ledger = open_ledger(state)
         for _ in range(runs):

@@ -12,11 +12,11 @@ from typing import Any
 
 from crewai import Crew, Process, Task
 from crewai.tasks.task_output import TaskOutput
+from etlcrew.agents.builder import build_agent, build_manager
+from etlcrew.tasks.builder import build_task
 from pydantic import BaseModel
 
-from agents.builder import build_agent, build_manager
 from etlcrew.specs.project import ProjectSpec
-from tasks.builder import build_task
 
 LlmFor = Callable[[str | None], Any]  # agent name (None: the manager) -> LLM
 ToolsFor = Callable[[list[str]], list[Any]]

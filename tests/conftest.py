@@ -55,7 +55,7 @@ def scripted(isolated_state: Path):  # type: ignore[no-untyped-def]
     from etlcrew.crewai_env import prepare_crewai_environment
 
     prepare_crewai_environment(isolated_state)
-    from model_runtime.scripted import ScriptedLLM, register_scripted, unregister_scripted
+    from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, unregister_scripted
 
     made: list[str] = []
 

@@ -17,7 +17,7 @@ WRITE_TOOLS = ("FileWriterTool",)
 
 def check_arguments(tool_name: str, arguments: dict[str, Any]) -> None:
     """Raise ``ToolScopeError`` when an argument points outside the crew's declared folders or hosts."""
-    from tools.scope import current_scope
+    from etlcrew.tools.scope import current_scope
 
     scope = current_scope()
     for key, value in arguments.items():
@@ -36,8 +36,8 @@ def check_arguments(tool_name: str, arguments: dict[str, Any]) -> None:
 
 def guard(tool: Any) -> Any:
     """The same tool instance, its ``_run`` checking arguments first and wrapping output as data."""
-    from tools.data_wrapping import ToolError, wrap_output
-    from tools.scope import ToolScopeError, current_scope
+    from etlcrew.tools.data_wrapping import ToolError, wrap_output
+    from etlcrew.tools.scope import ToolScopeError, current_scope
 
     original = tool._run
     name = type(tool).__name__

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from crewai.tools import BaseTool
+from etlcrew.tools.data_wrapping import ToolError, wrap_output
+from etlcrew.tools.scope import ToolScope, ToolScopeError, current_scope
 from pydantic import BaseModel, Field
-
-from tools.data_wrapping import ToolError, wrap_output
-from tools.scope import ToolScope, ToolScopeError, current_scope
 
 MAX_FILES = 200
 

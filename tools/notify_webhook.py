@@ -11,11 +11,10 @@ import json
 from typing import Any
 
 from crewai.tools import BaseTool
+from etlcrew.tools.data_wrapping import ToolError
+from etlcrew.tools.safe_http import post_json
+from etlcrew.tools.scope import ToolScopeError, current_scope
 from pydantic import BaseModel, Field
-
-from tools.data_wrapping import ToolError
-from tools.safe_http import post_json
-from tools.scope import ToolScopeError, current_scope
 
 
 class NotifyWebhookInput(BaseModel):

@@ -7,10 +7,9 @@ way; the path checks are the scope's (``tools.scope``): no ``..`` or symlink esc
 from __future__ import annotations
 
 from crewai.tools import BaseTool
+from etlcrew.tools.data_wrapping import ToolError, wrap_output
+from etlcrew.tools.scope import ToolScopeError, current_scope
 from pydantic import BaseModel, Field
-
-from tools.data_wrapping import ToolError, wrap_output
-from tools.scope import ToolScopeError, current_scope
 
 MAX_CHARS = 20_000
 

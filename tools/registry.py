@@ -158,7 +158,7 @@ def load_tool(info: ToolInfo) -> Any:
 
             raise ModelSetupError(f"tool '{info.name}' needs crewai-tools",
                                   hint='pip install -e ".[crewai-tools]"') from exc
-        from tools.guard import guard
+        from etlcrew.tools.guard import guard
 
         return guard(getattr(crewai_tools, info.symbol)())
     assert info.path is not None

@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from tools.scope import ToolScope, ToolScopeError, host_key
+from etlcrew.tools.scope import ToolScope, ToolScopeError, host_key
 
 MAX_RESPONSE_BYTES = 1_000_000
 MAX_REDIRECTS = 3

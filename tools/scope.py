@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from tools.data_wrapping import new_tool_tag
-from tools.errors import ToolScopeError
+from etlcrew.tools.data_wrapping import new_tool_tag
+from etlcrew.tools.errors import ToolScopeError
 
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
@@ -210,7 +210,7 @@ class ToolScope:
 
     def check_sql(self, url: str, query: str) -> str:
         """The query, when ``url`` is a declared database and the query is one read-only SELECT."""
-        from tools.safe_sql import check_select
+        from etlcrew.tools.safe_sql import check_select
 
         if url.strip() not in self.sql_urls:
             declared = ", ".join(self.sql_urls) or "(none)"
@@ -244,10 +244,10 @@ def _write_root_ok(folder: Path, settings: Settings) -> bool:
 
 def scope_for_crew(project: ProjectSpec, crew: str, settings: Settings) -> ToolScope:
     """The crew's scope, derived from its sources and targets (see the module docstring)."""
+    from etlcrew.pipeline.report import report_path
+    from etlcrew.pipeline.targets.database import database_path
+    from etlcrew.pipeline.targets.files import file_path
     from etlcrew.specs import datapath as dp
-    from pipeline.report import report_path
-    from pipeline.targets.database import database_path
-    from pipeline.targets.files import file_path
 
     spec = project.crews[crew]
     base = settings.project_dir

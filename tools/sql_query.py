@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 
 from crewai.tools import BaseTool
+from etlcrew.tools.data_wrapping import ToolError, wrap_output
+from etlcrew.tools.safe_sql import run_select
+from etlcrew.tools.scope import ToolScopeError, current_scope
 from pydantic import BaseModel, Field
-
-from tools.data_wrapping import ToolError, wrap_output
-from tools.safe_sql import run_select
-from tools.scope import ToolScopeError, current_scope
 
 MAX_ROWS = 200
 

@@ -6,10 +6,9 @@ Only ``.md`` files, so a tool can never overwrite a crew's database or records; 
 from __future__ import annotations
 
 from crewai.tools import BaseTool
+from etlcrew.tools.data_wrapping import ToolError
+from etlcrew.tools.scope import ToolScopeError, current_scope
 from pydantic import BaseModel, Field
-
-from tools.data_wrapping import ToolError
-from tools.scope import ToolScopeError, current_scope
 
 MAX_CHARS = 200_000
 

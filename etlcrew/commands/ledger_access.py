@@ -12,13 +12,13 @@ from etlcrew.errors import UsageError
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
-    from ledger import Ledger
+    from etlcrew.ledger import Ledger
 
 
 def open_existing(settings: Settings) -> Ledger | None:
     """The ledger, or None when no run was ever recorded here: reading must not create state."""
-    from ledger import open_ledger
-    from ledger.store import LEDGER_FILE
+    from etlcrew.ledger import open_ledger
+    from etlcrew.ledger.store import LEDGER_FILE
 
     if not (settings.state_dir / LEDGER_FILE).is_file():
         return None
@@ -27,7 +27,7 @@ def open_existing(settings: Settings) -> Ledger | None:
 
 def find_run(settings: Settings, run_id: str) -> dict[str, Any]:
     """The ledger row of ``run_id`` (or of the one run whose id starts with it); exit 2 when none or several."""
-    from ledger import open_ledger
+    from etlcrew.ledger import open_ledger
 
     ledger = open_ledger(settings.state_dir)
     try:

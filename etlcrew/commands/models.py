@@ -13,7 +13,7 @@ from etlcrew.settings import Settings
 
 def _in_force(settings: Settings) -> dict[str, Any]:
     """The model a run would use without crew/agent overrides, and where that setting comes from."""
-    from model_runtime.providers import resolve_model
+    from etlcrew.model_runtime.providers import resolve_model
 
     model, origin = resolve_model(None, None, None, settings.model, default=f"local/{settings.embedded_model}")
     if origin == "MODEL":
@@ -27,8 +27,8 @@ def _in_force(settings: Settings) -> dict[str, Any]:
 
 def collect(settings: Settings) -> dict[str, Any]:
     """The catalogue with local presence, plus the setting in force, as JSON-ready data."""
-    from model_runtime.catalogue import load_catalogue
-    from model_runtime.weights import is_cached, weights_path
+    from etlcrew.model_runtime.catalogue import load_catalogue
+    from etlcrew.model_runtime.weights import is_cached, weights_path
 
     rows = []
     for entry in load_catalogue():
@@ -66,8 +66,8 @@ def list_models(settings: Settings, json_mode: bool) -> int:
 def pull(settings: Settings, name: str | None) -> int:
     """Fetch (or re-verify) one model's weights; without ``name``, the embedded default and every other model
     that is not opt-in (SmolLM2, which the fast tests use)."""
-    from model_runtime.catalogue import find_entry, load_catalogue
-    from model_runtime.weights import cache_status, ensure_weights, weights_path
+    from etlcrew.model_runtime.catalogue import find_entry, load_catalogue
+    from etlcrew.model_runtime.weights import cache_status, ensure_weights, weights_path
 
     first = find_entry(name or settings.embedded_model)
     entries = [first] if name else [first, *(e for e in load_catalogue() if not e.opt_in and e != first)]

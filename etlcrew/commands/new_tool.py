@@ -13,7 +13,7 @@ from string import Template
 from etlcrew import console
 from etlcrew.errors import UsageError
 from etlcrew.settings import Settings
-from tools.registry import discover
+from etlcrew.tools.registry import discover
 
 TOOL_TEMPLATE = Template('''\
 """Tool ${name}: count the lines and words of a file the crew reads. Replace this with what your tool does.
@@ -28,8 +28,8 @@ from __future__ import annotations
 from crewai.tools import BaseTool
 from pydantic import BaseModel, Field
 
-from tools.data_wrapping import ToolError, wrap_output
-from tools.scope import ToolScopeError, current_scope
+from etlcrew.tools.data_wrapping import ToolError, wrap_output
+from etlcrew.tools.scope import ToolScopeError, current_scope
 
 
 class ${cls}Input(BaseModel):
@@ -60,8 +60,8 @@ from pathlib import Path
 import pytest
 
 from etlcrew.crewai_env import prepare_crewai_environment
-from tools.registry import discover, load_tool
-from tools.scope import ToolScope, use_scope
+from etlcrew.tools.registry import discover, load_tool
+from etlcrew.tools.scope import ToolScope, use_scope
 
 PROJECT = Path(__file__).resolve().parents[2]
 

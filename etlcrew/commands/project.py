@@ -9,7 +9,7 @@ from etlcrew.settings import Settings
 from etlcrew.specs.loader import load_project
 from etlcrew.specs.project import ProjectSpec, suggest
 from etlcrew.specs.references import check_inputs
-from tools.registry import ToolInfo, broken_tool_files, discover
+from etlcrew.tools.registry import ToolInfo, broken_tool_files, discover
 
 
 def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
@@ -21,7 +21,7 @@ def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
         for path, exc in broken_tool_files(settings.project_dir)
     ]
     try:
-        from model_runtime.usage import load_prices
+        from etlcrew.model_runtime.usage import load_prices
 
         load_prices(settings.config_dir)
     except ConfigError as exc:

@@ -17,8 +17,8 @@ from etlcrew.errors import EXIT_OK, ConfigError, ConfigProblem, UsageError
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
+    from etlcrew.pipeline.options import RunOptions
     from etlcrew.specs.project import ProjectSpec
-    from pipeline.options import RunOptions
 
 FINISHED = ("succeeded", "partial")
 
@@ -29,7 +29,7 @@ def resume(settings: Settings, run_id: str, *, force: bool, json_mode: bool,
     from dataclasses import fields
 
     from etlcrew.commands.run import execute, print_summary
-    from pipeline.options import RunOptions
+    from etlcrew.pipeline.options import RunOptions
 
     row = find_run(settings, run_id)
     if row["status"] in FINISHED:
@@ -55,8 +55,8 @@ def resume(settings: Settings, run_id: str, *, force: bool, json_mode: bool,
 
 def _check_config(settings: Settings, project: ProjectSpec, options: RunOptions, row: dict[str, Any],
                   force: bool) -> None:
-    from pipeline.models import ModelChooser
-    from pipeline.runner import relevant_config_hash
+    from etlcrew.pipeline.models import ModelChooser
+    from etlcrew.pipeline.runner import relevant_config_hash
 
     spec = project.crews[options.crew]
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url)

@@ -13,9 +13,9 @@ from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, RunInterrupted, U
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
+    from etlcrew.pipeline.options import RunOptions
     from etlcrew.specs.project import ProjectSpec
-    from pipeline.options import RunOptions
-    from tools.registry import ToolInfo
+    from etlcrew.tools.registry import ToolInfo
 
 
 def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], process: str | None,
@@ -32,13 +32,13 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
             raise UsageError("--executor ray needs Ray", hint='pip install -e ".[ray]"')
         import os
 
-        from pipeline.executors import reachable
+        from etlcrew.pipeline.executors import reachable
 
         if ray_address or os.environ.get("RAY_ADDRESS"):
             reachable(ray_address or os.environ["RAY_ADDRESS"])  # before the run starts, not minutes into it
     inputs = crew_inputs(project, name, parse_inputs(input_pairs))
     console.info(f"running crew '{name}' ({process or project.crews[name].process})")
-    from pipeline.options import RunOptions
+    from etlcrew.pipeline.options import RunOptions
 
     options = RunOptions(crew=name, inputs=inputs, process=process, model=model, base_url=base_url,
                          batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh, verbose=verbose,
@@ -54,7 +54,7 @@ def execute(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo]
     """
     import_crewai(settings.state_dir)
     quiet_crewai_logging()
-    from pipeline.runner import run_crew
+    from etlcrew.pipeline.runner import run_crew
 
     try:
         # CrewAI prints some warnings and its verbose output on stdout: keep stdout for our own output only

@@ -39,8 +39,8 @@ from etlcrew import console
 from etlcrew.commands.ledger_access import find_run
 from etlcrew.commands.runs import duration, run_record, when
 from etlcrew.errors import EXIT_OK, ConfigError
+from etlcrew.model_runtime.usage import load_prices
 from etlcrew.settings import Settings
-from model_runtime.usage import load_prices
 
 PHASE_ORDER = ("extract", "transform", "load")
 NO_TASK = "(no task)"
@@ -61,7 +61,7 @@ def task_phases(settings: Settings) -> dict[str, str]:
 
 
 def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from model_runtime.usage import cost_usd
+    from etlcrew.model_runtime.usage import cost_usd
 
     out: dict[str, Any] = {k: sum(int(r[k] or 0) for r in rows) for k in _COUNTS}
     out["cost_usd"] = round(sum(cost_usd(r["model"], int(r["prompt_tokens"]), int(r["completion_tokens"]))
@@ -104,8 +104,8 @@ def phase_breakdown(breakdown: list[dict[str, Any]], errors: list[dict[str, Any]
 
 def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     """Everything ``show`` prints, as the documented JSON object."""
-    from ledger import open_ledger
-    from pipeline.journal import BatchOutcome
+    from etlcrew.ledger import open_ledger
+    from etlcrew.pipeline.journal import BatchOutcome
 
     row = find_run(settings, run_id)
     with contextlib.suppress(ConfigError):  # a broken prices.yaml must not stop anyone reading the ledger

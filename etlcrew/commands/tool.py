@@ -16,7 +16,7 @@ from etlcrew.commands.project import load_checked, pick_crew
 from etlcrew.errors import EtlcrewError, UsageError
 from etlcrew.settings import Settings
 from etlcrew.specs.project import suggest
-from tools.registry import ToolInfo
+from etlcrew.tools.registry import ToolInfo
 
 
 def find_tool(tools: dict[str, ToolInfo], name: str) -> ToolInfo:
@@ -68,8 +68,8 @@ def check_arguments(tool: Any, info: ToolInfo, args: dict[str, Any]) -> dict[str
 
 def run_tool(settings: Settings, name: str, args_text: str, crew: str | None, json_mode: bool) -> int:
     """Exit 0 with the output; 2 for a wrong name or arguments; 1 when the tool refuses or fails."""
-    from tools.data_wrapping import ToolError
-    from tools.scope import ToolScopeError, scope_for_crew, use_scope
+    from etlcrew.tools.data_wrapping import ToolError
+    from etlcrew.tools.scope import ToolScopeError, scope_for_crew, use_scope
 
     project, tools = load_checked(settings)
     info = find_tool(tools, name)
@@ -80,7 +80,7 @@ def run_tool(settings: Settings, name: str, args_text: str, crew: str | None, js
             f"pick another crew with --crew or declare it there")
 
     from etlcrew.crewai_env import import_crewai
-    from tools.registry import load_tool
+    from etlcrew.tools.registry import load_tool
 
     import_crewai(settings.state_dir)
     tool = load_tool(info)

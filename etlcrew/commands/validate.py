@@ -13,7 +13,7 @@ from etlcrew.specs.references import check_inputs
 def _check_labels(settings: Settings, project: ProjectSpec, crews: list[str]) -> None:
     """Each crew's ``eval`` labels against its schema and items, for crews whose sources are local files (reading
     a database or an API is left to ``eval``); every problem of every crew at once."""
-    from evaluation.compare import read_crew_labels
+    from etlcrew.evaluation.compare import read_crew_labels
 
     problems = []
     for name in crews:

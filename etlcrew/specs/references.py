@@ -18,7 +18,7 @@ def _unknown(file: str, line: int | None, entry: str, what: str, name: str, choi
     guess = suggest(name, choices)
     hint = f"did you mean '{guess}'?" if guess else f"define it in {where}, or use one of: {sorted(choices)}"
     if key == "tools" and not guess:
-        from tools.registry import CREWAI_TOOLS
+        from etlcrew.tools.registry import CREWAI_TOOLS
 
         if name in CREWAI_TOOLS:
             hint = 'a crewai-tools tool: pip install -e ".[crewai-tools]"'

@@ -55,7 +55,7 @@ def test_light_commands_do_not_import_crewai_or_ray(args: list[str]) -> None:
 
 
 def test_ledger_commands_do_not_import_crewai(isolated_state: Path) -> None:
-    from ledger import open_ledger
+    from etlcrew.ledger import open_ledger
 
     ledger = open_ledger(isolated_state)
     ledger.start_run("01TESTRUN0000000000000000A", "support_inbox", {}, "cfg")

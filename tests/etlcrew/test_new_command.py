@@ -79,7 +79,7 @@ def test_new_tool_bad_names_exit_2(project_dir: Path, capsys: pytest.CaptureFixt
 
 def test_new_crew_validates_and_runs_end_to_end(project_dir: Path, scripted, capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
                                                 tmp_path: Path) -> None:
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     config = project_dir / "config"
     before = {n: (config / n).read_text(encoding="utf-8") for n in ("agents.yaml", "tasks.yaml", "crews.yaml")}

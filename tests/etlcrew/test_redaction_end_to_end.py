@@ -54,7 +54,7 @@ def run_everything(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int,
 def test_secrets_echoed_by_the_model_are_masked_everywhere(
         project_dir: Path, scripted, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
         isolated_state: Path, tmp_path: Path) -> None:
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     (project_dir / "data" / "inbox" / "9998-pasted-key.eml").write_text(

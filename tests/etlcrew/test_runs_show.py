@@ -38,8 +38,8 @@ def test_empty_ledger_is_a_friendly_line(capsys: pytest.CaptureFixture[str], iso
 @pytest.fixture
 def two_runs(project_dir: Path, scripted, capsys: pytest.CaptureFixture[str]) -> tuple[dict, dict]:  # type: ignore[no-untyped-def,type-arg]
     """A finished run with retries, failed calls and a quarantined item; then one stopped by its budget."""
-    from model_runtime.faults import FaultyLLM
-    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer, unregister_scripted
+    from etlcrew.model_runtime.faults import FaultyLLM
+    from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer, unregister_scripted
 
     crews = project_dir / "config" / "crews.yaml"
     edit_config(crews, "  batch_size: 10\n",

@@ -89,7 +89,7 @@ RAW_READER = '''\
 from crewai.tools import BaseTool
 from pydantic import BaseModel
 
-from tools.scope import current_scope
+from etlcrew.tools.scope import current_scope
 
 
 class RawReaderInput(BaseModel):

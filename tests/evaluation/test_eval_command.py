@@ -26,7 +26,7 @@ ANSWERS = {  # what the scripted model says per item: category right 3 times in 
 
 @pytest.fixture
 def known_answers(scripted):  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     def answer(call):  # type: ignore[no-untyped-def]
         data = json.loads(sample_answer(call)) if call.response_model is not None else None
@@ -94,9 +94,9 @@ def test_bad_labels_exit_2_naming_file_line_and_column(project_dir: Path, known_
 
 
 def test_the_shipped_crews_declare_labels_that_read(project_dir: Path) -> None:
+    from etlcrew.evaluation.compare import read_crew_labels
     from etlcrew.settings import load_settings
     from etlcrew.specs.loader import load_project
-    from evaluation.compare import read_crew_labels
 
     settings = load_settings(load_dotenv_file=False)
     project = load_project(settings.config_dir)

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.embedded
 
 
 def test_default_model_gets_most_categories_right_on_four_labelled_items(capsys) -> None:  # type: ignore[no-untyped-def]
-    from model_runtime.catalogue import default_entry
-    from model_runtime.weights import cache_status
+    from etlcrew.model_runtime.catalogue import default_entry
+    from etlcrew.model_runtime.weights import cache_status
 
     entry = default_entry()
     if cache_status(entry, load_settings(load_dotenv_file=False).model_cache_dir) != "present":

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from etlcrew.errors import ConfigError, ConfigProblem
+from etlcrew.evaluation.labels import MAX_PROBLEMS, LabelSet, read_labels
 from etlcrew.specs.datapath import SchemaSpec
-from evaluation.labels import MAX_PROBLEMS, LabelSet, read_labels
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOWN = "data/labels.csv"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from etlcrew.evaluation.labels import LabelSet, read_labels
+from etlcrew.evaluation.scoring import FieldScore, Score, matches, score
 from etlcrew.specs.datapath import FieldSpec, SchemaSpec
-from evaluation.labels import LabelSet, read_labels
-from evaluation.scoring import FieldScore, Score, matches, score
 
 SCHEMA = SchemaSpec.model_validate({"table": "tickets", "fields": {
     "category": {"type": "enum", "values": ["billing", "bug", "other"]},

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ledger import open_ledger
-from ledger.migrations import MIGRATIONS
+from etlcrew.ledger import open_ledger
+from etlcrew.ledger.migrations import MIGRATIONS
 
 
 def test_migrations_run_once_and_build_the_schema(tmp_path: Path) -> None:

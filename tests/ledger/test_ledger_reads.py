@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger import open_ledger
+from etlcrew.ledger import open_ledger
 
 KEY = "sk-test-1234567890abcdef"
 

@@ -50,7 +50,7 @@ class StubOpenAI:
 
     @staticmethod
     def reply(body: dict[str, Any], logprobs: LogProbs | None) -> dict[str, Any]:
-        from model_runtime.scripted import sample_instance
+        from etlcrew.model_runtime.scripted import sample_instance
 
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("schema")
         answer = sample_instance(schema) if schema else None

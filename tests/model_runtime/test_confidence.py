@@ -31,7 +31,7 @@ def tokens_of(content: str, unsure: str | None, p: float, size: int = 3) -> list
 
 
 def test_value_probabilities_multiply_the_tokens_that_spell_each_value() -> None:
-    from model_runtime.confidence import value_probabilities
+    from etlcrew.model_runtime.confidence import value_probabilities
 
     content = json.dumps({"records": [{"item_id": "a:1", "category": "bug", "summary": "x"},
                                       {"item_id": "a:2", "category": "billing", "summary": "y"}]})

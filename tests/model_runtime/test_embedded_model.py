@@ -17,11 +17,11 @@ import pytest
 from pydantic import BaseModel
 
 from etlcrew.crewai_env import import_crewai
+from etlcrew.model_runtime.catalogue import find_entry
+from etlcrew.model_runtime.providers import build_llm
+from etlcrew.model_runtime.server import DEFAULT_CTX_PER_SLOT, running_servers, start_server, stop_all
+from etlcrew.model_runtime.weights import cache_status, weights_path
 from etlcrew.settings import Settings, load_settings
-from model_runtime.catalogue import find_entry
-from model_runtime.providers import build_llm
-from model_runtime.server import DEFAULT_CTX_PER_SLOT, running_servers, start_server, stop_all
-from model_runtime.weights import cache_status, weights_path
 
 pytestmark = pytest.mark.embedded
 

@@ -27,7 +27,7 @@ def test_each_failed_attempt_is_counted_once_everywhere(project_dir: Path, capsy
     assert main(["show", run["run_id"], "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["llm"]["failed_calls"] == FAILURES
-    from ledger import open_ledger
+    from etlcrew.ledger import open_ledger
 
     ledger = open_ledger(isolated_state)
     try:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from model_runtime.retry import RetryPolicy, classify
+from etlcrew.model_runtime.retry import RetryPolicy, classify
 
 
 class Review(BaseModel):
@@ -28,15 +28,15 @@ def crewai_ready(isolated_state: Path) -> None:
 
 
 def faulty(rate: float = 0.3, seed: int = 1, **kwargs: Any) -> Any:
-    from model_runtime.faults import FaultyLLM
-    from model_runtime.scripted import ScriptedLLM, sample_answer
+    from etlcrew.model_runtime.faults import FaultyLLM
+    from etlcrew.model_runtime.scripted import ScriptedLLM, sample_answer
 
     return FaultyLLM(ScriptedLLM(default=sample_answer), rate=rate, seed=seed, **kwargs)
 
 
 def drive(llm: Any, calls: int) -> list[str | None]:
     """Call ``calls`` times, swallowing injected faults; returns the fault history."""
-    from model_runtime.faults import InjectedFault
+    from etlcrew.model_runtime.faults import InjectedFault
 
     for _ in range(calls):
         with contextlib.suppress(InjectedFault):
@@ -63,7 +63,7 @@ def test_roughly_rate_faults_over_many_calls() -> None:
 
 
 def test_each_kind_fails_like_a_real_endpoint() -> None:
-    from model_runtime.faults import INVALID_ANSWER, InjectedFault
+    from etlcrew.model_runtime.faults import INVALID_ANSWER, InjectedFault
 
     for kind, retry_after in (("error", None), ("server", None), ("rate_limit", 0.0), ("timeout", None)):
         with pytest.raises(InjectedFault) as raised:
@@ -119,8 +119,8 @@ def test_concurrent_callers_draw_the_same_faults_as_one() -> None:
 
 
 def test_delegates_the_llm_surface_to_the_inner_model() -> None:
-    from model_runtime.faults import FaultyLLM
-    from model_runtime.scripted import ScriptedLLM
+    from etlcrew.model_runtime.faults import FaultyLLM
+    from etlcrew.model_runtime.scripted import ScriptedLLM
 
     inner = ScriptedLLM(["hi"], model="tiny", function_calling=False)
     llm = FaultyLLM(inner, rate=0.0)
@@ -131,7 +131,7 @@ def test_delegates_the_llm_surface_to_the_inner_model() -> None:
 
 
 def test_invalid_answers_are_rejected_and_retried_behind_the_retry_layer() -> None:
-    from model_runtime.resilience import ResilientLLM
+    from etlcrew.model_runtime.resilience import ResilientLLM
 
     garbled = faulty(rate=1.0, kinds=["invalid"])
     fallback = faulty(rate=0.0)
@@ -153,7 +153,7 @@ def review_crew(llm: Any) -> Any:
 
 
 def test_a_crew_on_a_flaky_model_ends_with_valid_output() -> None:
-    from model_runtime.resilience import FailureBreaker, ResilientLLM
+    from etlcrew.model_runtime.resilience import FailureBreaker, ResilientLLM
 
     sleeps: list[float] = []
     flaky, breaker = faulty(rate=0.3, seed=1), FailureBreaker(10)
@@ -168,7 +168,7 @@ def test_a_crew_on_a_dead_endpoint_stops_at_the_breaker_without_crewai_retrying(
     from crewai.events.event_bus import crewai_event_bus
     from crewai.events.types.agent_events import AgentExecutionStartedEvent
 
-    from model_runtime.resilience import FailureBreaker, ModelUnavailable, ResilientLLM
+    from etlcrew.model_runtime.resilience import FailureBreaker, ModelUnavailable, ResilientLLM
 
     dead = faulty(rate=1.0, kinds=["server"])
     llm = ResilientLLM([("scripted", dead)], RetryPolicy(attempts=2), FailureBreaker(3), sleep=lambda s: None)
@@ -185,7 +185,7 @@ def test_a_crew_on_a_dead_endpoint_stops_at_the_breaker_without_crewai_retrying(
 
 
 def test_a_crew_asked_to_stop_starts_no_model_call() -> None:
-    from model_runtime.resilience import CallsStopped, ResilientLLM
+    from etlcrew.model_runtime.resilience import CallsStopped, ResilientLLM
 
     flaky = faulty(rate=0.0)
     llm = ResilientLLM([("scripted", flaky)], RetryPolicy(), should_stop=lambda: True, sleep=lambda s: None)

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from etlcrew.errors import ModelError, ModelSetupError
-from model_runtime.catalogue import CATALOGUE_PATH, default_entry, find_entry, load_catalogue, parse_catalogue
+from etlcrew.model_runtime.catalogue import CATALOGUE_PATH, default_entry, find_entry, load_catalogue, parse_catalogue
 
 
 def test_catalogue_loads_with_one_default() -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from etlcrew.errors import ModelError, ModelSetupError
+from etlcrew.model_runtime.providers import build_llm, check_reachable, resolve_model, resolve_model_name
 from etlcrew.settings import load_settings
-from model_runtime.providers import build_llm, check_reachable, resolve_model, resolve_model_name
 
 LEVELS = ("flag", "agent", "crew", "env")
 

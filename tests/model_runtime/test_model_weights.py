@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from etlcrew.errors import ModelError
-from model_runtime.catalogue import ModelEntry, parse_catalogue
-from model_runtime.weights import cache_status, ensure_weights, fetch_weights, is_cached, weights_path
+from etlcrew.model_runtime.catalogue import ModelEntry, parse_catalogue
+from etlcrew.model_runtime.weights import cache_status, ensure_weights, fetch_weights, is_cached, weights_path
 
 GGUF = b"GGUF" + bytes(range(256)) * 64  # a small fake model file
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from etlcrew.commands.models import list_models, pull
+from etlcrew.model_runtime import catalogue
+from etlcrew.model_runtime.catalogue import parse_catalogue
 from etlcrew.settings import load_settings
-from model_runtime import catalogue
-from model_runtime.catalogue import parse_catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 

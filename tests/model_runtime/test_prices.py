@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from etlcrew.errors import ConfigError
-from model_runtime import usage
+from etlcrew.model_runtime import usage
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ import openai
 import pytest
 from pydantic import BaseModel
 
-from model_runtime.retry import (
+from etlcrew.model_runtime.retry import (
     InvalidOutput,
     RetryPolicy,
     classify,
@@ -59,14 +59,14 @@ def sleeps() -> list[float]:
 
 
 def resilient(chain: list[tuple[str, Any]], sleeps: list[float], **kwargs: Any) -> Any:
-    from model_runtime.resilience import ResilientLLM
+    from etlcrew.model_runtime.resilience import ResilientLLM
 
     policy = kwargs.pop("policy", RetryPolicy(attempts=3, timeout_s=None))
     return ResilientLLM(chain, policy, sleep=sleeps.append, rng=random.Random(7), **kwargs)
 
 
 def scripted(*responses: Any, **kwargs: Any) -> Any:
-    from model_runtime.scripted import ScriptedLLM
+    from etlcrew.model_runtime.scripted import ScriptedLLM
 
     return ScriptedLLM(list(responses), **kwargs)
 
@@ -194,7 +194,7 @@ def events_seen(kinds: tuple[type, ...]) -> Any:
 
     from crewai.events.event_bus import crewai_event_bus
 
-    from model_runtime.resilience import current_scope
+    from etlcrew.model_runtime.resilience import current_scope
 
     @contextmanager
     def recording() -> Any:
@@ -212,7 +212,7 @@ def events_seen(kinds: tuple[type, ...]) -> Any:
 def test_fallback_after_retries_are_exhausted_and_the_scope_each_attempt_sees(sleeps: list[float]) -> None:
     from crewai.events.types.llm_events import LLMCallCompletedEvent, LLMCallFailedEvent
 
-    from model_runtime.resilience import CallScope, current_scope
+    from etlcrew.model_runtime.resilience import CallScope, current_scope
 
     seen: list[CallScope | None] = []
 
@@ -240,7 +240,7 @@ def test_fallback_after_retries_are_exhausted_and_the_scope_each_attempt_sees(sl
 
 
 def test_model_call_failed_when_every_model_is_exhausted(sleeps: list[float]) -> None:
-    from model_runtime.resilience import ModelCallFailed
+    from etlcrew.model_runtime.resilience import ModelCallFailed
 
     primary = scripted(default=lambda call: StatusError(503))
     fallback = scripted(default=lambda call: api_error(openai.BadRequestError, 400))
@@ -253,7 +253,7 @@ def test_model_call_failed_when_every_model_is_exhausted(sleeps: list[float]) ->
 
 
 def test_crewai_own_rate_limit_retry_steps_aside(sleeps: list[float]) -> None:
-    from model_runtime.resilience import ModelCallFailed
+    from etlcrew.model_runtime.resilience import ModelCallFailed
 
     inner = scripted(default=lambda call: api_error(openai.RateLimitError, 429, {"retry-after": "0"}))
     llm = resilient([("primary", inner)], sleeps, policy=RetryPolicy(attempts=2, timeout_s=None))
@@ -264,7 +264,7 @@ def test_crewai_own_rate_limit_retry_steps_aside(sleeps: list[float]) -> None:
 
 def text_model(*responses: Any) -> Any:
     """A scripted model that returns raw text even when asked for structured output, as some providers do."""
-    from model_runtime.scripted import ScriptedLLM
+    from etlcrew.model_runtime.scripted import ScriptedLLM
 
     class TextOnly(ScriptedLLM):
         def call(self, messages: Any, tools: Any = None, callbacks: Any = None,  # type: ignore[override]
@@ -309,7 +309,7 @@ def test_a_structured_answer_already_parsed_is_accepted(sleeps: list[float]) -> 
 def test_breaker_trips_after_consecutive_failures_across_wrappers_and_resets_on_success(
         sleeps: list[float]) -> None:
     from etlcrew.errors import ModelError
-    from model_runtime.resilience import FailureBreaker, ModelCallFailed, ModelUnavailable
+    from etlcrew.model_runtime.resilience import FailureBreaker, ModelCallFailed, ModelUnavailable
 
     breaker = FailureBreaker(4, run_id="r-42")
     policy = RetryPolicy(attempts=1, timeout_s=None)
@@ -338,7 +338,7 @@ def test_breaker_trips_after_consecutive_failures_across_wrappers_and_resets_on_
 
 
 def test_should_stop_lets_the_current_call_finish_and_starts_no_new_one(sleeps: list[float]) -> None:
-    from model_runtime.resilience import CallsStopped
+    from etlcrew.model_runtime.resilience import CallsStopped
 
     stop = {"now": False}
 
@@ -355,7 +355,7 @@ def test_should_stop_lets_the_current_call_finish_and_starts_no_new_one(sleeps: 
 
 
 def test_should_stop_prevents_the_retry(sleeps: list[float]) -> None:
-    from model_runtime.resilience import CallsStopped
+    from etlcrew.model_runtime.resilience import CallsStopped
 
     stop = {"now": False}
 

@@ -11,8 +11,8 @@ import sys
 import time
 from pathlib import Path
 
-from observe.display import RunProgress
-from observe.events import RunEvent
+from etlcrew.observe.display import RunProgress
+from etlcrew.observe.events import RunEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "tests" / "pipeline" / "crash_harness.py"

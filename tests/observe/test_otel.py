@@ -44,7 +44,7 @@ def collector():  # type: ignore[no-untyped-def]
 
 def test_spans_reach_the_collector_when_turned_on(project_dir: Path, scripted, collector, capsys,  # type: ignore[no-untyped-def]
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     scripted("otel", default=sample_answer)
     monkeypatch.setenv("ETLCREW_OTEL_ENDPOINT", collector.url)
@@ -56,7 +56,7 @@ def test_spans_reach_the_collector_when_turned_on(project_dir: Path, scripted, c
 
 
 def test_export_is_off_unless_an_endpoint_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    from observe.otel import ENV, otel_from_env
+    from etlcrew.observe.otel import ENV, otel_from_env
 
     monkeypatch.delenv(ENV, raising=False)
     assert otel_from_env("run", "crew") is None

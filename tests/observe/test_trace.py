@@ -16,7 +16,7 @@ def read_trace(state: Path, run_id: str) -> list[dict]:  # type: ignore[type-arg
 
 def test_trace_lines_cover_the_run_and_match_the_ledger(project_dir: Path, scripted, capsys,  # type: ignore[no-untyped-def]
                                                         isolated_state: Path) -> None:
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     scripted("trace", default=sample_answer)
     assert main(["run", "--model", "scripted/trace", "--json"]) == 0
@@ -40,7 +40,7 @@ def test_trace_lines_cover_the_run_and_match_the_ledger(project_dir: Path, scrip
 
 def test_a_resumed_run_appends_to_its_trace(project_dir: Path, scripted, capsys,  # type: ignore[no-untyped-def]
                                             isolated_state: Path) -> None:
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     scripted("trace2", default=sample_answer)
     assert main(["run", "--model", "scripted/trace2", "--max-llm-calls", "2", "--concurrency", "1", "--json"]) == 3

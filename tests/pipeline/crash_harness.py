@@ -22,7 +22,7 @@ from etlcrew.crewai_env import prepare_crewai_environment  # noqa: E402
 
 prepare_crewai_environment(Path(os.environ["ETLCREW_HOME"]))
 
-from model_runtime.scripted import ScriptedCall, ScriptedLLM, register_scripted, sample_answer  # noqa: E402
+from etlcrew.model_runtime.scripted import ScriptedCall, ScriptedLLM, register_scripted, sample_answer  # noqa: E402
 
 KILL_AT = int(os.environ.get("CRASH_AT_CALL", "0"))
 SLOW_S = float(os.environ.get("CRASH_SLOW_S", "0"))  # seconds per call, so a test can press Ctrl-C mid-run

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from etlcrew.pipeline.batches import Batch, batch_output_model, batched, findings_model, new_data_tag, render_items
+from etlcrew.pipeline.items import make_item
 from etlcrew.specs.datapath import SchemaSpec
-from pipeline.batches import Batch, batch_output_model, batched, findings_model, new_data_tag, render_items
-from pipeline.items import make_item
 
 SCHEMA = SchemaSpec(table="t", fields={"urgency": {"type": "enum", "values": ["low", "high"]}})
 
@@ -51,8 +51,8 @@ def test_items_are_wrapped_in_unguessable_markers_and_cut() -> None:
 
 
 def test_the_schema_text_lists_described_enum_values_examples_and_the_reasoning_first() -> None:
+    from etlcrew.pipeline.batches import describe_schema
     from etlcrew.specs.datapath import SchemaSpec
-    from pipeline.batches import describe_schema
 
     schema = SchemaSpec.model_validate({"table": "t", "reasoning": True, "fields": {
         "category": {"type": "enum", "description": "what it is about",
@@ -91,9 +91,9 @@ def test_examples_must_name_fields_and_allowed_values() -> None:
 
 
 def test_reasoning_is_written_first_and_kept_out_of_the_record() -> None:
+    from etlcrew.pipeline.batches import batch_output_model
+    from etlcrew.pipeline.records import validate_batch
     from etlcrew.specs.datapath import SchemaSpec
-    from pipeline.batches import batch_output_model
-    from pipeline.records import validate_batch
 
     schema = SchemaSpec.model_validate({"table": "t", "reasoning": True,
                                         "fields": {"category": {"type": "enum", "values": ["a", "b"]}}})

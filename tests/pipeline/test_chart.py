@@ -6,9 +6,9 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from etlcrew.pipeline.chart import render_chart
+from etlcrew.pipeline.report import write_report
 from etlcrew.specs.datapath import SchemaSpec
-from pipeline.chart import render_chart
-from pipeline.report import write_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 SCHEMA = SchemaSpec(table="tickets", fields={
@@ -69,9 +69,9 @@ def test_a_real_run_writes_the_chart(project_dir: Path, scripted, tmp_path: Path
     from yaml_edit import with_researcher
 
     from etlcrew.cli import main
+    from etlcrew.ledger import open_ledger
+    from etlcrew.model_runtime.scripted import sample_answer
     from etlcrew.specs.loader import load_project
-    from ledger import open_ledger
-    from model_runtime.scripted import sample_answer
 
     scripted("chart", default=sample_answer)
     with_researcher(project_dir)  # the three phases, so the chart has a bar per phase

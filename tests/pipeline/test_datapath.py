@@ -14,7 +14,7 @@ from etlcrew.cli import main
 
 @pytest.fixture
 def scripted_default(scripted):  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     return scripted("etl", default=sample_answer)
 
@@ -56,7 +56,7 @@ def test_default_crew_loads_every_item_once(project_dir: Path, scripted_default,
     assert "Charged twice for Cloud Plan" in next(c.prompt for c in transform if "0001-double-charge" in c.prompt)
     assert summary["llm"]["calls"] == len(tasks)
 
-    from ledger import open_ledger
+    from etlcrew.ledger import open_ledger
 
     ledger = open_ledger(isolated_state)
     run = ledger.run(summary["run_id"])
@@ -96,7 +96,7 @@ def test_changed_item_and_changed_config_are_reprocessed(project_dir: Path, scri
 
 def test_invalid_records_are_retried_then_quarantined(project_dir: Path, scripted_default, capsys,  # type: ignore[no-untyped-def]
                                                       tmp_path: Path) -> None:
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     def wrong_enum(call):  # type: ignore[no-untyped-def]
         answer = sample_answer(call)

@@ -23,9 +23,9 @@ KEEP = ("0001-double-charge.eml", "0021-webform-broken-again.txt")
 
 @pytest.fixture
 def embedded_url() -> str:
-    from model_runtime.catalogue import find_entry
-    from model_runtime.server import start_server
-    from model_runtime.weights import cache_status
+    from etlcrew.model_runtime.catalogue import find_entry
+    from etlcrew.model_runtime.server import start_server
+    from etlcrew.model_runtime.weights import cache_status
 
     settings = load_settings(load_dotenv_file=False)
     entry = find_entry("smollm2-135m")

@@ -53,8 +53,8 @@ def fast_retries(project_dir: Path) -> Path:
 
 def test_twenty_percent_faults_still_end_with_every_item_loaded_or_quarantined(
         fast_retries: Path, scripted, capsys, tmp_path: Path, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
-    from model_runtime.faults import FaultyLLM
-    from model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer, unregister_scripted
+    from etlcrew.model_runtime.faults import FaultyLLM
+    from etlcrew.model_runtime.scripted import ScriptedLLM, register_scripted, sample_answer, unregister_scripted
 
     faulty = FaultyLLM(ScriptedLLM(default=sample_answer), rate=0.2, seed=7)
     register_scripted("faulty", faulty)
@@ -79,7 +79,7 @@ def test_twenty_percent_faults_still_end_with_every_item_loaded_or_quarantined(
 
 def test_fallback_model_serves_when_the_primary_keeps_failing(
         fast_retries: Path, scripted, capsys, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     set_crew_keys(fast_retries, "  fallback_models: [scripted/backup]\n")
     broken = scripted("broken", default=PermissionError("401 invalid api key"), model="broken-model")
@@ -96,7 +96,7 @@ def test_fallback_model_serves_when_the_primary_keeps_failing(
 
 def test_a_dead_model_fails_the_run_fast_and_it_resumes_when_the_model_is_back(
         project_dir: Path, scripted, capsys, isolated_state: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     set_crew_keys(project_dir, "  retry:\n    backoff_s: 0\n    attempts: 2\n    max_consecutive_failures: 4\n")
     dead = scripted("flaky", default=ConnectionError("connection refused"))
@@ -115,7 +115,7 @@ def test_a_dead_model_fails_the_run_fast_and_it_resumes_when_the_model_is_back(
 
 def test_budget_stops_cleanly_and_a_larger_budget_resumes_without_redoing_work(
         project_dir: Path, scripted, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     model = scripted("budget", default=sample_answer)
     code, stopped, err = run_json(["run", "--model", "scripted/budget", "--batch-size", "5", "--concurrency", "1",
@@ -139,7 +139,7 @@ def test_budget_stops_cleanly_and_a_larger_budget_resumes_without_redoing_work(
 
 
 def test_resume_refuses_a_changed_config_unless_forced(project_dir: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     scripted("cfg", default=sample_answer)
     code, stopped, _ = run_json(["run", "--model", "scripted/cfg", "--max-llm-calls", "3", "--concurrency", "1"],
@@ -157,7 +157,7 @@ def test_resume_refuses_a_changed_config_unless_forced(project_dir: Path, script
 
 
 def test_unknown_and_finished_runs(project_dir: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     assert main(["resume", "01NOSUCHRUN"]) == 2
     assert "no run '01NOSUCHRUN'" in capsys.readouterr().err
@@ -170,7 +170,7 @@ def test_unknown_and_finished_runs(project_dir: Path, scripted, capsys) -> None:
 
 def test_run_json_shape(project_dir: Path, scripted, capsys, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
     """``run --json`` prints exactly one object, with these keys and types (scripts parse it)."""
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     scripted("shape", default=sample_answer)
     code = main(["run", "--model", "scripted/shape", "--json"])

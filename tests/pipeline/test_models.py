@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from etlcrew.pipeline.models import HOSTED_TIMEOUT_S, LOCAL_TIMEOUT_S, ModelChooser
 from etlcrew.settings import load_settings
 from etlcrew.specs.loader import load_project
-from pipeline.models import HOSTED_TIMEOUT_S, LOCAL_TIMEOUT_S, ModelChooser
 
 
 def chooser() -> ModelChooser:

@@ -7,8 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
+from etlcrew.pipeline.records import batch_model, record_model, validate_batch
 from etlcrew.specs.datapath import SchemaSpec
-from pipeline.records import batch_model, record_model, validate_batch
 
 SCHEMA = SchemaSpec(table="support_tickets", fields={
     "category": {"type": "enum", "values": ["billing", "bug", "other"], "description": "what it is about"},

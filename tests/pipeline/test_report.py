@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from etlcrew.pipeline.records import QuarantineRow
+from etlcrew.pipeline.report import breakdowns, report_path, write_report
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import ReportTarget, SchemaSpec
-from pipeline.records import QuarantineRow
-from pipeline.report import breakdowns, report_path, write_report
 
 SCHEMA = SchemaSpec(table="tickets", fields={
     "category": {"type": "enum", "values": ["billing", "bug", "other"]},

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from etlcrew.cli import main
+from etlcrew.pipeline.review import degenerate_items, low_confidence
 from etlcrew.specs.datapath import SchemaSpec
-from pipeline.review import degenerate_items, low_confidence
 
 SCHEMA = SchemaSpec.model_validate({"table": "t", "fields": {
     "category": {"type": "enum", "values": ["a", "b"]}, "summary": {"type": "string"}}})
@@ -41,7 +41,7 @@ def test_low_confidence_names_the_fields_below_the_threshold() -> None:
 @pytest.fixture
 def one_summary(scripted):  # type: ignore[no-untyped-def]
     """A model that did not read its items: every record gets the same summary."""
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     def answer(call):  # type: ignore[no-untyped-def]
         data = json.loads(sample_answer(call)) if call.response_model is not None else None
@@ -74,7 +74,7 @@ def test_a_repeated_summary_sends_every_record_to_review_and_the_run_is_partial(
 
 
 def test_the_report_digest_is_prose_or_says_there_is_none() -> None:
-    from pipeline.report import readable_digest, render_report
+    from etlcrew.pipeline.report import readable_digest, render_report
 
     assert readable_digest('{{ [{"item_{id}_{key}": 1') is None
     assert readable_digest("Three customers were double charged; refund them today.") is not None

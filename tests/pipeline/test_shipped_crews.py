@@ -15,7 +15,7 @@ from etlcrew.cli import main
 
 @pytest.fixture
 def shipped(scripted):  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     return scripted("shipped", default=sample_answer)
 

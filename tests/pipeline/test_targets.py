@@ -12,10 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from etlcrew.pipeline.records import QuarantineRow
+from etlcrew.pipeline.targets import column_hints, dedupe_by_key, load_records
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import DatabaseTarget, FileTarget, ReportTarget, SchemaSpec
-from pipeline.records import QuarantineRow
-from pipeline.targets import column_hints, dedupe_by_key, load_records
 
 SCHEMA = SchemaSpec(table="tickets", fields={
     "category": {"type": "enum", "values": ["billing", "bug"]},

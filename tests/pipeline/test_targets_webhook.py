@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from etlcrew.pipeline.targets import ConditionError, idempotency_key, parse_condition, post_webhooks
 from etlcrew.specs.datapath import WebhookTarget
-from pipeline.targets import ConditionError, idempotency_key, parse_condition, post_webhooks
 
 RECORDS = [
     {"item_id": "mail:1", "category": "bug", "urgency": "urgent", "count": 3, "spam": False, "tags": ["ios"]},

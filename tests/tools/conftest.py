@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tools.scope import ToolScope
+from etlcrew.tools.scope import ToolScope
 
 
 @pytest.fixture
@@ -110,7 +109,7 @@ def builtin(isolated_state: Path) -> Callable[[str], Any]:
     from etlcrew.crewai_env import prepare_crewai_environment
 
     prepare_crewai_environment(isolated_state)
-    from tools.registry import BUILTIN_DIR, discover, load_tool
+    from etlcrew.tools.registry import BUILTIN_DIR, discover, load_tool
 
     found = discover(BUILTIN_DIR.parent)
     return lambda name: load_tool(found[name])

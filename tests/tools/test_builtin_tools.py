@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from tools.data_wrapping import ToolError, wrap_output
-from tools.registry import BUILTIN_DIR
-from tools.scope import ToolScope, use_scope
+from etlcrew.tools.data_wrapping import ToolError, wrap_output
+from etlcrew.tools.registry import BUILTIN_DIR
+from etlcrew.tools.scope import ToolScope, use_scope
 
 BUILTINS = ("read_file", "list_files", "sql_query", "http_get_json", "write_report", "notify_webhook")
 
@@ -28,7 +27,7 @@ def unwrap(output: str) -> str:
 
 
 def test_builtins_are_found_like_user_tools() -> None:
-    from tools.registry import discover
+    from etlcrew.tools.registry import discover
 
     found = discover(BUILTIN_DIR.parent)
     for name in BUILTINS:

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from etlcrew.tools.scope import scope_for_crew, use_scope
 from yaml_edit import with_researcher
 
 from etlcrew.cli import main
 from etlcrew.settings import load_settings
 from etlcrew.specs.loader import load_project
-from tools.scope import scope_for_crew, use_scope
 
 # a user's tool, dropped into a project's tools/ folder by the tests
 WORD_COUNT = Path(__file__).with_name("word_count_tool.py").read_text()
@@ -55,7 +55,7 @@ def run_in_scope(crew: str, model: str, capsys: pytest.CaptureFixture[str]) -> d
 
 
 def test_a_dropped_in_tool_is_used_by_a_crew(project_dir: Path, tool_calling_llm, capsys) -> None:  # type: ignore[no-untyped-def]
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     (project_dir / "tools/word_count.py").write_text(WORD_COUNT, encoding="utf-8")
     give_tools(project_dir, "researcher", ["word_count", "read_file"])
@@ -81,7 +81,7 @@ def test_a_dropped_in_tool_is_used_by_a_crew(project_dir: Path, tool_calling_llm
 def test_an_injected_document_cannot_make_the_crew_write_outside_its_output(  # type: ignore[no-untyped-def]
         project_dir: Path, tool_calling_llm, capsys, tmp_path: Path) -> None:
     """The model "obeys" the document and tries three writes out; all are refused, nothing lands outside."""
-    from model_runtime.scripted import sample_answer
+    from etlcrew.model_runtime.scripted import sample_answer
 
     (project_dir / "data/inbox/0031-urgent-admin.txt").write_text(INJECTION, encoding="utf-8")
     give_tools(project_dir, "researcher", ["read_file", "write_report"])

@@ -11,8 +11,7 @@ import pytest
 def reader(scripted):  # type: ignore[no-untyped-def]
     """A stand-in shaped like crewai-tools' FileReadTool: it reads whatever ``file_path`` it is given."""
     from crewai.tools import BaseTool
-
-    from tools.guard import guard
+    from etlcrew.tools.guard import guard
 
     class FileReadTool(BaseTool):
         name: str = "Read a file's content"
@@ -25,7 +24,7 @@ def reader(scripted):  # type: ignore[no-untyped-def]
 
 
 def test_paths_outside_the_scope_are_refused_inside_are_read_as_data(reader, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from tools.scope import ToolScope, use_scope
+    from etlcrew.tools.scope import ToolScope, use_scope
 
     inside = tmp_path / "data" / "note.txt"
     inside.parent.mkdir()
@@ -42,8 +41,8 @@ def test_paths_outside_the_scope_are_refused_inside_are_read_as_data(reader, tmp
 
 
 def test_urls_must_be_declared_hosts(scripted) -> None:  # type: ignore[no-untyped-def]
-    from tools.guard import check_arguments
-    from tools.scope import ToolScope, ToolScopeError, use_scope
+    from etlcrew.tools.guard import check_arguments
+    from etlcrew.tools.scope import ToolScope, ToolScopeError, use_scope
 
     scope = ToolScope(read_roots=(), sql_urls=(), http_hosts=("127.0.0.1:8080",), write_roots=())
     with use_scope(scope):

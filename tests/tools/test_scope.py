@@ -7,11 +7,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from etlcrew.tools.safe_sql import check_select, run_select
+from etlcrew.tools.scope import ToolScope, ToolScopeError, current_scope, host_key, scope_for_crew, use_scope
 
 from etlcrew.settings import load_settings
 from etlcrew.specs.loader import load_project
-from tools.safe_sql import check_select, run_select
-from tools.scope import ToolScope, ToolScopeError, current_scope, host_key, scope_for_crew, use_scope
 
 
 def base(scope: ToolScope) -> Path:

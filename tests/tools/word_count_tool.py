@@ -1,10 +1,9 @@
 """A user's tool, dropped into the project's tools/ folder."""
 
 from crewai.tools import BaseTool
+from etlcrew.tools.data_wrapping import ToolError, wrap_output
+from etlcrew.tools.scope import ToolScopeError, current_scope
 from pydantic import BaseModel, Field
-
-from tools.data_wrapping import ToolError, wrap_output
-from tools.scope import ToolScopeError, current_scope
 
 
 class WordCountInput(BaseModel):

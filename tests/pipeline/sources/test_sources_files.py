@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from etlcrew.errors import SourceError
+from etlcrew.pipeline.items import Item
+from etlcrew.pipeline.sources import iter_items
 from etlcrew.specs.datapath import FilesSource
-from pipeline.items import Item
-from pipeline.sources import iter_items
 
 PLAIN_EMAIL = b"""From: Ann <ann@example.com>
 To: ops@example.com

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from etlcrew.errors import SourceError
+from etlcrew.pipeline.items import Item
+from etlcrew.pipeline.sources import iter_items
 from etlcrew.specs.datapath import HttpSource, Pagination
-from pipeline.items import Item
-from pipeline.sources import iter_items
 
 
 def http(url: str, **kw: object) -> HttpSource:

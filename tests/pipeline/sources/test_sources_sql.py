@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from etlcrew.errors import SourceError
+from etlcrew.pipeline.sources import iter_items
+from etlcrew.pipeline.sources.sql import check_query
 from etlcrew.specs.datapath import SqlSource
-from pipeline.sources import iter_items
-from pipeline.sources.sql import check_query
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_database_is_opened_read_only(project: Path) -> None:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
-    from pipeline.sources.sql import open_engine
+    from etlcrew.pipeline.sources.sql import open_engine
 
     engine = open_engine(make_url("sqlite:///data/app.db"), project)
     with engine.connect() as conn, pytest.raises(Exception, match="readonly"):

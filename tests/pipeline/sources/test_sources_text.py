@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sources.common import DecodeProblem, decode_bytes, redact
-from pipeline.sources.text import EmailProblem, html_to_text, parse_email
+from etlcrew.pipeline.sources.common import DecodeProblem, decode_bytes, redact
+from etlcrew.pipeline.sources.text import EmailProblem, html_to_text, parse_email
 
 
 def test_decode_order_and_reasons() -> None:
@@ -44,7 +44,7 @@ def test_redact_hides_every_secret_form() -> None:
 
 
 def test_sources_import_light() -> None:
-    code = ("import sys, pipeline.sources, pipeline.sources.files, pipeline.sources.http; "
+    code = ("import sys, etlcrew.pipeline.sources, etlcrew.pipeline.sources.files, etlcrew.pipeline.sources.http; "
             "print(sorted(m for m in ('sqlalchemy', 'html2text') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[3]).stdout

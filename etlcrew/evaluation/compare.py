@@ -1,0 +1,109 @@
+"""Score several models side by side on a crew's labelled items: the ``eval`` command's one JSON object.
+
+Labels are read and checked against the crew's items before any model is called (bad labels: exit 2). Per
+model: accuracy per field, a confusion table for enum fields, how many records were loaded and how right those
+were, then calls, tokens, cost and seconds, and seconds and cost per correct record (all checked fields right).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etlcrew.errors import UsageError
+
+if TYPE_CHECKING:
+    from etlcrew.evaluation.labels import LabelSet
+    from etlcrew.evaluation.scoring import Score
+    from etlcrew.evaluation.session import ModelRun
+    from etlcrew.settings import Settings
+    from etlcrew.specs.project import ProjectSpec
+    from etlcrew.tools.registry import ToolInfo
+
+
+def labels_path(settings: Settings, project: ProjectSpec, crew: str, given: str | None) -> tuple[Path, str]:
+    """The labels file (``--labels`` or the crew's ``eval: {labels: ...}``) and how to show it."""
+    spec = project.crews[crew]
+    shown = given or (spec.eval.labels if spec.eval else None)
+    if not shown:
+        raise UsageError(f"crew '{crew}' has no labels to score against",
+                         hint=f"add 'eval: {{labels: data/{crew}_expected.csv}}' to the crew in "
+                              f"{project.file_of('crews')}, or pass --labels FILE")
+    path = Path(shown)
+    return (path if path.is_absolute() else settings.project_dir / path), shown
+
+
+def read_crew_labels(settings: Settings, project: ProjectSpec, crew: str, given: str | None) -> LabelSet:
+    """The crew's labels, checked against its schema and the ids its sources give (no model is called)."""
+    from etlcrew.evaluation.labels import read_labels
+    from etlcrew.pipeline.sources import iter_items
+
+    spec = project.crews[crew]
+    if spec.output_schema is None or not spec.sources:
+        raise UsageError(f"crew '{crew}' has no sources and schema: there are no records to score")
+    path, shown = labels_path(settings, project, crew, given)
+    ids: list[str] = []
+    for source in spec.sources:
+        listed = _listed_ids(source, settings.project_dir)
+        ids += listed if listed is not None else [item.item_id for item in iter_items(source, settings.project_dir)]
+    return read_labels(path, shown, spec.output_schema, ids)
+
+
+ROW_FILES = (".csv", ".json", ".jsonl")  # one item per row: their ids need the file read
+
+
+def _listed_ids(source: Any, project_dir: Path) -> list[str] | None:
+    """The ids of a files source whose items are whole files, from a folder listing (no file is parsed, so
+    ``validate`` stays fast); ``None`` when the source must be read to know its ids."""
+    from etlcrew.pipeline.sources.files import folder_of, matching_files
+    from etlcrew.specs.datapath import FilesSource
+
+    if not isinstance(source, FilesSource):
+        return None
+    root = folder_of(source, project_dir)
+    paths = matching_files(source, root)
+    if any(p.suffix.lower() in ROW_FILES for p in paths):
+        return None
+    return [f"{source.name}:{p.relative_to(root).as_posix()}" for p in paths]
+
+
+def result_row(run: ModelRun, score: Score) -> dict[str, Any]:
+    """One model's row of ``eval --json``."""
+    llm, seconds = run.result.llm, round(run.result.duration_s, 1)
+    correct = score.correct_records
+    return {
+        "model": run.model,
+        "fields": {name: field.as_dict() for name, field in score.fields.items()},
+        "items": score.items, "correct_records": correct,
+        "loaded": score.loaded, "loaded_accuracy": score.loaded_accuracy,
+        "review": run.review, "quarantined": run.quarantined,
+        "calls": llm["calls"], "prompt_tokens": llm["prompt_tokens"], "completion_tokens": llm["completion_tokens"],
+        "cost_usd": llm["cost_usd"], "seconds": seconds,
+        "seconds_per_item": round(seconds / score.items, 1) if score.items else None,
+        "seconds_per_correct_record": round(seconds / correct, 1) if correct else None,
+        "cost_per_correct_record": round(llm["cost_usd"] / correct, 6) if correct else None,
+    }
+
+
+def evaluate(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], crew: str,
+             inputs: dict[str, object], labels: LabelSet, models: list[str | None], limit: int | None = None
+             ) -> dict[str, Any]:
+    """Run each model on the labelled items (the first ``limit`` of them, in label order) and score it."""
+    from etlcrew.evaluation.scoring import score
+    from etlcrew.evaluation.session import run_labelled
+
+    ids = tuple(labels.expected)[:limit] if limit else tuple(labels.expected)
+    schema = project.crews[crew].output_schema
+    assert schema is not None
+    results = []
+    for model in models:
+        run = run_labelled(settings, project, tools, crew, inputs, ids, model)
+        scored = score(_only(labels, ids), schema, run.records, run.loaded)
+        results.append(result_row(run, scored))
+    return {"crew": crew, "labels": labels.file, "items": len(ids), "results": results}
+
+
+def _only(labels: LabelSet, ids: tuple[str, ...]) -> LabelSet:
+    from dataclasses import replace
+
+    return replace(labels, expected={i: labels.expected[i] for i in ids}, lines={i: labels.lines[i] for i in ids})

@@ -1,0 +1,174 @@
+"""Count model calls and tokens from CrewAI's event bus, once per call.
+
+CrewAI's ``usage_metrics`` sums each LLM instance per agent, so an instance shared by agents is counted twice;
+the completed-call events are counted exactly once each. Providers that report usage give exact counts; the
+scripted model estimates. Cost comes from a per-model price table (0 for local models).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The batch a call belongs to, set by the data path around a kickoff. CrewAI runs event handlers with a copy of
+# the calling thread's context variables, so the handler below sees the caller's batch (and retry attempt).
+CURRENT_BATCH: contextvars.ContextVar[int | None] = contextvars.ContextVar("etlcrew_batch", default=None)
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One attempt at one model call, as the ledger keeps it."""
+
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float | None
+    error: str | None
+    attempt: int = 1
+    batch_no: int | None = None
+    agent: str | None = None
+    task: str | None = None
+
+
+CallRecorder = Callable[[CallRecord], None]
+
+# USD per million tokens (prompt, completion), from config/prices.yaml (``load_prices``); local and scripted
+# models cost nothing. Keys are the configured names (openai/gpt-4o-mini); providers report bare names.
+PRICES: dict[str, tuple[float, float]] = {}
+PRICES_FILE = "prices.yaml"
+
+
+def load_prices(config_dir: Path) -> dict[str, tuple[float, float]]:
+    """Read ``config/prices.yaml`` into ``PRICES`` (a missing file means every model costs 0).
+
+    Raises ``ConfigError`` naming the model when an entry is not ``[prompt, completion]`` numbers.
+    """
+    import yaml
+
+    from etlcrew.errors import ConfigError, ConfigProblem
+
+    path = config_dir / PRICES_FILE
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    prices: dict[str, tuple[float, float]] = {}
+    for model, pair in (data or {}).items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair)):
+            raise ConfigError([ConfigProblem(
+                f"{config_dir.name}/{PRICES_FILE}", f"price of '{model}' must be [prompt, completion] in USD per "
+                "million tokens", entry=str(model), hint="e.g. [0.15, 0.60]")])
+        prices[str(model)] = (float(pair[0]), float(pair[1]))
+    PRICES.clear()
+    PRICES.update(prices)
+    return prices
+
+
+@dataclass
+class Usage:
+    """Totals for one run."""
+
+    calls: int = 0
+    failed_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    by_model: dict[str, list[int]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls, "failed_calls": self.failed_calls, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost_usd": round(self.cost_usd, 6)}
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
+    """Estimated cost from ``PRICES`` (0 for models not in the table, such as local ones)."""
+    price = PRICES.get(model)
+    if price is None:  # the provider reports "gpt-4o-mini" for the configured "openai/gpt-4o-mini"
+        bare = model.rpartition("/")[2]
+        price = next((p for name, p in PRICES.items() if name.rpartition("/")[2] == bare), (0.0, 0.0))
+    return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+def _labels(event: Any) -> dict[str, Any]:
+    """Attempt (from the retry layer), batch, agent and task of the call that emitted ``event``."""
+    from etlcrew.model_runtime.resilience import current_scope
+
+    scope = current_scope()
+    return {"attempt": scope.attempt if scope else 1, "batch_no": CURRENT_BATCH.get(),
+            "agent": getattr(event, "agent_role", None), "task": getattr(event, "task_name", None)}
+
+
+class UsageMeter:
+    """Listens to LLM call events while active (``with UsageMeter() as meter``)."""
+
+    def __init__(self, record: CallRecorder | None = None) -> None:
+        self.usage = Usage()
+        self._lock = threading.Lock()
+        self._record = record
+        self._started: dict[str, float] = {}
+        self._failed_ids: dict[str, None] = {}  # call ids already counted as failed, oldest first
+
+    def _started_call(self, source: Any, event: Any) -> None:
+        with self._lock:
+            self._started[str(event.call_id)] = time.monotonic()
+
+    def _latency_ms(self, event: Any) -> float | None:
+        with self._lock:
+            began = self._started.pop(str(getattr(event, "call_id", "")), None)
+        return None if began is None else round((time.monotonic() - began) * 1000, 1)
+
+    def _completed(self, source: Any, event: Any) -> None:
+        usage = event.usage or {}
+        prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
+        completion = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+        model = str(event.model or "")
+        with self._lock:
+            u = self.usage
+            u.calls += 1
+            u.prompt_tokens += prompt
+            u.completion_tokens += completion
+            u.cost_usd += cost_usd(model, prompt, completion)
+            u.by_model.setdefault(model, [0, 0, 0])
+            counts = u.by_model[model]
+            counts[0] += 1
+            counts[1] += prompt
+            counts[2] += completion
+        if self._record:
+            self._record(CallRecord(model, prompt, completion, self._latency_ms(event), None, **_labels(event)))
+
+    def _failed(self, source: Any, event: Any) -> None:
+        """Counted and recorded once per attempt (CrewAI's OpenAI provider reports one failed attempt twice, from
+        two nested handlers, with the same call id); the retry layer says what happens next."""
+        call_id = str(getattr(event, "call_id", "") or "")
+        with self._lock:
+            if call_id and call_id in self._failed_ids:
+                return
+            if call_id:
+                self._failed_ids[call_id] = None
+                if len(self._failed_ids) > 10_000:  # only the latest attempts can be reported again
+                    self._failed_ids.pop(next(iter(self._failed_ids)))
+            self.usage.failed_calls += 1
+        error = " ".join(str(getattr(event, "error", "") or "unknown error").split())
+        if self._record:
+            self._record(CallRecord(str(event.model or ""), 0, 0, self._latency_ms(event), error[:2000],
+                                    **_labels(event)))
+
+    def __enter__(self) -> UsageMeter:
+        from crewai.events.event_bus import crewai_event_bus
+        from crewai.events.types.llm_events import LLMCallCompletedEvent, LLMCallFailedEvent, LLMCallStartedEvent
+
+        crewai_event_bus.on(LLMCallStartedEvent)(self._started_call)
+        crewai_event_bus.on(LLMCallCompletedEvent)(self._completed)
+        crewai_event_bus.on(LLMCallFailedEvent)(self._failed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from crewai.events.event_bus import crewai_event_bus
+        from crewai.events.types.llm_events import LLMCallCompletedEvent, LLMCallFailedEvent, LLMCallStartedEvent
+
+        crewai_event_bus.flush()
+        crewai_event_bus.off(LLMCallStartedEvent, self._started_call)
+        crewai_event_bus.off(LLMCallCompletedEvent, self._completed)
+        crewai_event_bus.off(LLMCallFailedEvent, self._failed)

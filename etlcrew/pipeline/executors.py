@@ -1,0 +1,127 @@
+"""Where batches run: threads in this process (``local``, the default) or tasks on a Ray cluster (``ray``).
+
+Both take a batch and hand back its ``BatchOutcome`` or the error that stopped it; the data path around them is
+the same. With Ray, each task runs one batch end to end in a worker (``pipeline.ray_worker``) and returns its
+phase outputs, its model calls and its outcome; this process, the driver, stays the only writer of the ledger
+and of the targets, so a worker that dies mid-batch has written nothing: Ray runs the task again elsewhere
+(``max_retries``), and the batch is redone whole. Importing this module does not import Ray.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import os
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from etlcrew.pipeline.batches import Batch
+    from etlcrew.pipeline.journal import BatchOutcome, StoredBatch
+    from etlcrew.pipeline.ray_worker import RemoteResult
+
+Result = tuple["BatchOutcome | None", "BaseException | None"]
+RAY_TASK_RETRIES = 3  # system failures (a worker or node dying); model errors follow the crew's retry policy
+
+
+class LocalExecutor:
+    """Batches on threads; each runs in a copy of the run's context (its tool scope, among others)."""
+
+    name = "local"
+
+    def __init__(self, concurrency: int, process: Callable[[Batch, StoredBatch | None], BatchOutcome]) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="batch")
+        self._process = process
+
+    def submit(self, batch: Batch, earlier: StoredBatch | None) -> Future[BatchOutcome]:
+        return self._pool.submit(contextvars.copy_context().run, self._process, batch, earlier)
+
+    def wait_any(self, pending: set[Any], timeout: float | None = None) -> tuple[list[Result], set[Any]]:
+        """The batches that finished (none if ``timeout`` passed first), and those still running."""
+        done, still = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+        return [(None, f.exception()) if f.exception() else (f.result(), None) for f in done], set(still)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class RayExecutor:
+    """Batches as Ray tasks; ``absorb`` commits a worker's result to the ledger in this process."""
+
+    name = "ray"
+
+    def __init__(self, job: dict[str, Any], absorb: Callable[[RemoteResult], BatchOutcome],
+                 address: str | None = None) -> None:
+        import ray
+
+        from etlcrew.pipeline.ray_worker import run_batch
+
+        self._started = not ray.is_initialized()
+        if self._started:
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray reports usage to its servers otherwise
+            target = address or os.environ.get("RAY_ADDRESS") or None
+            if target:
+                reachable(target)
+            try:
+                ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=False,
+                         runtime_env={"env_vars": worker_environment()})
+            except Exception as exc:  # ConnectionError, a bad address, a version mismatch...
+                from etlcrew.errors import EtlcrewError
+
+                raise EtlcrewError(f"cannot start or reach the Ray cluster {target or '(local)'}: {exc}",
+                                   hint="check --ray-address / RAY_ADDRESS, or drop them for a local cluster") from exc
+        self._ray = ray
+        self._remote = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(run_batch)
+        self._job = ray.put(job)
+        self._absorb = absorb
+
+    def submit(self, batch: Batch, earlier: StoredBatch | None) -> Any:
+        if earlier is not None and earlier.outcome is not None:  # finished before a crash: only loading is left
+            from etlcrew.pipeline.ray_worker import RemoteResult
+
+            return self._ray.put(RemoteResult(earlier.outcome, reused=True))
+        return self._remote.remote(self._job, batch, earlier.phases if earlier else None)
+
+    def wait_any(self, pending: set[Any], timeout: float | None = None) -> tuple[list[Result], set[Any]]:
+        ready, _ = self._ray.wait(list(pending), num_returns=1, timeout=timeout)
+        results: list[Result] = []
+        for ref in ready:
+            try:
+                results.append((self._absorb(self._ray.get(ref)), None))
+            except Exception as exc:  # Ray re-raises the worker's exception (an instance of the same class)
+                results.append((None, exc))
+        return results, pending - set(ready)
+
+    def close(self) -> None:
+        if self._started:
+            self._ray.shutdown()
+
+
+def reachable(address: str, timeout: float = 3.0) -> None:
+    """Fail in seconds, naming the address, when nothing listens there (Ray itself retries for minutes)."""
+    import socket
+
+    host_port = address.removeprefix("ray://").rstrip("/")
+    if host_port in ("auto", "local") or ":" not in host_port:
+        return
+    host, _, port = host_port.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return
+    except (OSError, ValueError) as exc:
+        from etlcrew.errors import EtlcrewError
+
+        raise EtlcrewError(f"no Ray cluster answers at {address} ({exc})",
+                           hint="start it (ray start --head), fix --ray-address / RAY_ADDRESS, "
+                                "or drop them for a local cluster") from exc
+
+
+def worker_environment() -> dict[str, str]:
+    """What Ray workers need from this process's environment: CrewAI kept quiet, and the provider keys."""
+    from etlcrew.crewai_env import QUIET_CREWAI
+    from etlcrew.model_runtime.providers import PROVIDER_KEYS
+
+    names = {n for keys in PROVIDER_KEYS.values() for n in keys}
+    names |= {"MODEL", "BASE_URL", "ETLCREW_MODEL_CACHE"}
+    passed = {n: os.environ[n] for n in names if n in os.environ}
+    return passed | dict(QUIET_CREWAI) | {"RAY_USAGE_STATS_ENABLED": "0", "PYDANTIC_DISABLE_PLUGINS": "__all__"}

@@ -1,0 +1,101 @@
+"""One batch, end to end, inside a Ray worker: the crew is built here from the driver's validated config.
+
+The worker writes nothing: it returns the phase outputs, model calls and outcome for the driver to commit
+(``pipeline.executors``). Models are built once per worker process and run: the embedded model starts one
+llama.cpp server per worker process (a cluster can instead point every worker at one OpenAI-compatible server
+with ``--base-url``). ``ETLCREW_KILL_WORKER_ONCE=<file>`` in the driver's environment makes the first worker to finish
+a phase kill itself (SIGKILL) after creating that file: the test of a worker dying mid-batch.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from etlcrew.pipeline.batches import Batch
+from etlcrew.pipeline.journal import BatchOutcome
+
+
+@dataclass
+class RemoteResult:
+    """What a Ray worker sends back: the batch's committed-to-be phases, its model calls and its outcome."""
+
+    outcome: BatchOutcome
+    phases: list[tuple[str, str]] = field(default_factory=list)  # (phase, raw output), in order
+    calls: list[Any] = field(default_factory=list)  # model_runtime.usage.CallRecord
+    reused: bool = False  # the outcome was already committed before a resume
+
+_built: dict[str, tuple[Any, Any]] = {}  # run_id -> (ModelChooser, ToolBox), this process's current run
+
+
+class _CollectingJournal:
+    """The part of ``RunJournal`` a ``BatchRunner`` uses, keeping phases and the outcome in memory."""
+
+    def __init__(self, run_id: str, kill_marker: str | None = None) -> None:
+        self.run_id, self.kill_marker = run_id, kill_marker
+        self.phases: list[tuple[str, str]] = []
+        self.outcome: BatchOutcome | None = None
+
+    def emit(self, type_: str, **fields: object) -> None:
+        pass
+
+    def phase_done(self, batch_no: int, phase: str, output: str) -> None:
+        self.phases.append((phase, output))
+        marker = self.kill_marker
+        if marker and not Path(marker).exists():  # the first phase a worker finishes
+            Path(marker).touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    def outcome_done(self, outcome: BatchOutcome) -> None:
+        self.outcome = outcome
+
+
+def _state_dir(settings: Any) -> Path:
+    """The driver's state folder when this worker shares its disk, else a private one (CrewAI's storage only)."""
+    return settings.state_dir if settings.state_dir.parent.is_dir() else Path(tempfile.gettempdir()) / "etlcrew"
+
+
+def _models_and_tools(job: dict[str, Any]) -> tuple[Any, Any]:
+    from etlcrew.pipeline.models import ModelChooser
+    from etlcrew.pipeline.options import ToolBox
+
+    run_id = job["run_id"]
+    if run_id not in _built:
+        options = job["options"]
+        chooser = ModelChooser(job["project"], options.crew, job["settings"], options.model, options.base_url,
+                               parallel=1, run_id=run_id)
+        chooser.prepare()
+        _built.clear()
+        _built[run_id] = (chooser, ToolBox(job["tools"]))
+    return _built[run_id]
+
+
+def run_batch(job: dict[str, Any], batch: Batch, stored_phases: dict[str, str] | None) -> RemoteResult:
+    """The Ray task: run ``batch`` (reusing ``stored_phases``) and return everything the driver must commit."""
+    from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
+
+    settings, project, options = job["settings"], job["project"], job["options"]
+    import_crewai(_state_dir(settings))
+    quiet_crewai_logging()
+    from etlcrew.model_runtime.usage import UsageMeter
+    from etlcrew.observe.events import CrewaiBridge, EventHub
+    from etlcrew.pipeline.batch_runner import BatchRunner
+    from etlcrew.tools.scope import scope_for_crew, use_scope
+
+    chooser, toolbox = _models_and_tools(job)
+    journal = _CollectingJournal(job["run_id"], job.get("kill_marker"))
+    runner = BatchRunner(settings, project, options, chooser, toolbox, journal)  # type: ignore[arg-type]
+    events = EventHub(job["run_id"], {name: task.phase or name for name, task in project.tasks.items()})
+    calls: list[Any] = []
+
+    def record(call: Any) -> None:
+        task, agent = events.at_work_in(call.batch_no)
+        calls.append(replace(call, task=call.task or task, agent=call.agent or agent))
+
+    with UsageMeter(record), CrewaiBridge(events), use_scope(scope_for_crew(project, options.crew, settings)):
+        outcome = runner.run(batch, stored_phases)
+    return RemoteResult(outcome, journal.phases, calls)

@@ -1,0 +1,195 @@
+"""Run one crew: build it from the validated project and kick it off, recording what it produced.
+
+A crew without sources is kicked off once with its inputs (a plain CrewAI crew). A crew with sources runs the
+data path (``pipeline.datapath``): items in batches through extract, transform and load. CrewAI must already be
+prepared through ``etlcrew.crewai_env``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etlcrew.errors import RunInterrupted
+from etlcrew.pipeline.models import ModelChooser
+from etlcrew.pipeline.options import RunOptions, ToolBox
+from etlcrew.pipeline.run_result import RunResult
+from etlcrew.settings import Settings
+from etlcrew.specs.project import ProjectSpec
+from etlcrew.tools.registry import ToolInfo
+
+if TYPE_CHECKING:
+    from etlcrew.ledger import Ledger
+    from etlcrew.observe.events import EventHub
+
+
+def new_run_id() -> str:
+    """Run ids sort by time (ULIDs)."""
+    from ulid import ULID
+
+    return str(ULID())
+
+
+# crew keys that change how a run goes, not what its records are: changing them re-processes nothing
+NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "load_interval_s", "eval"}
+
+
+def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], process: str) -> str:
+    """What decides a record besides the item's content: the crew, its agents and tasks, models and process.
+
+    An item whose content hash and this hash are unchanged since it was loaded is skipped on the next run.
+    """
+    spec = project.crews[crew]
+    parts = {
+        "crew": spec.model_dump(mode="json", by_alias=True, exclude=NOT_AFFECTING_RECORDS),
+        "agents": {a: project.agents[a].model_dump(mode="json") for a in spec.agents if a in project.agents},
+        "tasks": {t: project.tasks[t].model_dump(mode="json") for t in spec.tasks},
+        "models": models, "process": process,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions,
+             resume_of: str | None = None) -> RunResult:
+    """Execute the crew (or continue run ``resume_of``) and return its result, recording it in the ledger.
+
+    Exceptions propagate to the command (exit codes there) after the run is marked failed or interrupted; they
+    carry the result as ``exc.run_result`` so ``--json`` can still print it.
+    """
+    from etlcrew.ledger import open_ledger
+    from etlcrew.model_runtime.usage import CallRecord, UsageMeter, load_prices
+    from etlcrew.observe.events import CrewaiBridge
+    from etlcrew.pipeline.control import RunControl, stop_on_ctrl_c
+    from etlcrew.tools.scope import scope_for_crew, use_scope
+
+    crew_spec = project.crews[options.crew]
+    load_prices(settings.config_dir)
+    ledger = open_ledger(settings.state_dir)
+    result = RunResult(run_id=resume_of or new_run_id(), crew=options.crew,
+                       process=options.process or crew_spec.process)
+    started = time.monotonic()
+    concurrency = options.concurrency or crew_spec.concurrency
+    spent = (0, 0, 0.0)
+    if resume_of:
+        before, row = ledger.call_totals(resume_of), ledger.run(resume_of) or {}
+        spent = (before["calls"], before["prompt_tokens"] + before["completion_tokens"], row.get("duration_s") or 0.0)
+    events, closers = _observers(settings, project, options.crew, result.run_id, options.verbose)
+
+    def record(call: CallRecord) -> None:
+        if call.task is None or call.agent is None:
+            task, agent = events.at_work_in(call.batch_no)
+            call = replace(call, task=call.task or task, agent=call.agent or agent)
+        ledger.record_call(result.run_id, call.model, call.prompt_tokens, call.completion_tokens, call.latency_ms,
+                           call.error, attempt=call.attempt, batch_no=call.batch_no, agent=call.agent, task=call.task)
+        events.emit("llm_call_failed" if call.error else "llm_call", batch=call.batch_no, agent=call.agent,
+                    task=call.task, model=call.model, prompt_tokens=call.prompt_tokens,
+                    completion_tokens=call.completion_tokens, latency_ms=call.latency_ms, attempt=call.attempt,
+                    error=call.error)
+
+    meter = UsageMeter(record)
+    control = RunControl(options.budget(crew_spec.budget),
+                         lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
+                         spent_before=spent)
+    chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url, parallel=concurrency,
+                           should_stop=control.stop_requested, run_id=result.run_id)
+    models = chooser.planned_models()
+    config_hash = relevant_config_hash(project, options.crew, models, result.process)
+    chooser.prepare()
+    if resume_of:
+        ledger.resume_run(resume_of)
+    else:
+        ledger.start_run(result.run_id, options.crew, options.inputs, config_hash, options=asdict(options))
+    events.emit("run_started", detail={"crew": options.crew, "process": result.process, "models": models,
+                                       "resumed": resume_of is not None, "inputs": options.inputs})
+    try:
+        with (meter, CrewaiBridge(events), stop_on_ctrl_c(control, _first_ctrl_c),
+              use_scope(scope_for_crew(project, options.crew, settings))):
+            if crew_spec.sources:
+                from etlcrew.pipeline.datapath import run_datapath
+
+                run_datapath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash,
+                             control, events, resuming=resume_of is not None, record_call=record)
+            else:
+                _run_plain(settings, project, options, chooser, ToolBox(tools), result)
+    except BaseException as exc:
+        interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
+        result.status = "interrupted" if interrupted else "failed"
+        result.error = result.error or f"{type(exc).__name__}: {exc}"[:2000]
+        exc.run_result = result  # type: ignore[attr-defined]
+        raise
+    finally:
+        result.duration_s = spent[2] + time.monotonic() - started
+        result.llm = _usage_from_ledger(ledger, result.run_id)
+        result.models = models
+        ledger.finish_run(result.as_dict())
+        ledger.close()
+        events.emit("run_finished", error=result.error, detail={
+            "status": result.status, "items": result.items.as_dict(), "llm": result.llm, "outputs": result.outputs})
+        for close in closers:
+            close()
+    return result
+
+
+def _observers(settings: Settings, project: ProjectSpec, crew: str, run_id: str, verbose: bool
+               ) -> tuple[EventHub, list[Callable[[], None]]]:
+    """The run's event hub with its sinks (trace file, the display that suits this terminal, OpenTelemetry when
+    asked), and what to close at the end."""
+    from etlcrew.observe.display import make_display
+    from etlcrew.observe.events import EventHub
+    from etlcrew.observe.otel import otel_from_env
+    from etlcrew.observe.trace import JsonlTrace, trace_path
+
+    phase_of_task = {name: task.phase or name for name, task in project.tasks.items()}
+    events = EventHub(run_id, phase_of_task)
+    sinks: list[Any] = [JsonlTrace(trace_path(settings.state_dir, run_id)), make_display(verbose),
+                        otel_from_env(run_id, crew)]
+    for sink in sinks:
+        if sink is not None:
+            events.add(sink)
+    return events, [sink.close for sink in sinks if sink is not None]
+
+
+def _first_ctrl_c() -> None:
+    from etlcrew import console
+
+    console.warn("stopping: the model calls under way finish and are committed (Ctrl-C again to stop at once)")
+
+
+def _usage_from_ledger(ledger: Ledger, run_id: str) -> dict[str, object]:
+    """The run's calls, tokens and cost over all its attempts (a resumed run includes what it did before)."""
+    from etlcrew.model_runtime.usage import cost_usd
+
+    calls = ledger.calls(run_id)
+    ok = [c for c in calls if c["error"] is None]
+    return {"calls": len(ok), "failed_calls": len(calls) - len(ok),
+            "prompt_tokens": sum(c["prompt_tokens"] for c in ok),
+            "completion_tokens": sum(c["completion_tokens"] for c in ok),
+            "cost_usd": round(sum(cost_usd(c["model"], c["prompt_tokens"], c["completion_tokens"]) for c in ok), 6)}
+
+
+def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
+               toolbox: ToolBox, result: RunResult) -> None:
+    import datetime as dt
+
+    from etlcrew.crews.builder import build_crew
+    from etlcrew.specs.placeholders import RUNTIME_PLACEHOLDERS
+
+    runtime: dict[str, object] = dict.fromkeys(RUNTIME_PLACEHOLDERS, "(none)")
+    runtime |= {"crew": options.crew, "run_id": result.run_id, "today": dt.date.today().isoformat()}
+    crew = build_crew(project, options.crew, inputs=runtime | options.inputs, llm_for=chooser.llm_for,
+                      tools_for=toolbox, project_dir=settings.project_dir, process=options.process)
+    output = crew.kickoff()
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.output_dir / f"{options.crew}-result.md"
+    path.write_text(str(output.raw).strip() + "\n", encoding="utf-8")
+    written = [path]
+    for task in crew.tasks:
+        if task.output_file:
+            written.append(Path(task.output_file))
+    result.outputs = [str(p) for p in written]
+    result.status = "succeeded"

@@ -1,0 +1,104 @@
+"""Load: validated records into the crew's targets, idempotently (merge on the primary key everywhere).
+
+``load_records`` handles database (dlt) and file targets. Report and webhook targets need more than records
+(counts and digest; the ledger's sent keys), so the runner calls ``pipeline.report.write_report`` and
+``post_webhooks`` for those; ``load_records`` passes over them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from etlcrew.pipeline.records import QuarantineRow
+from etlcrew.pipeline.review import ReviewRow
+from etlcrew.pipeline.targets.conditions import ConditionError, parse_condition
+from etlcrew.pipeline.targets.database import (
+    column_hints,
+    database_path,
+    load_database,
+    quarantine_dicts,
+    quarantine_table,
+)
+from etlcrew.pipeline.targets.files import file_path, load_file
+from etlcrew.pipeline.targets.webhook import WebhookResult, idempotency_key, post_webhooks
+from etlcrew.settings import Settings
+from etlcrew.specs.datapath import DatabaseTarget, FileTarget, SchemaSpec
+
+__all__ = [
+    "ConditionError", "LoadResult", "TargetLoad", "WebhookResult", "column_hints", "database_path",
+    "dedupe_by_key", "file_path", "idempotency_key", "load_records", "parse_condition", "post_webhooks",
+    "quarantine_table",
+]
+
+
+@dataclass(frozen=True)
+class TargetLoad:
+    """One target's outcome: where it wrote, how many rows it was given, or the error that stopped it."""
+
+    target: str
+    location: str | None
+    rows: int
+    quarantined: int
+    error: str | None = None
+
+
+@dataclass
+class LoadResult:
+    """Every target's outcome; a failed target does not stop the others, and re-running repeats nothing."""
+
+    loads: list[TargetLoad] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(load.error is None for load in self.loads)
+
+    @property
+    def errors(self) -> list[str]:
+        return [f"{load.target}: {load.error}" for load in self.loads if load.error]
+
+
+def dedupe_by_key(records: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
+    """One record per primary key, the last one winning, in first-seen order."""
+    out: dict[tuple[str, ...], dict[str, Any]] = {}
+    for record in records:
+        out[tuple(repr(record.get(k)) for k in key)] = record
+    return list(out.values())
+
+
+def load_records(crew: str, schema: SchemaSpec, targets: list[Any], records: list[dict[str, Any]],
+                 quarantined: list[QuarantineRow], run_id: str, settings: Settings,
+                 now: dt.datetime | None = None, review: list[ReviewRow] | None = None) -> LoadResult:
+    """Merge ``records`` (JSON-safe, from ``validate_batch``) and quarantined items into each database/file target.
+
+    Each row gets ``_run_id`` and ``_loaded_at``; quarantined items go to ``<table>__quarantine``
+    (``<file>__quarantine.<ext>`` for files), records held for review to ``<table>__review`` with their
+    ``review_reason``. Errors are caught per target and reported in the result.
+    """
+    at = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    rows = [dict(r) | {"_run_id": run_id, "_loaded_at": at}
+            for r in dedupe_by_key(records, list(schema.primary_key))]
+    quarantine = quarantine_dicts(quarantined, run_id, at)
+    held = [dict(r.record) | {"review_reason": r.reason, "_run_id": run_id, "_loaded_at": at} for r in review or []]
+    result = LoadResult()
+    for target in targets:
+        name = _describe(target)
+        try:
+            if isinstance(target, DatabaseTarget):
+                location = load_database(target, crew, schema, rows, quarantine, settings, held)
+            elif isinstance(target, FileTarget):
+                location = load_file(target, crew, schema, rows, quarantine, settings, held)
+            else:
+                continue
+        except Exception as exc:  # one broken target must not hide the others' outcome
+            result.loads.append(TargetLoad(name, None, 0, 0, f"{type(exc).__name__}: {exc}"))
+            continue
+        result.loads.append(TargetLoad(name, location, len(rows), len(quarantine)))
+    return result
+
+
+def _describe(target: Any) -> str:
+    if isinstance(target, DatabaseTarget) and target.type == "dlt":
+        return f"dlt:{target.destination}"
+    return f"{target.type}:{target.path}" if getattr(target, "path", None) else str(target.type)

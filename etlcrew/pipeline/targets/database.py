@@ -1,0 +1,154 @@
+"""Database targets through dlt: merge on the primary key, so loading the same records twice gives the same rows.
+
+Choices: a list field is one ``json`` column (never a child table; ``max_table_nesting=0`` too), dates and
+datetimes are parsed back from the records' ISO strings so the columns get real types, and dlt's working
+directory lives in ``<state_dir>/dlt`` with telemetry off. SQLite goes through dlt's ``sqlalchemy`` destination
+and, unless ``dataset`` is set, into the file's ``main`` schema so ``output/<crew>.sqlite`` holds the tables
+(dlt puts any other dataset in a sibling file ``<crew>__<dataset>.sqlite``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from etlcrew.errors import ConfigError, ConfigProblem
+from etlcrew.pipeline.records import QuarantineRow
+from etlcrew.settings import Settings
+from etlcrew.specs.datapath import DatabaseTarget, SchemaSpec
+
+DLT_TYPES = {
+    "string": "text", "enum": "text", "integer": "bigint", "number": "double", "boolean": "bool",
+    "date": "date", "datetime": "timestamp", "list": "json",
+}
+QUARANTINE_COLUMNS = ("item_id", "source", "reason", "raw_input", "raw_model_output", "run_id", "quarantined_at")
+
+
+def quarantine_table(table: str) -> str:
+    """Where an item that produced no valid record is kept, next to the records table."""
+    return f"{table}__quarantine"
+
+
+def database_path(target: DatabaseTarget, crew: str, settings: Settings) -> Path | None:
+    """The file a duckdb/sqlite target writes (``output/<crew>.<ext>`` by default); ``None`` for other dlt names."""
+    if target.type == "dlt":
+        return Path(target.path) if target.path else None
+    if target.path:
+        path = Path(target.path)
+        return path if path.is_absolute() else settings.project_dir / path
+    return settings.output_dir / f"{crew}.{'duckdb' if target.type == 'duckdb' else 'sqlite'}"
+
+
+def column_hints(schema: SchemaSpec) -> dict[str, dict[str, Any]]:
+    """dlt column hints from the schema: types, nullability and the primary key; run columns at the end."""
+    hints: dict[str, dict[str, Any]] = {"item_id": {"data_type": "text", "nullable": False}}
+    for name, spec in schema.fields.items():
+        if name != "item_id":
+            hints[name] = {"data_type": DLT_TYPES[spec.type], "nullable": not spec.required}
+    for key in schema.primary_key:
+        hints[key] = hints[key] | {"primary_key": True, "nullable": False}
+    hints["_run_id"] = {"data_type": "text", "nullable": False}
+    hints["_loaded_at"] = {"data_type": "timestamp", "nullable": False}
+    return hints
+
+
+def _quarantine_hints() -> dict[str, dict[str, Any]]:
+    hints: dict[str, dict[str, Any]] = {name: {"data_type": "text", "nullable": True} for name in QUARANTINE_COLUMNS}
+    hints["item_id"] = {"data_type": "text", "nullable": False, "primary_key": True}
+    hints["quarantined_at"] = {"data_type": "timestamp", "nullable": False}
+    return hints
+
+
+def typed_row(record: dict[str, Any], schema: SchemaSpec) -> dict[str, Any]:
+    """A JSON-safe record with date/datetime strings turned back into Python values for typed columns."""
+    row = dict(record)
+    for name, spec in schema.fields.items():
+        value = row.get(name)
+        if isinstance(value, str) and spec.type == "date":
+            row[name] = dt.date.fromisoformat(value)
+        elif isinstance(value, str) and spec.type == "datetime":
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            row[name] = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return row
+
+
+def _destination(target: DatabaseTarget, crew: str, settings: Settings) -> Any:
+    import dlt
+
+    path = database_path(target, crew, settings)
+    if target.type == "duckdb":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(credentials=str(path))
+    if target.type == "sqlite":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.sqlalchemy(credentials=f"sqlite:///{path}")
+    if not target.destination:
+        raise ConfigError([ConfigProblem("config/crews.yaml", "a 'dlt' target needs 'destination'",
+                                         key="destination", hint="e.g. destination: postgres")])
+    return target.destination
+
+
+def _dataset(target: DatabaseTarget) -> str:
+    if target.type == "sqlite" and "dataset" not in target.model_fields_set:
+        return "main"
+    return target.dataset
+
+
+def disable_dlt_telemetry() -> None:
+    """dlt phones home unless told not to; an explicit user setting still wins."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def review_table(table: str) -> str:
+    """Where valid records a person should check before use are kept, next to the records table."""
+    return f"{table}__review"
+
+
+def load_database(target: DatabaseTarget, crew: str, schema: SchemaSpec, rows: list[dict[str, Any]],
+                  quarantine: list[dict[str, Any]], settings: Settings, review: list[dict[str, Any]] | None = None
+                  ) -> str:
+    """Merge the rows (and the quarantine and review rows) into the target; returns where they went."""
+    disable_dlt_telemetry()
+    import dlt
+
+    where = f"{target.type}:{database_path(target, crew, settings) or target.destination}:{_dataset(target)}"
+    pipeline = dlt.pipeline(
+        pipeline_name=f"etlcrew_{crew}_{target.type}_{hashlib.sha256(where.encode()).hexdigest()[:10]}",
+        pipelines_dir=str(settings.state_dir / "dlt"),
+        destination=_destination(target, crew, settings),
+        dataset_name=_dataset(target),
+    )
+    resources = []
+    if rows:
+        resources.append(dlt.resource(
+            [typed_row(r, schema) for r in rows], name=schema.table, write_disposition="merge",
+            primary_key=list(schema.primary_key), columns=column_hints(schema), max_table_nesting=0))
+    if quarantine:
+        resources.append(dlt.resource(
+            quarantine, name=quarantine_table(schema.table), write_disposition="merge",
+            primary_key=["item_id"], columns=_quarantine_hints(), max_table_nesting=0))
+    if review:
+        hints = column_hints(schema) | {"review_reason": {"data_type": "text", "nullable": False}}
+        resources.append(dlt.resource(
+            [typed_row(r, schema) for r in review], name=review_table(schema.table), write_disposition="merge",
+            primary_key=list(schema.primary_key), columns=hints, max_table_nesting=0))
+    if resources:
+        with warnings.catch_warnings():  # dlt's sqlalchemy merge SQL triggers a harmless SQLAlchemy warning
+            warnings.filterwarnings("ignore", message="implicitly coercing SELECT")
+            pipeline.run(resources)
+    path = database_path(target, crew, settings)
+    return str(path) if path else f"{target.destination}:{target.dataset}"
+
+
+def quarantine_dicts(rows: list[QuarantineRow], run_id: str, at: dt.datetime) -> list[dict[str, Any]]:
+    """Quarantine rows as table rows, one per item_id (the last wins)."""
+    out: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        out[row.item_id] = {"item_id": row.item_id, "source": row.source, "reason": row.reason,
+                            "raw_input": row.raw_input, "raw_model_output": row.raw_model_output,
+                            "run_id": run_id, "quarantined_at": at}
+    return list(out.values())

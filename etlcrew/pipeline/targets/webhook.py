@@ -1,0 +1,122 @@
+"""Webhook target: POST each matching record once, with an idempotency key and bounded retries.
+
+The key is ``sha256("<crew>/<table>/<item_id>/<action>")`` where the action names the webhook, so the same record
+sent to two webhooks gets two keys. Keys already sent (the ledger's business) are skipped; 5xx, 429, timeouts
+and connection errors are retried with exponential backoff, other 4xx are final.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from etlcrew.pipeline.targets.conditions import parse_condition
+from etlcrew.specs.datapath import WebhookTarget
+
+Outcome = Literal["sent", "skipped", "failed", "not_matched"]
+SentKeys = set[str] | Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    """What happened to one record: ``sent``, ``skipped`` (key already sent), ``failed`` or ``not_matched``."""
+
+    item_id: str
+    key: str
+    outcome: Outcome
+    attempts: int = 0
+    status: int | None = None
+    error: str | None = None
+
+
+def idempotency_key(crew: str, table: str, item_id: str, action: str) -> str:
+    """Stable across runs and processes: the receiver (and the ledger) can drop repeats by it."""
+    return hashlib.sha256(f"{crew}/{table}/{item_id}/{action}".encode()).hexdigest()
+
+
+def webhook_action(spec: WebhookTarget) -> str:
+    """The action part of the key: which webhook this is."""
+    return f"webhook:{spec.url}"
+
+
+def _post_once(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
+    if not url.lower().startswith(("http://", "https://")):
+        raise ValueError(f"webhook URL must be http(s): {url!r}")
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return exc.code
+
+
+def _retryable(status: int) -> bool:
+    return status >= 500 or status == 429
+
+
+def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id: str,
+                  sent_keys: SentKeys, *, crew: str, table: str, backoff_s: float = 0.5,
+                  sleep: Callable[[float], None] = time.sleep,
+                  on_sent: Callable[[str, str], None] | None = None) -> list[WebhookResult]:
+    """POST ``{crew, table, run_id, item_id, record}`` for each record matching ``spec.when``.
+
+    ``sent_keys`` is a set or a predicate "was this key sent?"; a set is updated with the keys sent here, so
+    calling twice posts once; ``on_sent(key, item_id)`` is told of each delivery as it happens (the runner keeps
+    it in the ledger). Waits ``backoff_s * 2**n`` (capped at 30 s) between attempts.
+    """
+    if not spec.enabled:
+        return []
+    matches = parse_condition(spec.when) if spec.when else None
+    already = sent_keys.__contains__ if isinstance(sent_keys, set) else sent_keys
+    action = webhook_action(spec)
+    results: list[WebhookResult] = []
+    for record in records:
+        item_id = str(record.get("item_id"))
+        key = idempotency_key(crew, table, item_id, action)
+        if matches is not None and not matches(record):
+            results.append(WebhookResult(item_id, key, "not_matched"))
+            continue
+        if already(key):
+            results.append(WebhookResult(item_id, key, "skipped"))
+            continue
+        result = _deliver(spec, key, item_id, {
+            "crew": crew, "table": table, "run_id": run_id, "item_id": item_id, "record": record,
+        }, backoff_s, sleep)
+        if result.outcome == "sent":
+            if isinstance(sent_keys, set):
+                sent_keys.add(key)
+            if on_sent is not None:
+                on_sent(key, item_id)
+        results.append(result)
+    return results
+
+
+def _deliver(spec: WebhookTarget, key: str, item_id: str, payload: dict[str, Any], backoff_s: float,
+             sleep: Callable[[float], None]) -> WebhookResult:
+    body = json.dumps(payload, default=str, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key, "User-Agent": "etlcrew"}
+    status: int | None = None
+    error: str | None = None
+    for attempt in range(1, spec.max_attempts + 1):
+        try:
+            status, error = _post_once(spec.url, body, headers, spec.timeout_s), None
+            if 200 <= status < 300:
+                return WebhookResult(item_id, key, "sent", attempt, status)
+            error = f"HTTP {status}"
+            if not _retryable(status):
+                return WebhookResult(item_id, key, "failed", attempt, status, error)
+        except ValueError as exc:  # not an http(s) URL: retrying cannot help
+            return WebhookResult(item_id, key, "failed", attempt, None, str(exc))
+        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
+            status, error = None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        if attempt < spec.max_attempts:
+            sleep(min(backoff_s * 2 ** (attempt - 1), 30.0))
+    return WebhookResult(item_id, key, "failed", spec.max_attempts, status, error)
