@@ -169,10 +169,10 @@ class StepTimer:
 
 def patch_single_load() -> None:
     """Experiment only (not the product's behaviour): defer all loads of a run into one ``load_records`` call."""
-    import etlcrew.pipeline.datapath as datapath
+    import etlcrew.pipeline.finish as finish
     import etlcrew.pipeline.targets as targets
 
-    real_load, real_finish = targets.load_records, datapath._finish
+    real_load, real_finish = targets.load_records, finish.deliver
     buffered: list[tuple[tuple[Any, ...], list[Any], list[Any]]] = []
 
     def buffer_load(crew: str, schema: Any, target_list: list[Any], records: list[Any], quarantined: list[Any],
@@ -189,7 +189,7 @@ def patch_single_load() -> None:
         return real_finish(*args, **kwargs)
 
     targets.load_records = buffer_load
-    datapath._finish = flush_then_finish
+    finish.deliver = flush_then_finish
 
 
 def use_thread_locks() -> None:

@@ -10,7 +10,7 @@ else the checkout this package lives in; everything else is found from it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,14 +41,6 @@ class Settings:
     base_url: str | None = None
     embedded_model: str = "qwen2.5-coder-1.5b"  # the catalogue's default (a test keeps the two in step)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
-
-    def with_overrides(self, **values: Any) -> Settings:
-        """Apply command-line flags (the highest precedence); ``None`` means "not given"."""
-        given = {k: v for k, v in values.items() if v is not None}
-        if not given:
-            return self
-        sources = dict(self.sources) | {k: "flag" for k in given}
-        return replace(self, **given, sources=sources)
 
 
 def find_project_dir() -> Path:

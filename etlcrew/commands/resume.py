@@ -58,9 +58,9 @@ def _check_config(settings: Settings, project: ProjectSpec, options: RunOptions,
     from etlcrew.pipeline.models import ModelChooser
     from etlcrew.pipeline.runner import relevant_config_hash
 
-    spec = project.crews[options.crew]
+    plan = options.resolved_for(project.crews[options.crew])
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url)
-    now = relevant_config_hash(project, options.crew, chooser.planned_models(), options.process or spec.process)
+    now = relevant_config_hash(project, plan, chooser.planned_models())
     if now == row["config_hash"]:
         return
     message = (f"the config of crew '{options.crew}' changed since run {row['run_id']} started "

@@ -110,11 +110,6 @@ class Ledger:
                                    (crew, item_id)).fetchone()
         return row == (content_hash, config_hash, "loaded")
 
-    def item_states(self, crew: str, run_id: str) -> dict[str, tuple[str, str]]:
-        """item_id -> (state, content_hash) for the items whose latest outcome was written by ``run_id``."""
-        rows = self._rows("SELECT item_id, state, content_hash FROM items WHERE crew=? AND run_id=?", (crew, run_id))
-        return {r["item_id"]: (r["state"], r["content_hash"]) for r in rows}
-
     def record_items(self, crew: str, run_id: str, config_hash: str,
                      outcomes: list[tuple[str, str, str, str | None]]) -> None:
         """``outcomes``: (item_id, content_hash, state, reason) after the items were written to the targets."""

@@ -101,11 +101,6 @@ def ollama_base_url() -> str | None:
     return urlunsplit((parts.scheme, netloc, path if path.endswith("/v1") else f"{path}/v1", "", ""))
 
 
-def is_local(model: str) -> bool:
-    """Whether ``model`` names the embedded runtime."""
-    return normalise(model).startswith(LOCAL_PREFIX)
-
-
 def _require_package(provider: str, model: str) -> None:
     """Stop before the run starts, with the install command, when the provider's client package is missing."""
     import importlib.util

@@ -14,7 +14,6 @@ import fnmatch
 import hashlib
 import json
 import os
-import shutil
 import urllib.error
 import urllib.request
 import zipfile
@@ -227,17 +226,4 @@ def fetch_weights(entry: ModelEntry, cache_dir: Path) -> Path:
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
     console.info(f"{entry.name}: {target} ({target.stat().st_size / 1e6:.0f} MB, SHA-256 verified)")
-    return target
-
-
-def install_file(entry: ModelEntry, source_file: Path, cache_dir: Path) -> Path:
-    """Copy an already-downloaded file into the cache after checking its SHA-256 (offline installs)."""
-    if sha256_file(source_file) != entry.sha256:
-        raise ModelError(f"{source_file} is not {entry.name}: its SHA-256 differs from the catalogue's")
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    target = weights_path(entry, cache_dir)
-    tmp = cache_dir / f".{entry.file}.{os.getpid()}.tmp"
-    shutil.copyfile(source_file, tmp)
-    os.replace(tmp, target)
-    _write_marker(target, entry.sha256)
     return target

@@ -70,7 +70,7 @@ class BatchRunner:
         self.phase_of = {task: phase for phase, task in self.phases.items()}
         self.tag = new_data_tag()
         self.schema_text = describe_schema(self.schema)
-        self.concurrency = options.concurrency or self.spec.concurrency
+        self.concurrency = options.concurrency or 1  # options are the resolved run plan
 
     def _models(self, batch: Batch) -> dict[str, type]:
         """The batch's structured outputs, per phase (building them costs ~30 ms a batch: once per batch)."""
@@ -107,7 +107,7 @@ class BatchRunner:
     def _per_call(self, batch: Batch) -> int | None:
         """Items per transform call when smaller than the batch (sequential crews only), else ``None``."""
         size = self.spec.items_per_call
-        sequential = (self.options.process or self.spec.process) == "sequential"
+        sequential = self.options.process == "sequential"
         return size if size is not None and size < len(batch.items) and sequential else None
 
     def _kickoff(self, batch: Batch, models: dict[str, type], stored: dict[str, str], commit: bool

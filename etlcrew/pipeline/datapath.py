@@ -1,10 +1,13 @@
 """The ETL data path of one run: sources → items → batches → (extract, transform, load) → records → targets.
 
+``DataPath`` names the steps: ``read_items`` (new or changed items; the rest are skipped), ``plan_batches``
+(with a resumed run's unfinished batches first), ``run`` (batches in flight on an executor), ``land`` (write
+finished batches to the targets) and ``finish`` (counts, report and webhooks: ``pipeline.finish``).
 Batches run concurrently (``pipeline.batch_runner``); each commits its phases and its outcome to the ledger
-(``pipeline.journal``) before anything is written. Finished batches are loaded together (dlt merge on the primary
-key), then marked landed; the report and webhooks come last, from the ledger, so a resumed run reports and
-notifies about every record exactly once. A run resumed after a crash re-reads its sources and reuses every
-committed phase and outcome; items it had already landed are neither redone nor counted as skipped.
+(``pipeline.journal``) before anything is written. Finished batches are landed together (dlt merge on the primary
+key); the report and webhooks come last, from the ledger, so a resumed run reports and notifies about every record
+exactly once. A run resumed after a crash re-reads its sources and reuses every committed phase and outcome; items
+it had already landed are neither redone nor counted as skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
     from etlcrew.observe.events import EventHub
     from etlcrew.pipeline.control import RunControl
+    from etlcrew.pipeline.executors import RayExecutor
     from etlcrew.pipeline.models import ModelChooser
     from etlcrew.pipeline.options import RunOptions, ToolBox
     from etlcrew.pipeline.ray_worker import RemoteResult
@@ -36,14 +40,12 @@ if TYPE_CHECKING:
     from etlcrew.specs.project import ProjectSpec
 
 Work = tuple[Batch, StoredBatch | None]
-LOAD_AT_RECORDS = 1000  # finished records that are loaded at once, whatever load_interval_s says
+LAND_AT_RECORDS = 1000  # finished records that are landed at once, whatever load_interval_s says
 
 
-def _source_items(settings: Settings, project: ProjectSpec, crew: str) -> Iterator[Item]:
-    from etlcrew.pipeline.sources import iter_items
-
-    for source in project.crews[crew].sources:
-        yield from iter_items(source, settings.project_dir)
+def resume_hint(run_id: str) -> str:
+    """What to type to continue a run that stopped."""
+    return f"continue with: python main.py resume {run_id}"
 
 
 def _reusable(stored: dict[int, StoredBatch], items: list[Item]) -> tuple[list[Work], list[Item]]:
@@ -59,251 +61,226 @@ def _reusable(stored: dict[int, StoredBatch], items: list[Item]) -> tuple[list[W
     return work, [item for item in items if item.item_id not in claimed]
 
 
-def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
+class DataPath:
+    """One run of a crew with sources; ``options`` is the resolved run plan (``RunOptions.resolved_for``)."""
+
+    def __init__(self, settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
                  toolbox: ToolBox, result: RunResult, ledger: Ledger, config_hash: str, control: RunControl,
                  events: EventHub | None = None, resuming: bool = False,
                  record_call: Callable[[Any], None] | None = None) -> None:
-    """Process the crew's items and load the outcome; fills ``result`` (status, counts, outputs).
+        self.settings, self.project, self.options, self.toolbox = settings, project, options, toolbox
+        self.result, self.ledger, self.config_hash, self.control = result, ledger, config_hash, control
+        self.resuming, self.record_call = resuming, record_call
+        self.spec = project.crews[options.crew]
+        if self.spec.output_schema is None:
+            raise ConfigError([ConfigProblem(project.file_of("crews"),
+                                             f"crew '{options.crew}' has sources but no schema",
+                                             hint="add a 'schema:' with a table and fields")])
+        self.schema = self.spec.output_schema
+        self.journal = RunJournal(ledger, result.run_id, events)
+        self.runner = BatchRunner(settings, project, options, chooser, toolbox, self.journal)
+        self.stored = self.journal.stored() if resuming else {}
+        landed = [b.outcome for b in self.stored.values() if b.state == "landed" and b.outcome]
+        self.landed_before = {"loaded": sum(len(o.records) for o in landed),
+                              "quarantined": sum(len(o.quarantined) for o in landed),
+                              "review": sum(len(o.review) for o in landed)}
+        self.landed_here = {i for b in self.stored.values() if b.state == "landed" for i, _ in b.members}
+        self.unreadable: list[tuple[QuarantineRow, str]] = []  # items their source could not give
+        self.hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
+        self.fatal: list[BaseException] = []
+        self.land_errors: list[str] = []
+        self.landed_now = {"loaded": 0, "quarantined": 0, "review": 0}
+        self.pseudo_batch = min([0, *self.stored])  # unreadable items are committed as batches numbered below 0
+        self.ready: list[BatchOutcome] = []  # finished, waiting to be landed
+        self.ready_since = 0.0  # when the oldest of them finished
+        self.executor: LocalExecutor | RayExecutor | None = None
 
-    Items unchanged since they were last loaded (same content hash, same relevant config) are skipped unless
-    ``--full-refresh``. Raises ``RunInterrupted`` after Ctrl-C and the run's fatal error (model unreachable,
-    target down) once everything that finished is committed; returns normally when the budget stopped it.
-    """
-    spec = project.crews[options.crew]
-    schema = spec.output_schema
-    if schema is None:
-        raise ConfigError([ConfigProblem(project.file_of("crews"), f"crew '{options.crew}' has sources but no schema",
-                                         hint="add a 'schema:' with a table and fields")])
-    journal = RunJournal(ledger, result.run_id, events)
-    runner = BatchRunner(settings, project, options, chooser, toolbox, journal)
-    batch_size = options.batch_size or spec.batch_size
-    concurrency = options.concurrency or spec.concurrency
-    stored = journal.stored() if resuming else {}
-    landed_here = {i for b in stored.values() if b.state == "landed" for i, _ in b.members}
-    landed = [b.outcome for b in stored.values() if b.state == "landed" and b.outcome]
-    landed_before = (sum(len(o.records) for o in landed), sum(len(o.quarantined) for o in landed),
-                     sum(len(o.review) for o in landed))
-    counts = result.items
-    pending_bad: list[tuple[QuarantineRow, str]] = []
-    hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
-    fatal: list[BaseException] = []
-    load_errors: list[str] = []
-    progress = {"loaded": 0, "quarantined": 0, "review": 0, "pseudo": min([0, *stored])}
+    # -- read items, plan batches -------------------------------------------------------------------------------
 
-    def fresh_items() -> Iterator[Item]:
-        for item in _source_items(settings, project, options.crew):
-            if options.only_items is not None and item.item_id not in options.only_items:
-                continue
-            counts.extracted += 1
-            if item.item_id in landed_here:
-                continue  # landed by this run before it was resumed
-            if not options.full_refresh and not item.quarantined and ledger.unchanged_since_loaded(
-                    options.crew, item.item_id, item.content_hash, config_hash):
-                counts.skipped += 1
-                continue
-            hashes[item.item_id] = item.content_hash
-            if item.quarantined:
-                row = QuarantineRow(item.item_id, item.source, item.quarantine_reason or "bad input", item.raw)
-                pending_bad.append((row, item.content_hash))
-            else:
-                yield item
+    def read_items(self) -> Iterator[Item]:
+        """The items to process: new or changed since last loaded (all with ``--full-refresh``); unreadable ones
+        are kept aside as quarantine rows."""
+        from etlcrew.pipeline.sources import iter_items
 
-    def read_all() -> Iterator[Item]:
-        yield from fresh_items()
-        journal.emit("items_total", detail={"total": counts.extracted, "skipped": counts.skipped})
+        counts, options = self.result.items, self.options
+        for source in self.spec.sources:
+            for item in iter_items(source, self.settings.project_dir):
+                if options.only_items is not None and item.item_id not in options.only_items:
+                    continue
+                counts.extracted += 1
+                if item.item_id in self.landed_here:
+                    continue  # landed by this run before it was resumed
+                if not options.full_refresh and not item.quarantined and self.ledger.unchanged_since_loaded(
+                        options.crew, item.item_id, item.content_hash, self.config_hash):
+                    counts.skipped += 1
+                    continue
+                self.hashes[item.item_id] = item.content_hash
+                if item.quarantined:
+                    row = QuarantineRow(item.item_id, item.source, item.quarantine_reason or "bad input", item.raw)
+                    self.unreadable.append((row, item.content_hash))
+                else:
+                    yield item
+        self.journal.emit("items_total", detail={"total": counts.extracted, "skipped": counts.skipped})
 
-    def work() -> Iterator[Work]:
-        if not resuming:
-            for batch in batched(read_all(), batch_size):
-                yield batch, None
+    def plan_batches(self) -> Iterator[Work]:
+        """Batches of ``batch_size`` items as they stream in; a resumed run first retries its unfinished batches."""
+        size = self.options.batch_size
+        assert size is not None, "options are the resolved run plan"
+        if not self.resuming:
+            yield from ((batch, None) for batch in batched(self.read_items(), size))
             return
-        again, rest = _reusable(stored, list(read_all()))
+        again, rest = _reusable(self.stored, list(self.read_items()))
         yield from again
-        yield from ((batch, None) for batch in batched(rest, batch_size, start=max([0, *stored]) + 1))
+        yield from ((batch, None) for batch in batched(rest, size, start=max([0, *self.stored]) + 1))
 
-    def process(batch: Batch, earlier: StoredBatch | None) -> BatchOutcome:
+    # -- run ----------------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Process every planned batch, landing finished ones as they come; fills ``result`` and raises the run's
+        fatal error (model unreachable, target down) once everything that finished is committed."""
+        concurrency = self.options.concurrency
+        assert concurrency is not None, "options are the resolved run plan"
+        self.executor = self._executor(concurrency)
+        budget_stop: str | None = None
+        try:
+            in_flight: set[Any] = set()
+            for batch, earlier in self.plan_batches():
+                budget_stop = None if self.control.stop_requested() else self.control.budget_reached()
+                if self.control.stop_requested() or budget_stop:
+                    break
+                if earlier is None:
+                    self.journal.begin(batch.number, [(i.item_id, i.content_hash) for i in batch.items])
+                self.journal.emit("batch_started", batch=batch.number,
+                                  detail={"items": len(batch.items), "resumed": earlier is not None})
+                in_flight.add(self.executor.submit(batch, earlier))
+                if len(in_flight) >= concurrency * 2:  # bounded: items stream, they are not all held
+                    in_flight = self._wait_and_land(in_flight)
+            while in_flight:
+                in_flight = self._wait_and_land(in_flight)
+            self._land_ready(force=True)  # what finished is landed, also when the run stops early
+        finally:
+            self.executor.close()
+        self.finish(budget_stop)
+
+    def _executor(self, concurrency: int) -> LocalExecutor | RayExecutor:
+        if self.options.executor != "ray":
+            return LocalExecutor(concurrency, self._process)
+        from etlcrew.pipeline.executors import RayExecutor
+
+        job = {"settings": self.settings, "project": self.project, "tools": self.toolbox.infos,
+               "options": self.options, "run_id": self.result.run_id,
+               "kill_marker": os.environ.get("ETLCREW_KILL_WORKER_ONCE")}
+        return RayExecutor(job, self._absorb, self.options.ray_address)
+
+    def _process(self, batch: Batch, earlier: StoredBatch | None) -> BatchOutcome:
         if earlier is not None and earlier.outcome is not None:
-            return earlier.outcome  # finished before the crash: only loading is left
-        return runner.run(batch, earlier.phases if earlier else None)
+            return earlier.outcome  # finished before the crash: only landing is left
+        return self.runner.run(batch, earlier.phases if earlier else None)
 
-    def land(outcomes: list[BatchOutcome]) -> None:
-        """Load finished batches together: one dlt run costs ~0.3 s whatever its size, so the batches finishing
-        while one load runs are grouped into the next (bench/concurrency.py)."""
-        from etlcrew.pipeline.targets import load_records
-
-        if pending_bad:  # items their source could not give: committed like a batch, then loaded with the others
-            progress["pseudo"] -= 1
-            bad = BatchOutcome(progress["pseudo"], quarantined=[row for row, _ in pending_bad])
-            ledger.add_batch(result.run_id, bad.batch_no, [(row.item_id, h) for row, h in pending_bad])
-            ledger.save_outcome(result.run_id, bad.batch_no, bad.to_json())
-            outcomes = [*outcomes, bad]
-            pending_bad.clear()
-        records = [r for o in outcomes for r in o.records]
-        quarantined = [q for o in outcomes for q in o.quarantined]
-        review = [r for o in outcomes for r in o.review]
-        loaded = load_records(options.crew, schema, list(spec.targets), records, quarantined, result.run_id, settings,
-                              review=review)
-        failpoints.hit("mid-load")
-        if not loaded.ok:  # the batches stay committed as done: a resume loads them again
-            load_errors.extend(loaded.errors)
-            for error in loaded.errors:
-                console.warn(f"target: {error}")
-            control.request_stop("failed")
-            return
-        states = [(r["item_id"], hashes.pop(r["item_id"], ""), "loaded", None) for r in records]
-        states += [(q.item_id, hashes.pop(q.item_id, ""), "quarantined", q.reason) for q in quarantined]
-        states += [(r.item_id, hashes.pop(r.item_id, ""), "review", r.reason) for r in review]
-        ledger.record_items(options.crew, result.run_id, config_hash, states)
-        journal.landed([o.batch_no for o in outcomes])
-        failpoints.hit("landed")
-        progress["loaded"] += len(records)
-        progress["quarantined"] += len(quarantined)
-        progress["review"] += len(review)
-        journal.emit("landed", detail={"loaded": progress["loaded"] + landed_before[0],
-                                       "quarantined": progress["quarantined"] + landed_before[1],
-                                       "review": progress["review"] + landed_before[2], "skipped": counts.skipped})
-
-    def absorb(remote: RemoteResult) -> BatchOutcome:
+    def _absorb(self, remote: RemoteResult) -> BatchOutcome:
         """A Ray worker's batch, committed here: its calls, then its phases, then its outcome."""
         if not remote.reused:
             for call in remote.calls:
-                if record_call is not None:
-                    record_call(call)
+                if self.record_call is not None:
+                    self.record_call(call)
             for phase, output in remote.phases:
-                journal.phase_done(remote.outcome.batch_no, phase, output)
-            journal.outcome_done(remote.outcome)
+                self.journal.phase_done(remote.outcome.batch_no, phase, output)
+            self.journal.outcome_done(remote.outcome)
         return remote.outcome
 
-    interval = spec.load_interval_s
-    ready: list[BatchOutcome] = []
-    ready_since = [0.0]  # when the oldest outcome waiting to be loaded finished
-
-    def land_ready(force: bool = False) -> None:
-        """Load the finished batches when the oldest has waited ``load_interval_s`` (or they are many): one dlt
-        run costs ~0.45 s whatever its size, and beside the next kickoff it slows that kickoff down too."""
-        records = sum(len(o.records) for o in ready)
-        due = time.monotonic() - ready_since[0] >= interval or records >= LOAD_AT_RECORDS
-        if (ready or pending_bad) and (force or due):
-            land(list(ready))
-            ready.clear()
-
-    def land_done(in_flight: set[Any]) -> set[Any]:
-        """Wait for a batch (or for the pending load to fall due), then load what is due."""
+    def _wait_and_land(self, in_flight: set[Any]) -> set[Any]:
+        """Wait for a batch (or for the waiting outcomes to fall due), then land what is due."""
         from etlcrew.model_runtime.resilience import CallsStopped
 
-        timeout = max(0.0, ready_since[0] + interval - time.monotonic()) if ready else None
-        results, still = executor.wait_any(in_flight, timeout)
+        assert self.executor is not None
+        interval = self.spec.load_interval_s
+        timeout = max(0.0, self.ready_since + interval - time.monotonic()) if self.ready else None
+        results, still = self.executor.wait_any(in_flight, timeout)
         for outcome, error in results:
             if error is None and outcome is not None:
-                if not ready:
-                    ready_since[0] = time.monotonic()
-                ready.append(outcome)
+                if not self.ready:
+                    self.ready_since = time.monotonic()
+                self.ready.append(outcome)
             elif isinstance(error, CallsStopped):
-                control.request_stop("interrupted")
+                self.control.request_stop("interrupted")
             elif error is not None:
-                fatal.append(error)
-                control.request_stop("failed")
-        land_ready()
+                self.fatal.append(error)
+                self.control.request_stop("failed")
+        self._land_ready()
         return still
 
-    budget_stop: str | None = None
-    if options.executor == "ray":
-        from etlcrew.pipeline.executors import RayExecutor
+    # -- land ---------------------------------------------------------------------------------------------------
 
-        job = {"settings": settings, "project": project, "tools": toolbox.infos, "options": options,
-               "run_id": result.run_id, "kill_marker": os.environ.get("ETLCREW_KILL_WORKER_ONCE")}
-        executor: LocalExecutor | RayExecutor = RayExecutor(job, absorb, options.ray_address)
-    else:
-        executor = LocalExecutor(concurrency, process)
-    try:
-        in_flight: set[Any] = set()
-        for batch, earlier in work():
-            if control.stop_requested():
-                break
-            budget_stop = control.budget_reached()
-            if budget_stop:
-                break
-            if earlier is None:
-                journal.begin(batch.number, [(i.item_id, i.content_hash) for i in batch.items])
-            journal.emit("batch_started", batch=batch.number,
-                         detail={"items": len(batch.items), "resumed": earlier is not None})
-            in_flight.add(executor.submit(batch, earlier))
-            if len(in_flight) >= concurrency * 2:  # bounded: items stream, they are not all held
-                in_flight = land_done(in_flight)
-        while in_flight:
-            in_flight = land_done(in_flight)
-        land_ready(force=True)  # what finished is loaded, also when the run stops early
-    finally:
-        executor.close()
-    outcomes = journal.landed_outcomes()  # read once: with 10k items it is every record of the run
-    _count(outcomes, result)
-    if fatal:
-        raise fatal[0]
-    if load_errors:
-        raise EtlcrewError(f"a target failed: {load_errors[0]}", hint=_resume_hint(result.run_id))
-    if control.stop_reason == "interrupted":
-        raise RunInterrupted("interrupted: finished work is committed", hint=_resume_hint(result.run_id))
-    if budget_stop:
-        result.status = "stopped-by-budget"
-        result.error = budget_stop
-        return
-    _finish(settings, options, spec, ledger, outcomes, result, runner.phase_of)
+    def _land_ready(self, force: bool = False) -> None:
+        """Land the finished batches when the oldest has waited ``load_interval_s`` (or they are many): one dlt
+        run costs ~0.45 s whatever its size, and beside the next kickoff it slows that kickoff down too."""
+        records = sum(len(o.records) for o in self.ready)
+        due = time.monotonic() - self.ready_since >= self.spec.load_interval_s or records >= LAND_AT_RECORDS
+        if (self.ready or self.unreadable) and (force or due):
+            self.land(list(self.ready))
+            self.ready.clear()
 
+    def _commit_unreadable(self) -> list[BatchOutcome]:
+        """Items their source could not give, committed like a batch so they are landed with the others."""
+        if not self.unreadable:
+            return []
+        self.pseudo_batch -= 1
+        bad = BatchOutcome(self.pseudo_batch, quarantined=[row for row, _ in self.unreadable])
+        self.ledger.add_batch(self.result.run_id, bad.batch_no, [(row.item_id, h) for row, h in self.unreadable])
+        self.ledger.save_outcome(self.result.run_id, bad.batch_no, bad.to_json())
+        self.unreadable.clear()
+        return [bad]
 
-def _resume_hint(run_id: str) -> str:
-    return f"continue with: python main.py resume {run_id}"
+    def land(self, outcomes: list[BatchOutcome]) -> None:
+        """Write finished batches to the targets together (one dlt run costs ~0.3 s whatever its size), then mark
+        their items in the ledger; a failed write leaves the batches committed, for a resume to land."""
+        from etlcrew.pipeline.targets import load_records
 
+        outcomes = [*outcomes, *self._commit_unreadable()]
+        records = [r for o in outcomes for r in o.records]
+        quarantined = [q for o in outcomes for q in o.quarantined]
+        review = [r for o in outcomes for r in o.review]
+        written = load_records(self.options.crew, self.schema, list(self.spec.targets), records, quarantined,
+                               self.result.run_id, self.settings, review=review)
+        failpoints.hit("mid-load")
+        if not written.ok:
+            self.land_errors.extend(written.errors)
+            for error in written.errors:
+                console.warn(f"target: {error}")
+            self.control.request_stop("failed")
+            return
+        pop = self.hashes.pop
+        states = [(r["item_id"], pop(r["item_id"], ""), "loaded", None) for r in records]
+        states += [(q.item_id, pop(q.item_id, ""), "quarantined", q.reason) for q in quarantined]
+        states += [(r.item_id, pop(r.item_id, ""), "review", r.reason) for r in review]
+        self.ledger.record_items(self.options.crew, self.result.run_id, self.config_hash, states)
+        self.journal.landed([o.batch_no for o in outcomes])
+        failpoints.hit("landed")
+        for key, rows in (("loaded", records), ("quarantined", quarantined), ("review", review)):
+            self.landed_now[key] += len(rows)
+        totals = {key: self.landed_now[key] + self.landed_before[key] for key in self.landed_now}
+        self.journal.emit("landed", detail=totals | {"skipped": self.result.items.skipped})
 
-def _count(outcomes: list[BatchOutcome], result: RunResult) -> None:
-    """Loaded and quarantined come from the ledger, so they include what a resumed run landed before."""
-    result.items.loaded = sum(len(o.records) for o in outcomes)
-    result.items.quarantined = sum(len(o.quarantined) for o in outcomes)
-    result.items.review = sum(len(o.review) for o in outcomes)
+    # -- finish -------------------------------------------------------------------------------------------------
 
+    def finish(self, budget_stop: str | None) -> None:
+        """Counts from the ledger (a resumed run includes what it landed before), then the run's error if any,
+        else the report and webhooks."""
+        from etlcrew.pipeline.finish import deliver
 
-def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome],
-            result: RunResult, phase_of: dict[str, str]) -> None:
-    """Report and webhooks, from every outcome the run landed; each webhook delivery is kept in the ledger."""
-    from etlcrew.pipeline.report import readable_digest, report_path, write_report
-    from etlcrew.pipeline.targets import post_webhooks
-    from etlcrew.pipeline.targets.database import database_path
-
-    schema = spec.output_schema
-    records = [r for o in outcomes for r in o.records]
-    quarantined = [q for o in outcomes for q in o.quarantined]
-    review = [r for o in outcomes for r in o.review]
-    digests = []
-    for outcome in outcomes:
-        prose = readable_digest(outcome.digest) or ""
-        if prose or outcome.action_item_ids:
-            ids = outcome.action_item_ids
-            actions = f"\n\nNeeds action: {', '.join(ids)}" if ids else ""
-            digests.append((prose + actions).strip())
-    outputs: list[str] = []
-    for target in spec.targets:
-        if target.type in ("duckdb", "sqlite", "dlt"):
-            path = database_path(target, options.crew, settings)
-            outputs.append(str(path) if path else f"dlt:{target.destination}")
-        elif target.type == "report":
-            path = report_path(target, options.crew, settings)
-            if not outcomes and result.items.skipped and path.exists():
-                console.info(f"nothing changed since the last run: the report {path.name} is left as it was")
-                outputs.append(str(path))
-                continue
-            path = write_report(path, options.crew, result.run_id,
-                                result.items.as_dict(), records, schema, "\n\n".join(digests) or None, quarantined,
-                                calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
-            outputs.append(str(path))
-        elif target.type == "webhook" and target.enabled:
-            def sent(key: str, item_id: str, url: str = target.url) -> None:
-                ledger.record_delivery(key, result.run_id, url, item_id)
-                failpoints.hit("webhook")
-
-            results = post_webhooks(target, records, result.run_id, ledger.delivered, crew=options.crew,
-                                    table=schema.table, on_sent=sent)
-            failed = [r for r in results if r.outcome == "failed"]
-            if failed:
-                console.warn(f"webhook {target.url}: {len(failed)} deliveries failed")
-    failpoints.hit("finish")
-    result.outputs = outputs
-    result.status = "partial" if result.items.quarantined or result.items.review else "succeeded"
+        outcomes = self.journal.landed_outcomes()  # read once: with 10k items it is every record of the run
+        result = self.result
+        result.items.loaded = sum(len(o.records) for o in outcomes)
+        result.items.quarantined = sum(len(o.quarantined) for o in outcomes)
+        result.items.review = sum(len(o.review) for o in outcomes)
+        if self.fatal:
+            raise self.fatal[0]
+        if self.land_errors:
+            raise EtlcrewError(f"a target failed: {self.land_errors[0]}", hint=resume_hint(result.run_id))
+        if self.control.stop_reason == "interrupted":
+            raise RunInterrupted("interrupted: finished work is committed", hint=resume_hint(result.run_id))
+        if budget_stop:
+            result.status = "stopped-by-budget"
+            result.error = budget_stop
+            return
+        deliver(self.settings, self.options.crew, self.spec, self.ledger, outcomes, result, self.runner.phase_of)

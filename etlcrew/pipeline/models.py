@@ -118,6 +118,3 @@ class ModelChooser:
         if crew.process == "hierarchical" or crew.manager_llm or crew.manager:
             agents.append(crew.manager)
         return sorted({name for agent in agents for name in self.chain_for(agent)})
-
-    def models_in_use(self) -> list[str]:
-        return sorted(self._built)

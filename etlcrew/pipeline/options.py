@@ -7,14 +7,14 @@ without importing the runner that drives the engine.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from etlcrew.tools.registry import ToolInfo, load_tool
 
 if TYPE_CHECKING:
     from etlcrew.pipeline.control import Budget
-    from etlcrew.specs.models import BudgetSpec
+    from etlcrew.specs.models import CrewSpec
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,21 @@ class RunOptions:
     ray_address: str | None = None
     only_items: tuple[str, ...] | None = None  # process just these item ids (``eval``: the labelled items)
 
-    def budget(self, spec: BudgetSpec) -> Budget:
-        """Flags over the crew's ``budget:``."""
+    def resolved_for(self, spec: CrewSpec) -> RunOptions:
+        """The run plan: flags over the crew's YAML, resolved once at the start so every step reads one value
+        (and the config hash covers a value whichever way it was set)."""
+        budget = spec.budget
+        return replace(self, process=self.process or spec.process, batch_size=self.batch_size or spec.batch_size,
+                       concurrency=self.concurrency or spec.concurrency,
+                       max_llm_calls=self.max_llm_calls or budget.max_llm_calls,
+                       max_tokens=self.max_tokens or budget.max_tokens,
+                       max_seconds=self.max_seconds or budget.max_seconds)
+
+    def budget(self) -> Budget:
+        """The budget of the resolved plan (flags over the crew's ``budget:``)."""
         from etlcrew.pipeline.control import Budget
 
-        return Budget(max_llm_calls=self.max_llm_calls or spec.max_llm_calls,
-                      max_tokens=self.max_tokens or spec.max_tokens,
-                      max_seconds=self.max_seconds or spec.max_seconds)
+        return Budget(max_llm_calls=self.max_llm_calls, max_tokens=self.max_tokens, max_seconds=self.max_seconds)
 
 
 class ToolBox:

@@ -37,19 +37,21 @@ def new_run_id() -> str:
 
 # crew keys that change how a run goes, not what its records are: changing them re-processes nothing
 NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "load_interval_s", "eval"}
+RESOLVED = {"process", "batch_size"}  # hashed as the run plan resolved them (YAML or flag), not as the YAML says
 
 
-def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], process: str) -> str:
-    """What decides a record besides the item's content: the crew, its agents and tasks, models and process.
+def relevant_config_hash(project: ProjectSpec, plan: RunOptions, models: list[str]) -> str:
+    """What decides a record besides the item's content: the crew, its agents and tasks, models, process and
+    batch size (``plan`` is resolved: ``RunOptions.resolved_for``).
 
     An item whose content hash and this hash are unchanged since it was loaded is skipped on the next run.
     """
-    spec = project.crews[crew]
+    spec = project.crews[plan.crew]
     parts = {
-        "crew": spec.model_dump(mode="json", by_alias=True, exclude=NOT_AFFECTING_RECORDS),
+        "crew": spec.model_dump(mode="json", by_alias=True, exclude=NOT_AFFECTING_RECORDS | RESOLVED),
         "agents": {a: project.agents[a].model_dump(mode="json") for a in spec.agents if a in project.agents},
         "tasks": {t: project.tasks[t].model_dump(mode="json") for t in spec.tasks},
-        "models": models, "process": process,
+        "models": models, "process": plan.process, "batch_size": plan.batch_size,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -68,12 +70,12 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     from etlcrew.tools.scope import scope_for_crew, use_scope
 
     crew_spec = project.crews[options.crew]
+    options = options.resolved_for(crew_spec)
     load_prices(settings.config_dir)
     ledger = open_ledger(settings.state_dir)
-    result = RunResult(run_id=resume_of or new_run_id(), crew=options.crew,
-                       process=options.process or crew_spec.process)
+    assert options.process is not None and options.concurrency is not None
+    result = RunResult(run_id=resume_of or new_run_id(), crew=options.crew, process=options.process)
     started = time.monotonic()
-    concurrency = options.concurrency or crew_spec.concurrency
     spent = (0, 0, 0.0)
     if resume_of:
         before, row = ledger.call_totals(resume_of), ledger.run(resume_of) or {}
@@ -92,13 +94,13 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                     error=call.error)
 
     meter = UsageMeter(record)
-    control = RunControl(options.budget(crew_spec.budget),
+    control = RunControl(options.budget(),
                          lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
                          spent_before=spent)
-    chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url, parallel=concurrency,
-                           should_stop=control.stop_requested, run_id=result.run_id)
+    chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url,
+                           parallel=options.concurrency, should_stop=control.stop_requested, run_id=result.run_id)
     models = chooser.planned_models()
-    config_hash = relevant_config_hash(project, options.crew, models, result.process)
+    config_hash = relevant_config_hash(project, options, models)
     chooser.prepare()
     if resume_of:
         ledger.resume_run(resume_of)
@@ -110,10 +112,10 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
         with (meter, CrewaiBridge(events), stop_on_ctrl_c(control, _first_ctrl_c),
               use_scope(scope_for_crew(project, options.crew, settings))):
             if crew_spec.sources:
-                from etlcrew.pipeline.datapath import run_datapath
+                from etlcrew.pipeline.datapath import DataPath
 
-                run_datapath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash,
-                             control, events, resuming=resume_of is not None, record_call=record)
+                DataPath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash, control,
+                         events, resuming=resume_of is not None, record_call=record).run()
             else:
                 _run_plain(settings, project, options, chooser, ToolBox(tools), result)
     except BaseException as exc:
