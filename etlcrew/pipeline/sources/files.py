@@ -15,9 +15,16 @@ from typing import Any, BinaryIO
 from etlcrew.confine import ReadRefused, open_confined
 from etlcrew.errors import SourceError
 from etlcrew.pipeline.items import Item, bad_item, make_item
-from etlcrew.pipeline.sources.common import DecodeProblem, decode_bytes, num, sized_item
+from etlcrew.pipeline.sources.common import DecodeProblem, declared_charsets, decode_bytes, num, sized_item
 from etlcrew.pipeline.sources.rows import iter_csv, iter_json, iter_jsonl
-from etlcrew.pipeline.sources.text import EmailProblem, html_charset, html_title, html_to_text, parse_email
+from etlcrew.pipeline.sources.text import (
+    EmailProblem,
+    html_charset,
+    html_title,
+    html_to_text,
+    looks_like_email,
+    parse_email,
+)
 from etlcrew.specs.datapath import FilesSource
 
 DOCUMENT_READ_LIMIT = 64 * 1024 * 1024  # .html/.eml/.json are parsed whole; larger ones are quarantined
@@ -116,6 +123,8 @@ def _dispatch(spec: FilesSource, fh: BinaryIO, rel: str, ext: str, base: dict[st
         yield _html(spec, fh.read(), rel, base)
     elif ext == "eml":
         yield _email(spec, fh.read(), rel, base)
+    elif size <= DOCUMENT_READ_LIMIT and looks_like_email(head):
+        yield _text_email(spec, fh, rel, size, base)
     else:
         yield _plain(spec, fh, rel, size, base)
 
@@ -141,7 +150,7 @@ def _plain(spec: FilesSource, fh: BinaryIO, rel: str, size: int, base: dict[str,
 
 def _html(spec: FilesSource, data: bytes, rel: str, base: dict[str, Any]) -> Item:
     try:
-        markup, encoding = decode_bytes(data, (html_charset(data), spec.encoding))
+        markup, encoding = decode_bytes(data, (*declared_charsets(html_charset(data)), spec.encoding))
     except DecodeProblem as e:
         return bad_item(spec.name, rel, str(e), data, base)
     text = html_to_text(markup)
@@ -160,3 +169,14 @@ def _email(spec: FilesSource, data: bytes, rel: str, base: dict[str, Any]) -> It
     except EmailProblem as e:
         return bad_item(spec.name, rel, str(e), data, base)
     return sized_item(spec.name, spec.max_bytes, spec.truncate, rel, text, base | meta)
+
+
+def _text_email(spec: FilesSource, fh: BinaryIO, rel: str, size: int, base: dict[str, Any]) -> Item:
+    """A text file that starts with mail headers (a saved e-mail) is read as one; if it does not parse as one
+    after all, it is read as plain text."""
+    try:
+        text, meta = parse_email(fh.read(), spec.encoding)
+    except EmailProblem:
+        fh.seek(0)
+        return _plain(spec, fh, rel, size, base)
+    return sized_item(spec.name, spec.max_bytes, spec.truncate, rel, text, base | meta | {"read_as": "email"})
