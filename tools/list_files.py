@@ -1,7 +1,7 @@
 """Built-in tool: list files in a folder the crew declares, optionally by glob (``*.eml``, ``**/*.md``).
 
-Results are the files whose real path (symlinks followed) is still inside a declared folder, as project-relative
-paths that ``read_file`` accepts.
+Results are the files ``read_file`` would read (``ToolScope.readable``: regular, one name, inside a declared folder
+with symlinks followed), as project-relative paths.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ def list_matching(scope: ToolScope, folder: str, pattern: str) -> list[str]:
     base = scope.resolve_dir(folder)
     found: list[str] = []
     for path in sorted(base.glob(pattern)):
-        real = path.resolve()
-        if not real.is_file() or not scope.contains_read(real):
+        if not scope.readable(path):
             continue
         found.append(str(path.relative_to(scope.base_dir)) if path.is_relative_to(scope.base_dir) else str(path))
         if len(found) >= MAX_FILES:

@@ -37,6 +37,8 @@ from urllib.parse import urlsplit
 from etlcrew.tools.data_wrapping import new_tool_tag
 from etlcrew.tools.errors import ToolScopeError
 
+from etlcrew.confine import ReadMissing, ReadRefused, check_regular, confined_path, open_confined, resolve_inside
+
 if TYPE_CHECKING:
     from etlcrew.settings import Settings
     from etlcrew.specs.project import ProjectSpec
@@ -110,49 +112,61 @@ class ToolScope:
         return ToolScopeError(f"path {raw!r} is outside the folders this crew {verb}: {self.show(roots)}; {fix}")
 
     def _real(self, raw: str, candidate: Path, roots: tuple[Path, ...]) -> Path:
-        """The candidate with symlinks followed; it and every step must stay inside ``roots``."""
+        """The candidate with symlinks followed; it must stay inside ``roots`` (``etlcrew.confine``)."""
         try:
-            real = candidate.resolve(strict=True)
-        except FileNotFoundError:
+            return resolve_inside(candidate, roots, self.show(roots))
+        except ReadMissing:
             raise ToolScopeError(f"no file {raw!r} under {self.show(roots)}") from None
-        except (OSError, RuntimeError) as exc:
-            raise ToolScopeError(f"path {raw!r} cannot be resolved ({exc})") from None
-        if not _inside(real, tuple(r.resolve() for r in roots)):
-            raise ToolScopeError(f"path {raw!r} is a symlink (or under one) that leads outside the declared "
-                                 f"folders {self.show(roots)}; tools do not follow links out of them")
-        return real
+        except ReadRefused as exc:
+            raise self._refused(raw, exc) from None
 
-    def resolve_read(self, path: str | Path) -> Path:
-        """A regular file inside a read root, symlinks followed, at most ``max_read_bytes``."""
-        raw = str(path)
+    @staticmethod
+    def _refused(raw: str, exc: ReadRefused) -> ToolScopeError:
+        return ToolScopeError(f"path {raw!r} is {exc}")
+
+    def _candidate(self, raw: str) -> Path:
         candidate = self._place(raw, self.read_roots)
         if not _inside(candidate, self.read_roots):
             raise self._outside(raw, self.read_roots, "declares", _READ_FIX)
-        real = self._real(raw, candidate, self.read_roots)
-        self._check_regular(raw, os.stat(real))
+        return candidate
+
+    def resolve_read(self, path: str | Path) -> Path:
+        """A regular file with one name inside a read root, symlinks followed, at most ``max_read_bytes``."""
+        raw = str(path)
+        real = self._real(raw, self._candidate(raw), self.read_roots)
+        self._check_file(raw, os.stat(real))
         return real
 
-    def _check_regular(self, raw: str, info: os.stat_result) -> None:
-        if stat.S_ISDIR(info.st_mode):
-            raise ToolScopeError(f"path {raw!r} is a folder, not a file (list it with list_files)")
-        if not stat.S_ISREG(info.st_mode):
-            raise ToolScopeError(f"path {raw!r} is not a regular file (a device, fifo or socket); tools only "
-                                 f"read regular files")
+    def _check_file(self, raw: str, info: os.stat_result) -> None:
+        try:
+            check_regular(info)
+        except ReadRefused as exc:
+            hint = " (list it with list_files)" if stat.S_ISDIR(info.st_mode) else ""
+            raise ToolScopeError(f"path {raw!r} is {exc}{hint}") from None
         if info.st_size > self.max_read_bytes:
             raise ToolScopeError(f"file {raw!r} is {info.st_size:,} bytes, over the {self.max_read_bytes:,} bytes "
                                  f"a tool may read")
 
     def read_bytes(self, path: str | Path) -> bytes:
-        """The file's bytes, opened without following a link swapped in after the check (``O_NOFOLLOW``)."""
-        real = self.resolve_read(path)
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        """The file's bytes, opened by ``open_confined`` (no link swapped in after the check, no fifo block)."""
+        raw = str(path)
+        candidate = self._candidate(raw)
+        self.resolve_read(raw)  # the tool's own wording for missing, oversized and folder paths
         try:
-            fd = os.open(real, flags)
-        except OSError as exc:
-            raise ToolScopeError(f"cannot open {str(path)!r}: {exc.strerror}") from None
-        with os.fdopen(fd, "rb") as handle:
-            self._check_regular(str(path), os.fstat(handle.fileno()))
+            handle = open_confined(candidate, self.read_roots, self.show(self.read_roots))
+        except ReadRefused as exc:
+            raise self._refused(raw, exc) from None
+        with handle:
+            self._check_file(raw, os.fstat(handle.fileno()))
             return handle.read(self.max_read_bytes + 1)[: self.max_read_bytes]
+
+    def readable(self, path: Path) -> bool:
+        """Whether ``read_bytes`` would accept this path (for listings, which skip what reads refuse)."""
+        try:
+            self._check_file(str(path), os.stat(confined_path(path, self.read_roots, "")))
+        except (ToolScopeError, ReadRefused, OSError):
+            return False
+        return True
 
     def resolve_dir(self, path: str | Path | None) -> Path:
         """A folder inside a read root (the first root when ``path`` is empty or None)."""
@@ -166,10 +180,6 @@ class ToolScope:
         if not real.is_dir():
             raise ToolScopeError(f"path {raw!r} is not a folder")
         return real
-
-    def contains_read(self, real: Path) -> bool:
-        """Whether an already resolved path lies inside a read root (for glob results)."""
-        return _inside(real, tuple(r.resolve() for r in self.read_roots if r.exists()))
 
     def resolve_write(self, path: str | Path) -> Path:
         """Where a write may go: inside a write root, through no symlink, never onto one."""

@@ -1,4 +1,5 @@
-"""When to retry a model call and how long to wait: the policy, the backoff and the error classification.
+"""When to retry a model call or a webhook POST and how long to wait: the policy, the backoff and the error
+classification.
 
 Kept free of CrewAI imports so settings and the CLI can build a ``RetryPolicy`` without paying for CrewAI;
 ``model_runtime.resilience`` applies it (and re-exports everything here).
@@ -32,6 +33,11 @@ class RetryPolicy:
     max_consecutive_failures: int = 10
 
 
+def transient_status(status: int) -> bool:
+    """Whether an HTTP status is worth another attempt: 408, 409, 429 and every 5xx (model calls and webhooks)."""
+    return status in TRANSIENT_STATUS or status >= 500
+
+
 def delay_for(attempt: int, policy: RetryPolicy, rng: random.Random, retry_after: float | None = None) -> float:
     """Seconds to wait after failed ``attempt`` (1-based): ``backoff_s * 2**(attempt-1)``, jittered, at most
     ``max_backoff_s``. A server's Retry-After raises it, up to ``max(max_backoff_s, RETRY_AFTER_CAP_S)``: a 429
@@ -56,7 +62,7 @@ def classify(exc: BaseException, *, now: Callable[[], float] = time.time) -> tup
     for candidate in _causes(exc):
         status = _status(candidate)
         if status is not None:
-            transient = status in TRANSIENT_STATUS or status >= 500
+            transient = transient_status(status)
             return transient, (_retry_after(candidate, now) if transient else None)
         if isinstance(candidate, _transient_types()):
             return True, _retry_after(candidate, now)

@@ -42,7 +42,11 @@ def make_item(source: str, key: str, text: str, metadata: dict[str, Any] | None 
 
 def bad_item(source: str, key: str, reason: str, raw: str | bytes | None = None,
              metadata: dict[str, Any] | None = None) -> Item:
-    """A quarantined item: the reason says what is wrong and ``raw`` keeps a preview of the input."""
+    """A quarantined item: the reason says what is wrong and ``raw`` keeps a preview of the input.
+
+    A reason built as ``f"...: {error}"`` from an error with no text would end in a bare ``:``; it is trimmed here
+    so no reason reaches the ledger that way."""
+    reason = " ".join(reason.split()).rstrip(" :;,") or "unreadable input"
     if isinstance(raw, bytes):
         raw = raw[:RAW_PREVIEW_CHARS].decode("utf-8", errors="replace")
     preview = (raw or "")[:RAW_PREVIEW_CHARS]

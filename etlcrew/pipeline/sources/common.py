@@ -49,6 +49,18 @@ def same_codec(a: str, b: str) -> bool:
         return a.lower() == b.lower()
 
 
+def declared_charsets(name: str | None) -> tuple[str, ...]:
+    """Codecs to try for a charset a document declares: ISO-8859-1 and ASCII mean Windows-1252, as browsers
+    read them (WHATWG), because mail and web pages labelled so often hold cp1252's curly quotes and euro sign."""
+    if not name:
+        return ()
+    try:
+        codec = codecs.lookup(name).name
+    except LookupError:
+        return (name,)
+    return ("cp1252", name) if codec in ("iso8859-1", "ascii") else (name,)
+
+
 def _decode(data: bytes, encoding: str, final: bool) -> str:
     if final:
         return data.decode(encoding)

@@ -1,4 +1,4 @@
-"""The ``http`` source: records of a JSON API, page by page, with stdlib ``urllib`` only.
+"""The ``http`` source: records of a JSON API, page by page, through the one HTTP client (``etlcrew.http_json``).
 
 A failure on the first page fails the source (the API is not usable); a failure on a later page is
 quarantined as ``page-N`` and pagination stops, so records already read are kept. URLs in every message
@@ -8,15 +8,13 @@ are redacted.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.error import HTTPError, URLError
 from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlunsplit
-from urllib.request import Request, urlopen
 
 from etlcrew.errors import SourceError
+from etlcrew.http_json import HttpUnreachable, send
 from etlcrew.pipeline.items import Item, bad_item
 from etlcrew.pipeline.sources.common import KeyTracker, jsonable, key_value, num, record_text, redact, sized_item
 from etlcrew.specs.datapath import HttpSource
@@ -49,35 +47,26 @@ def fetch_json(url: str, headers: dict[str, str], timeout_s: float) -> Any:
     if urlsplit(url).scheme.lower() not in ("http", "https"):
         raise PageProblem("not an http(s) URL", "use an http:// or https:// URL of a JSON API")
     clean, auth = _split_auth(url)
-    request = Request(clean, headers={"Accept": "application/json", "User-Agent": "etlcrew"} | headers | auth)  # noqa: S310
     try:
-        with urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - scheme checked above
-            body = response.read(MAX_PAGE_BYTES + 1)
-            charset = response.headers.get_content_charset() or "utf-8"
-    except HTTPError as e:
-        hint = {401: "check the credentials in 'headers'", 403: "check the credentials in 'headers'",
-                404: "check 'url'", 429: "the API is rate limiting: retry later"}.get(
-            e.code, "the server failed: retry later" if e.code >= 500 else "check 'url' and 'headers'")
-        raise PageProblem(f"HTTP {e.code} {e.reason}", hint) from None
-    except TimeoutError:
-        raise PageProblem(f"no response within timeout_s={timeout_s:g} s",
-                          "raise 'timeout_s' or retry later") from None
-    except URLError as e:
-        if isinstance(e.reason, TimeoutError):
+        reply = send("GET", clean, headers=headers | auth, timeout_s=timeout_s, max_bytes=MAX_PAGE_BYTES)
+    except HttpUnreachable as e:
+        if e.timed_out:
             raise PageProblem(f"no response within timeout_s={timeout_s:g} s",
                               "raise 'timeout_s' or retry later") from None
-        raise PageProblem(f"cannot connect: {e.reason}", "check 'url' and the network") from None
-    except (http.client.HTTPException, OSError, ValueError) as e:
-        raise PageProblem(f"request failed: {type(e).__name__}: {e}", "check 'url' and the network") from None
-    if len(body) > MAX_PAGE_BYTES:
+        raise PageProblem(str(e), "check 'url' and the network") from None
+    except ValueError as e:  # a URL urllib cannot use (no host, bad port)
+        raise PageProblem(f"request failed: {e}", "check 'url' and the network") from None
+    if not reply.ok:
+        hint = {401: "check the credentials in 'headers'", 403: "check the credentials in 'headers'",
+                404: "check 'url'", 429: "the API is rate limiting: retry later"}.get(
+            reply.status, "the server failed: retry later" if reply.status >= 500 else "check 'url' and 'headers'")
+        raise PageProblem(f"HTTP {reply.status} {reply.reason}", hint)
+    if reply.too_large:
         raise PageProblem(f"response larger than {num(MAX_PAGE_BYTES)} bytes", "page the API in smaller pages")
     try:
-        return json.loads(body.decode(charset, errors="strict"))
-    except (UnicodeDecodeError, LookupError) as e:
-        raise PageProblem(f"response is not valid {charset} text: {e}", "the URL must return JSON") from None
-    except json.JSONDecodeError as e:
-        raise PageProblem(f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}",
-                          "the URL must return JSON (is it an HTML page or an error page?)") from None
+        return reply.json()
+    except ValueError as e:
+        raise PageProblem(str(e), "the URL must return JSON (is it an HTML page or an error page?)") from None
 
 
 def dotted(doc: Any, path: str) -> tuple[bool, Any]:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, BinaryIO
 
 from etlcrew.pipeline.items import Item, bad_item
 from etlcrew.pipeline.sources.common import (
@@ -30,27 +31,44 @@ _DELIMITERS = ",;\t|"
 _CHUNK = 1 << 16
 
 
-def stream_encoding(path: Path, fallback: str) -> str | None:
+def stream_encoding(fh: BinaryIO, fallback: str) -> str | None:
     """The first of UTF-8 (BOM allowed), a BOM-declared UTF-16, or ``fallback`` that decodes the whole file.
 
     Reads in chunks so big files are never held in memory; None when no candidate decodes every byte.
+    Leaves ``fh`` at its start.
     """
-    with path.open("rb") as fh:
-        head = fh.read(4)
+    fh.seek(0)
+    head = fh.read(4)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        fh.seek(0)
         return "utf-16"
     candidates = ["utf-8-sig"] + ([] if same_codec(fallback, "utf-8") else [fallback])
+    found = None
     for enc in candidates:
         decoder = codecs.getincrementaldecoder(enc)("strict")
+        fh.seek(0)
         try:
-            with path.open("rb") as fh:
-                for chunk in iter(lambda fh=fh: fh.read(_CHUNK), b""):
-                    decoder.decode(chunk)
+            for chunk in iter(lambda: fh.read(_CHUNK), b""):
+                decoder.decode(chunk)
             decoder.decode(b"", final=True)
-            return enc
         except UnicodeDecodeError:
             continue
-    return None
+        found = enc
+        break
+    fh.seek(0)
+    return found
+
+
+@contextmanager
+def text_stream(fh: BinaryIO, encoding: str | None) -> Iterator[io.TextIOWrapper]:
+    """``fh`` as text (undecodable bytes kept as surrogates when no encoding fits); ``fh`` stays open."""
+    wrapper = io.TextIOWrapper(fh, encoding=encoding or "utf-8-sig",
+                               errors="strict" if encoding else "surrogateescape", newline="")
+    try:
+        yield wrapper
+    finally:
+        if not fh.closed:  # a stream abandoned mid-file may outlive the file it read
+            wrapper.detach()
 
 
 def _has_bad_bytes(text: str) -> bool:
@@ -103,11 +121,10 @@ def _record_item(spec: FilesSource, rel: str, what: str, number: int, value: Any
     return sized_item(spec.name, spec.max_bytes, spec.truncate, key, text, metadata)
 
 
-def iter_csv(spec: FilesSource, path: Path, rel: str, base: dict[str, Any]) -> Iterator[Item]:
+def iter_csv(spec: FilesSource, raw: BinaryIO, rel: str, base: dict[str, Any]) -> Iterator[Item]:
     """One item per data row; the first non-blank row is the header, the delimiter is guessed from it."""
-    encoding = stream_encoding(path, spec.encoding)
-    with path.open(encoding=encoding or "utf-8-sig", errors="strict" if encoding else "surrogateescape",
-                   newline="") as fh:
+    encoding = stream_encoding(raw, spec.encoding)
+    with text_stream(raw, encoding) as fh:
         delimiter = _delimiter(fh.read(8192))
         fh.seek(0)
         reader = csv.reader(fh, delimiter=delimiter)
@@ -194,13 +211,12 @@ def iter_json(spec: FilesSource, data: bytes, rel: str, base: dict[str, Any]) ->
         yield _record_item(spec, rel, "JSON element", index, value, tracker, base | {"index": index})
 
 
-def iter_jsonl(spec: FilesSource, path: Path, rel: str, base: dict[str, Any]) -> Iterator[Item]:
+def iter_jsonl(spec: FilesSource, raw: BinaryIO, rel: str, base: dict[str, Any]) -> Iterator[Item]:
     """One item per non-blank line; a line that is not JSON is quarantined with its line and column."""
-    encoding = stream_encoding(path, spec.encoding)
+    encoding = stream_encoding(raw, spec.encoding)
     base = base | {"encoding": encoding or "utf-8 (with undecodable bytes)"}
     tracker, seen = KeyTracker(), 0
-    with path.open(encoding=encoding or "utf-8-sig", errors="strict" if encoding else "surrogateescape",
-                   newline="") as fh:
+    with text_stream(raw, encoding) as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
                 continue

@@ -1,26 +1,28 @@
 """Webhook target: POST each matching record once, with an idempotency key and bounded retries.
 
 The key is ``sha256("<crew>/<table>/<item_id>/<action>")`` where the action names the webhook, so the same record
-sent to two webhooks gets two keys. Keys already sent (the ledger's business) are skipped; 5xx, 429, timeouts
-and connection errors are retried with exponential backoff, other 4xx are final.
+sent to two webhooks gets two keys. Keys already sent (the ledger's business) are skipped; what a model call
+retries (5xx, 408, 409, 429, ``model_runtime.retry.transient_status``), timeouts and connection errors are retried
+with exponential backoff, other 4xx are final. Requests go through the one HTTP client, ``etlcrew.http_json``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import random
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from etlcrew.http_json import HttpUnreachable, send
+from etlcrew.model_runtime.retry import RetryPolicy, delay_for, transient_status
 from etlcrew.pipeline.targets.conditions import parse_condition
 from etlcrew.specs.datapath import WebhookTarget
 
 Outcome = Literal["sent", "skipped", "failed", "not_matched"]
 SentKeys = set[str] | Callable[[str], bool]
+_STEADY = random.Random(0)  # noqa: S311 - no jitter in this policy: deliveries wait the same every run
 
 
 @dataclass(frozen=True)
@@ -45,21 +47,8 @@ def webhook_action(spec: WebhookTarget) -> str:
     return f"webhook:{spec.url}"
 
 
-def _post_once(url: str, body: bytes, headers: dict[str, str], timeout: float) -> int:
-    if not url.lower().startswith(("http://", "https://")):
-        raise ValueError(f"webhook URL must be http(s): {url!r}")
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - scheme checked
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked
-            response.read()
-            return response.status
-    except urllib.error.HTTPError as exc:
-        exc.read()
-        return exc.code
-
-
-def _retryable(status: int) -> bool:
-    return status >= 500 or status == 429
+def _post_once(url: str, payload: dict[str, Any], headers: dict[str, str], timeout: float) -> int:
+    return send("POST", url, headers=headers, payload=payload, timeout_s=timeout).status
 
 
 def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id: str,
@@ -101,22 +90,22 @@ def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id
 
 def _deliver(spec: WebhookTarget, key: str, item_id: str, payload: dict[str, Any], backoff_s: float,
              sleep: Callable[[float], None]) -> WebhookResult:
-    body = json.dumps(payload, default=str, ensure_ascii=False).encode("utf-8")
-    headers = {"Content-Type": "application/json", "Idempotency-Key": key, "User-Agent": "etlcrew"}
+    headers = {"Idempotency-Key": key}
+    policy = RetryPolicy(attempts=spec.max_attempts, backoff_s=backoff_s, max_backoff_s=30.0, jitter=0.0)
     status: int | None = None
     error: str | None = None
-    for attempt in range(1, spec.max_attempts + 1):
+    for attempt in range(1, policy.attempts + 1):
         try:
-            status, error = _post_once(spec.url, body, headers, spec.timeout_s), None
+            status, error = _post_once(spec.url, payload, headers, spec.timeout_s), None
             if 200 <= status < 300:
                 return WebhookResult(item_id, key, "sent", attempt, status)
             error = f"HTTP {status}"
-            if not _retryable(status):
+            if not transient_status(status):
                 return WebhookResult(item_id, key, "failed", attempt, status, error)
         except ValueError as exc:  # not an http(s) URL: retrying cannot help
             return WebhookResult(item_id, key, "failed", attempt, None, str(exc))
-        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
-            status, error = None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
-        if attempt < spec.max_attempts:
-            sleep(min(backoff_s * 2 ** (attempt - 1), 30.0))
-    return WebhookResult(item_id, key, "failed", spec.max_attempts, status, error)
+        except HttpUnreachable as exc:
+            status, error = None, str(exc)
+        if attempt < policy.attempts:
+            sleep(delay_for(attempt, policy, _STEADY))
+    return WebhookResult(item_id, key, "failed", policy.attempts, status, error)

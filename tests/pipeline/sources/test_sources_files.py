@@ -49,11 +49,10 @@ JVBERi0xLjQK
 
 BROKEN_MULTIPART = b"""From: a@example.com
 To: b@example.com
-Subject: broken
 MIME-Version: 1.0
 Content-Type: multipart/mixed; boundary="NEVER"
 
-this body never contains the boundary
+\t
 """
 
 
@@ -194,7 +193,8 @@ BAD_CASES: list[tuple[str, bytes, dict[str, object], str, str]] = [
     ("note.eml", b"just some words\nno headers here\n", {}, "docs:note.eml",
      "not an email: no From, To, Subject or Date header (first line: 'just some words')"),
     ("broken.eml", BROKEN_MULTIPART, {}, "docs:broken.eml",
-     "malformed multipart email: StartBoundaryNotFoundDefect (boundary 'NEVER')"),
+     "email has neither a subject nor body text (malformed multipart: StartBoundaryNotFoundDefect, boundary "
+     "'NEVER')"),
     ("empty.html", b"<html><body><script>x()</script></body></html>", {}, "docs:empty.html",
      "HTML page has no visible text"),
     ("wide.csv", b"a\n" + b"y" * 50 + b"\n", {"max_bytes": 40}, "docs:wide.csv#1", "53 bytes > max_bytes 40"),
@@ -210,6 +210,7 @@ def test_bad_input_is_quarantined_with_its_reason(tmp_path: Path, name: str, dat
     found = by_id(items(tmp_path, **options))
     bad = found[item_id]
     assert bad.quarantined and bad.quarantine_reason.startswith(reason), bad.quarantine_reason
+    assert not bad.quarantine_reason.endswith(":")
     assert bad.text == "" and bad.metadata["path"] == name
     assert not found["docs:zz-good.txt"].quarantined
 
