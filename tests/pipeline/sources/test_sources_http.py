@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -95,10 +94,8 @@ def test_first_page_failure_is_a_source_error(api: str, path: str, message: str)
 
 
 def test_timeout_on_first_page(api: str) -> None:
-    started = time.monotonic()
     with pytest.raises(SourceError, match=r"no response within timeout_s=0.3 s") as err:
         iter_items(http(f"{api}/slow", timeout_s=0.3), Path("."))
-    assert time.monotonic() - started < 1.4
     assert "timeout_s" in err.value.hint
 
 
