@@ -5,10 +5,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -69,3 +72,29 @@ def scripted(isolated_state: Path):  # type: ignore[no-untyped-def]
     for name in made:
         unregister_scripted(name)
 
+
+
+class CliResult(NamedTuple):
+    """One in-process run of the real entry point: exit code and what it printed (unpacks as a tuple)."""
+
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        """Stdout as the one JSON value ``--json`` promises (``json.loads`` fails when anything else is there)."""
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
+    """``cli("run", "--json")``: the CLI as a user types it, through ``main``, with its output captured."""
+    from etlcrew.cli import main
+
+    def run(*args: str) -> CliResult:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from etlcrew.cli import main
-
 LABELS = """file,category,urgency
 0001-double-charge.eml,billing,medium
 0002-thermostat-wont-hold-temp.eml,bug,medium
@@ -39,16 +37,10 @@ def known_answers(scripted):  # type: ignore[no-untyped-def]
     return scripted("known", default=answer)
 
 
-def run_eval(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(["eval", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_eval_scores_each_field_exactly_and_writes_nothing(project_dir: Path, known_answers, capsys,  # type: ignore[no-untyped-def]
+def test_eval_scores_each_field_exactly_and_writes_nothing(project_dir: Path, known_answers, cli,  # type: ignore[no-untyped-def]
                                                            tmp_path: Path) -> None:
     (project_dir / "data" / "labels.csv").write_text(LABELS)
-    code, out, err = run_eval(capsys, "--labels", "data/labels.csv", "--model", "scripted/known", "--json")
+    code, out, err = cli("eval", "--labels", "data/labels.csv", "--model", "scripted/known", "--json")
     assert code == 0, err
     report = json.loads(out)
     assert (report["crew"], report["labels"], report["items"]) == ("support_inbox", "data/labels.csv", 4)
@@ -63,13 +55,12 @@ def test_eval_scores_each_field_exactly_and_writes_nothing(project_dir: Path, kn
     assert row["calls"] == len(known_answers.history)
     assert row["seconds_per_correct_record"] == row["seconds"]
     assert not (tmp_path / "output").exists(), "eval writes no target"
-    assert main(["runs", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == [], "eval leaves nothing in the ledger a later run reads"
+    assert cli("runs", "--json").json == [], "eval leaves nothing in the ledger a later run reads"
 
 
-def test_eval_prints_a_table_and_confusion_tables(project_dir: Path, known_answers, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_eval_prints_a_table_and_confusion_tables(project_dir: Path, known_answers, cli) -> None:  # type: ignore[no-untyped-def]
     (project_dir / "data" / "labels.csv").write_text(LABELS)
-    code, out, _ = run_eval(capsys, "--labels", "data/labels.csv", "--model", "scripted/known", "--limit", "2")
+    code, out, _ = cli("eval", "--labels", "data/labels.csv", "--model", "scripted/known", "--limit", "2")
     assert code == 0
     assert "eval support_inbox: 2 items" in out and "produced" in out and "billing" in out
     assert [c.task for c in known_answers.history].count("transform") == 2, "--limit 2: two items"
@@ -81,10 +72,10 @@ def test_eval_prints_a_table_and_confusion_tables(project_dir: Path, known_answe
     ("file,colour\n0001-double-charge.eml,red\n", 1, "colour"),
     ("name,category\nx,bug\n", 1, None),
 ])
-def test_bad_labels_exit_2_naming_file_line_and_column(project_dir: Path, known_answers, capsys,  # type: ignore[no-untyped-def]
+def test_bad_labels_exit_2_naming_file_line_and_column(project_dir: Path, known_answers, cli,  # type: ignore[no-untyped-def]
                                                         labels: str, line: int, column: str | None) -> None:
     (project_dir / "data" / "labels.csv").write_text(labels)
-    code, _, err = run_eval(capsys, "--labels", "data/labels.csv", "--model", "scripted/known")
+    code, _, err = cli("eval", "--labels", "data/labels.csv", "--model", "scripted/known")
     assert code == 2
     assert f"data/labels.csv:{line}:" in err
     if column:
@@ -109,20 +100,20 @@ def test_the_shipped_crews_declare_labels_that_read(project_dir: Path) -> None:
     assert sizes == {"support_inbox": 30, "orders_enrichment": 53, "research_brief": 8}
 
 
-def test_validate_checks_the_crews_labels_before_anything_runs(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_validate_checks_the_crews_labels_before_anything_runs(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     labels = project_dir / "data" / "inbox_expected.csv"
     text = labels.read_text()
     assert "0001-double-charge.eml,billing," in text, "the shipped labels changed: update this test"
     labels.write_text(text.replace("0001-double-charge.eml,billing,", "0001-double-charge.eml,refunds,", 1))
-    assert main(["validate"]) == 2
-    err = capsys.readouterr().err
+    code, _, err = cli("validate")
+    assert code == 2
     assert "data/inbox_expected.csv:2: column 'category': 'refunds' is not one of" in err
 
 
-def test_validate_names_a_missing_source_folder_of_a_labelled_crew(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_validate_names_a_missing_source_folder_of_a_labelled_crew(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     import shutil
 
     shutil.rmtree(project_dir / "data" / "inbox")
-    assert main(["validate"]) == 2
-    err = capsys.readouterr().err
+    code, _, err = cli("validate")
+    assert code == 2
     assert "crew 'support_inbox'" in err and "data/inbox" in err and "Traceback" not in err
