@@ -74,6 +74,10 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     if schema is None:
         raise ConfigError([ConfigProblem(project.file_of("crews"), f"crew '{options.crew}' has sources but no schema",
                                          hint="add a 'schema:' with a table and fields")])
+    if options.full_refresh and not resuming:  # rebuilt under the current schema (a resume keeps what it landed)
+        from etlcrew.pipeline.targets.preflight import refresh_targets
+
+        refresh_targets(settings, project, options.crew)
     journal = RunJournal(ledger, result.run_id, events)
     runner = BatchRunner(settings, project, options, chooser, toolbox, journal)
     batch_size = options.batch_size or spec.batch_size
@@ -88,6 +92,7 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
     fatal: list[BaseException] = []
     load_errors: list[str] = []
+    load_causes: list[BaseException | None] = []
     progress = {"loaded": 0, "quarantined": 0, "review": 0, "pseudo": min([0, *stored])}
 
     def fresh_items() -> Iterator[Item]:
@@ -145,9 +150,10 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
                               review=review)
         failpoints.hit("mid-load")
         if not loaded.ok:  # the batches stay committed as done: a resume loads them again
+            for error in loaded.errors[1:] if not load_errors else loaded.errors:
+                console.warn(f"target {error}")  # the first is the run's error message
             load_errors.extend(loaded.errors)
-            for error in loaded.errors:
-                console.warn(f"target: {error}")
+            load_causes.append(loaded.cause)
             control.request_stop("failed")
             return
         states = [(r["item_id"], hashes.pop(r["item_id"], ""), "loaded", None) for r in records]
@@ -239,8 +245,8 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     _count(outcomes, result)
     if fatal:
         raise fatal[0]
-    if load_errors:
-        raise EtlcrewError(f"a target failed: {load_errors[0]}", hint=_resume_hint(result.run_id))
+    if load_errors:  # one message; dlt's whole chain is the cause, shown by --debug
+        raise EtlcrewError(f"target {load_errors[0]}", hint=_resume_hint(result.run_id)) from load_causes[0]
     if control.stop_reason == "interrupted":
         raise RunInterrupted("interrupted: finished work is committed", hint=_resume_hint(result.run_id))
     if budget_stop:
@@ -265,8 +271,7 @@ def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, 
             result: RunResult, phase_of: dict[str, str]) -> None:
     """Report and webhooks, from every outcome the run landed; each webhook delivery is kept in the ledger."""
     from etlcrew.pipeline.report import readable_digest, report_path, write_report
-    from etlcrew.pipeline.targets import post_webhooks
-    from etlcrew.pipeline.targets.database import database_path
+    from etlcrew.pipeline.targets import post_webhooks, written_files
 
     schema = spec.output_schema
     records = [r for o in outcomes for r in o.records]
@@ -281,19 +286,17 @@ def _finish(settings: Settings, options: RunOptions, spec: Any, ledger: Ledger, 
             digests.append((prose + actions).strip())
     outputs: list[str] = []
     for target in spec.targets:
-        if target.type in ("duckdb", "sqlite", "dlt"):
-            path = database_path(target, options.crew, settings)
-            outputs.append(str(path) if path else f"dlt:{target.destination}")
+        if target.type in ("duckdb", "sqlite", "dlt", "jsonl", "parquet"):
+            outputs += written_files(target, options.crew, settings)
         elif target.type == "report":
             path = report_path(target, options.crew, settings)
             if not outcomes and result.items.skipped and path.exists():
                 console.info(f"nothing changed since the last run: the report {path.name} is left as it was")
-                outputs.append(str(path))
-                continue
-            path = write_report(path, options.crew, result.run_id,
-                                result.items.as_dict(), records, schema, "\n\n".join(digests) or None, quarantined,
-                                calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
-            outputs.append(str(path))
+            else:
+                path = write_report(path, options.crew, result.run_id, result.items.as_dict(), records, schema,
+                                    "\n\n".join(digests) or None, quarantined,
+                                    calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
+            outputs += [str(p) for p in (path, path.with_suffix(".svg")) if p.exists()]  # the report, its chart
         elif target.type == "webhook" and target.enabled:
             def sent(key: str, item_id: str, url: str = target.url) -> None:
                 ledger.record_delivery(key, result.run_id, url, item_id)
