@@ -55,8 +55,10 @@ def relevant_config_hash(project: ProjectSpec, crew: str, models: list[str], pro
 
 
 def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions,
-             resume_of: str | None = None) -> RunResult:
+             resume_of: str | None = None, run_id: str | None = None) -> RunResult:
     """Execute the crew (or continue run ``resume_of``) and return its result, recording it in the ledger.
+
+    ``run_id`` is the id the caller took the crew's lock under (``ledger.crew_lock``); a new one otherwise.
 
     Exceptions propagate to the command (exit codes there) after the run is marked failed or interrupted; they
     carry the result as ``exc.run_result`` so ``--json`` can still print it.
@@ -70,7 +72,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     crew_spec = project.crews[options.crew]
     load_prices(settings.config_dir)
     ledger = open_ledger(settings.state_dir)
-    result = RunResult(run_id=resume_of or new_run_id(), crew=options.crew,
+    result = RunResult(run_id=resume_of or run_id or new_run_id(), crew=options.crew,
                        process=options.process or crew_spec.process)
     started = time.monotonic()
     concurrency = options.concurrency or crew_spec.concurrency
