@@ -97,11 +97,11 @@ def _credential_problems(destination: Any, target: DatabaseTarget, where: str, f
     try:
         destination.configuration(config, accept_partial=False)
     except ConfigFieldMissingException as exc:
+        name = target.destination or ""
         missing = ", ".join(sorted(exc.fields)) or "credentials"
-        variable = f"DESTINATION__{destination.destination_type.upper()}__CREDENTIALS"
-        example = (" (e.g. postgresql://user:password@host:5432/database)"
-                   if destination.destination_type == "postgres" else "")
-        return [ConfigProblem(file, f"{where}: no {missing} for destination '{destination.destination_type}'",
+        variable = f"DESTINATION__{name.upper()}__CREDENTIALS"
+        example = " (e.g. postgresql://user:password@host:5432/database)" if name == "postgres" else ""
+        return [ConfigProblem(file, f"{where}: destination '{name}' has no credentials (missing: {missing})",
                               entry=crew, key="destination",
                               hint=f"set {variable} in .env or the environment{example}, or put them in "
                                    ".dlt/secrets.toml; credentials never go in the YAML")]

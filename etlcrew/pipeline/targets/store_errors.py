@@ -14,7 +14,6 @@ import re
 MAX_CHARS = 300
 _KNOWN = (  # (text found anywhere in the chain, what to say)
     ("no space left on device", "no space left on device"),
-    ("could not set lock on file", None),  # DuckDB's own message names the file and the holder: keep it
     ("database is locked", "the database is locked by another process"),
     ("readonly database", "the database file is read-only"),
     ("read-only", "the database file is read-only"),
@@ -47,6 +46,9 @@ def describe_store_error(exc: BaseException) -> str:
     if any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in chain):
         return "no space left on device"
     innermost = chain[-1]
+    held = re.search(r"Conflicting lock is held in (.+?) \(PID (\d+)\)", " ".join(str(e) for e in chain))
+    if held:  # DuckDB: one writer per file
+        return f"the file is open in another program: {held.group(1)} (PID {held.group(2)})"
     text = " ".join(str(e) for e in chain).lower()
     for needle, said in _KNOWN:
         if needle in text:
