@@ -69,7 +69,7 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.option("--base-url", help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1.")
 @click.option("--batch-size", type=click.IntRange(1, 500), help="Items per batch (crews with sources).")
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Batches processed at once.")
-@click.option("--full-refresh", is_flag=True, help="Reprocess items unchanged since they were last loaded.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild the crew's tables and files, reprocessing every item.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where batches run: threads here, or tasks on a Ray cluster (pip install -e \".[ray]\").")
 @click.option("--ray-address", help="Ray cluster to use (else RAY_ADDRESS, else a local cluster for the run).")

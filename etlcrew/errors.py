@@ -8,6 +8,7 @@ One tree keeps messages and exit codes consistent across commands::
     ├── ModelError               exit 1   (a model could not be reached, fetched or started)
     │   └── ModelSetupError      exit 2   (a provider key or model name is missing: fix the setup)
     ├── SourceError              exit 1   (a whole source failed: unreadable database, dead URL)
+    ├── CrewBusy                 exit 4   (another run holds the crew; this one started nothing)
     └── RunInterrupted           exit 130 (Ctrl-C; the run can be resumed)
 
 A run that stops on its budget is not an error: it ends with status ``stopped-by-budget`` and exit 3.
@@ -23,6 +24,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STOPPED = 3  # stopped by its budget; resumable
+EXIT_BUSY = 4  # another run of the same crew is running; nothing was done, try again later
 EXIT_INTERRUPTED = 130
 
 
@@ -91,6 +93,12 @@ class ModelSetupError(ModelError):
 
 class SourceError(EtlcrewError):
     """A whole source could not be read (one bad item is quarantined instead)."""
+
+
+class CrewBusy(EtlcrewError):
+    """Another run holds the crew (``ledger.crew_lock``): refused before any model call or ledger write."""
+
+    exit_code = EXIT_BUSY
 
 
 class RunInterrupted(EtlcrewError):

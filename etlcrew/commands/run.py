@@ -50,8 +50,22 @@ def execute(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo]
             json_mode: bool, resume_of: str | None = None) -> int:
     """Run (or resume) with stdout kept for our own output, then print the summary or the JSON object.
 
-    A run that fails or is interrupted still prints its JSON object with ``--json``, then its error.
+    A run that fails or is interrupted still prints its JSON object with ``--json``, then its error. The crew's
+    lock and its targets are checked first, before CrewAI is imported and before any model call or ledger write.
     """
+    from etlcrew.ledger.crew_lock import crew_lock
+    from etlcrew.pipeline.runner import new_run_id
+    from etlcrew.pipeline.targets.preflight import check_stores_open, check_targets
+
+    run_id = resume_of or new_run_id()
+    with crew_lock(settings.state_dir, options.crew, run_id):
+        check_targets(settings, project, options.crew, full_refresh=options.full_refresh and not resume_of)
+        check_stores_open(settings, project, options.crew)
+        return _execute_locked(settings, project, tools, options, json_mode, run_id, resume_of)
+
+
+def _execute_locked(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions,
+                    json_mode: bool, run_id: str, resume_of: str | None) -> int:
     import_crewai(settings.state_dir)
     quiet_crewai_logging()
     from etlcrew.pipeline.runner import run_crew
@@ -59,7 +73,7 @@ def execute(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo]
     try:
         # CrewAI prints some warnings and its verbose output on stdout: keep stdout for our own output only
         with contextlib.redirect_stdout(sys.stderr):
-            result = run_crew(settings, project, tools, options, resume_of=resume_of)
+            result = run_crew(settings, project, tools, options, resume_of=resume_of, run_id=run_id)
     except BaseException as exc:
         partial = getattr(exc, "run_result", None)
         if json_mode and partial is not None:

@@ -30,6 +30,20 @@ def _check_labels(settings: Settings, project: ProjectSpec, crews: list[str]) ->
         raise ConfigError(problems)
 
 
+def _target_problems(settings: Settings, project: ProjectSpec, crews: list[str]) -> list[ConfigProblem]:
+    """Each crew's targets: a dlt destination's package and credentials, and whether the schema still fits the
+    tables already loaded (``pipeline.targets.preflight``; a run checks the same before any model call)."""
+    from etlcrew.pipeline.targets.preflight import check_targets
+
+    problems: list[ConfigProblem] = []
+    for name in crews:
+        try:
+            check_targets(settings, project, name)
+        except ConfigError as exc:
+            problems += exc.problems
+    return problems
+
+
 def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:
     """Exit 0 when valid; otherwise ``ConfigError`` (exit 2) with every problem, as text or JSON."""
     try:
@@ -43,7 +57,13 @@ def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...],
             problems = [p for name in crews for p in check_inputs(project, name, project.crews[name].inputs)]
             if problems:
                 raise ConfigError(problems)
-        _check_labels(settings, project, crews)
+        problems = _target_problems(settings, project, crews)
+        try:
+            _check_labels(settings, project, crews)
+        except ConfigError as exc:
+            raise ConfigError(exc.problems + problems) from None
+        if problems:
+            raise ConfigError(problems)
     except ConfigError as exc:
         if json_mode:
             console.emit_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})

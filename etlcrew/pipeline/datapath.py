@@ -89,6 +89,7 @@ class DataPath:
         self.hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
         self.fatal: list[BaseException] = []
         self.land_errors: list[str] = []
+        self.land_causes: list[BaseException | None] = []  # dlt's whole chain, shown by --debug
         self.landed_now = {"loaded": 0, "quarantined": 0, "review": 0}
         self.pseudo_batch = min([0, *self.stored])  # unreadable items are committed as batches numbered below 0
         self.ready: list[BatchOutcome] = []  # finished, waiting to be landed
@@ -138,6 +139,10 @@ class DataPath:
     def run(self) -> None:
         """Process every planned batch, landing finished ones as they come; fills ``result`` and raises the run's
         fatal error (model unreachable, target down) once everything that finished is committed."""
+        if self.options.full_refresh and not self.resuming:  # rebuilt under the current schema; a resume keeps
+            from etlcrew.pipeline.targets.preflight import refresh_targets  # what it landed
+
+            refresh_targets(self.settings, self.project, self.options.crew)
         concurrency = self.options.concurrency
         assert concurrency is not None, "options are the resolved run plan"
         self.executor = self._executor(concurrency)
@@ -243,10 +248,11 @@ class DataPath:
         written = load_records(self.options.crew, self.schema, list(self.spec.targets), records, quarantined,
                                self.result.run_id, self.settings, review=review)
         failpoints.hit("mid-load")
-        if not written.ok:
+        if not written.ok:  # the batches stay committed as done: a resume lands them again
+            for error in written.errors[1:] if not self.land_errors else written.errors:
+                console.warn(f"target {error}")  # the first is the run's error message
             self.land_errors.extend(written.errors)
-            for error in written.errors:
-                console.warn(f"target: {error}")
+            self.land_causes.append(written.cause)
             self.control.request_stop("failed")
             return
         pop = self.hashes.pop
@@ -276,7 +282,8 @@ class DataPath:
         if self.fatal:
             raise self.fatal[0]
         if self.land_errors:
-            raise EtlcrewError(f"a target failed: {self.land_errors[0]}", hint=resume_hint(result.run_id))
+            cause = self.land_causes[0]
+            raise EtlcrewError(f"target {self.land_errors[0]}", hint=resume_hint(result.run_id)) from cause
         if self.control.stop_reason == "interrupted":
             raise RunInterrupted("interrupted: finished work is committed", hint=resume_hint(result.run_id))
         if budget_stop:

@@ -36,8 +36,7 @@ def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: 
             result: RunResult, phase_of: dict[str, str]) -> None:
     """Write the report, post the webhooks, list the outputs and set the final status."""
     from etlcrew.pipeline.report import report_path, write_report
-    from etlcrew.pipeline.targets import post_webhooks
-    from etlcrew.pipeline.targets.database import database_path
+    from etlcrew.pipeline.targets import post_webhooks, written_files
 
     schema = spec.output_schema
     records = [r for o in outcomes for r in o.records]
@@ -45,19 +44,17 @@ def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: 
     review = [r for o in outcomes for r in o.review]
     outputs: list[str] = []
     for target in spec.targets:
-        if target.type in ("duckdb", "sqlite", "dlt"):
-            path = database_path(target, crew, settings)
-            outputs.append(str(path) if path else f"dlt:{target.destination}")
+        if target.type in ("duckdb", "sqlite", "dlt", "jsonl", "parquet"):
+            outputs += written_files(target, crew, settings)
         elif target.type == "report":
             path = report_path(target, crew, settings)
             if not outcomes and result.items.skipped and path.exists():
                 console.info(f"nothing changed since the last run: the report {path.name} is left as it was")
-                outputs.append(str(path))
-                continue
-            path = write_report(path, crew, result.run_id, result.items.as_dict(), records, schema,
-                                "\n\n".join(_digests(outcomes)) or None, quarantined,
-                                calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
-            outputs.append(str(path))
+            else:
+                path = write_report(path, crew, result.run_id, result.items.as_dict(), records, schema,
+                                    "\n\n".join(_digests(outcomes)) or None, quarantined,
+                                    calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
+            outputs += [str(p) for p in (path, path.with_suffix(".svg")) if p.exists()]  # the report, its chart
         elif target.type == "webhook" and target.enabled:
             def sent(key: str, item_id: str, url: str = target.url) -> None:
                 ledger.record_delivery(key, result.run_id, url, item_id)

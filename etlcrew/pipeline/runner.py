@@ -57,8 +57,10 @@ def relevant_config_hash(project: ProjectSpec, plan: RunOptions, models: list[st
 
 
 def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], options: RunOptions,
-             resume_of: str | None = None) -> RunResult:
+             resume_of: str | None = None, run_id: str | None = None) -> RunResult:
     """Execute the crew (or continue run ``resume_of``) and return its result, recording it in the ledger.
+
+    ``run_id`` is the id the caller took the crew's lock under (``ledger.crew_lock``); a new one otherwise.
 
     Exceptions propagate to the command (exit codes there) after the run is marked failed or interrupted; they
     carry the result as ``exc.run_result`` so ``--json`` can still print it.
@@ -74,7 +76,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     load_prices(settings.config_dir)
     ledger = open_ledger(settings.state_dir)
     assert options.process is not None and options.concurrency is not None
-    result = RunResult(run_id=resume_of or new_run_id(), crew=options.crew, process=options.process)
+    result = RunResult(run_id=resume_of or run_id or new_run_id(), crew=options.crew, process=options.process)
     started = time.monotonic()
     spent = (0, 0, 0.0)
     if resume_of:

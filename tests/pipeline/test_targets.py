@@ -152,6 +152,6 @@ def test_parquet_typed_merge(settings: Settings):
 def test_report_targets_are_passed_over_and_errors_are_per_target(settings: Settings):
     result = load_records("triage", SCHEMA, [ReportTarget(type="report"), DatabaseTarget(type="dlt"),
                                              FileTarget(type="jsonl")], RECORDS, [], "run-1", settings)
-    assert [load.target for load in result.loads] == ["dlt:None", "jsonl"]
+    assert [load.target for load in result.loads] == ["dlt:None", f"jsonl {settings.output_dir / 'triage.jsonl'}"]
     assert not result.ok and "destination" in result.errors[0]
     assert (settings.output_dir / "triage.jsonl").exists()

@@ -17,19 +17,22 @@ from etlcrew.pipeline.targets.conditions import ConditionError, parse_condition
 from etlcrew.pipeline.targets.database import (
     column_hints,
     database_path,
+    dataset_of,
     load_database,
     quarantine_dicts,
     quarantine_table,
+    sqlite_files,
 )
-from etlcrew.pipeline.targets.files import file_path, load_file
+from etlcrew.pipeline.targets.files import file_path, load_file, sibling_quarantine_path
+from etlcrew.pipeline.targets.store_errors import describe_store_error
 from etlcrew.pipeline.targets.webhook import WebhookResult, idempotency_key, post_webhooks
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import DatabaseTarget, FileTarget, SchemaSpec
 
 __all__ = [
     "ConditionError", "LoadResult", "TargetLoad", "WebhookResult", "column_hints", "database_path",
-    "dedupe_by_key", "file_path", "idempotency_key", "load_records", "parse_condition", "post_webhooks",
-    "quarantine_table",
+    "dedupe_by_key", "describe_target", "file_path", "idempotency_key", "load_records", "parse_condition",
+    "post_webhooks", "quarantine_table", "written_files",
 ]
 
 
@@ -42,6 +45,7 @@ class TargetLoad:
     rows: int
     quarantined: int
     error: str | None = None
+    cause: BaseException | None = field(default=None, repr=False, compare=False)  # the full chain, for --debug
 
 
 @dataclass
@@ -57,6 +61,11 @@ class LoadResult:
     @property
     def errors(self) -> list[str]:
         return [f"{load.target}: {load.error}" for load in self.loads if load.error]
+
+    @property
+    def cause(self) -> BaseException | None:
+        """The first failed target's exception (dlt's whole chain), shown by ``--debug``."""
+        return next((load.cause for load in self.loads if load.cause is not None), None)
 
 
 def dedupe_by_key(records: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
@@ -83,7 +92,7 @@ def load_records(crew: str, schema: SchemaSpec, targets: list[Any], records: lis
     held = [dict(r.record) | {"review_reason": r.reason, "_run_id": run_id, "_loaded_at": at} for r in review or []]
     result = LoadResult()
     for target in targets:
-        name = _describe(target)
+        name = describe_target(target, crew, settings)
         try:
             if isinstance(target, DatabaseTarget):
                 location = load_database(target, crew, schema, rows, quarantine, settings, held)
@@ -92,13 +101,35 @@ def load_records(crew: str, schema: SchemaSpec, targets: list[Any], records: lis
             else:
                 continue
         except Exception as exc:  # one broken target must not hide the others' outcome
-            result.loads.append(TargetLoad(name, None, 0, 0, f"{type(exc).__name__}: {exc}"))
+            result.loads.append(TargetLoad(name, None, 0, 0, describe_store_error(exc), exc))
             continue
         result.loads.append(TargetLoad(name, location, len(rows), len(quarantine)))
     return result
 
 
-def _describe(target: Any) -> str:
+def describe_target(target: Any, crew: str, settings: Settings) -> str:
+    """A target as messages name it: ``duckdb output/x.duckdb``, ``jsonl output/x.jsonl``, ``dlt:postgres``."""
     if isinstance(target, DatabaseTarget) and target.type == "dlt":
         return f"dlt:{target.destination}"
+    if isinstance(target, DatabaseTarget):
+        return f"{target.type} {database_path(target, crew, settings)}"
+    if isinstance(target, FileTarget):
+        return f"{target.type} {file_path(target, crew, settings)}"
     return f"{target.type}:{target.path}" if getattr(target, "path", None) else str(target.type)
+
+
+def written_files(target: Any, crew: str, settings: Settings) -> list[str]:
+    """Every file a database or file target holds the crew's rows in (with the quarantine and review siblings
+    that exist): what a run lists as its outputs. A non-file dlt destination is named ``dlt:<name>:<dataset>``."""
+    if isinstance(target, DatabaseTarget) and target.type == "dlt" and not target.path:
+        return [f"dlt:{target.destination}:{target.dataset}"]
+    if isinstance(target, DatabaseTarget):
+        path = database_path(target, crew, settings)
+        if target.type == "sqlite":
+            return [str(p) for p in sqlite_files(path, dataset_of(target))]
+        return [str(path)]
+    if isinstance(target, FileTarget):
+        path = file_path(target, crew, settings)
+        siblings = [sibling_quarantine_path(path), path.with_name(f"{path.stem}__review{path.suffix}")]
+        return [str(path), *(str(p) for p in siblings if p.exists())]
+    return []

@@ -44,11 +44,16 @@ def database_path(target: DatabaseTarget, crew: str, settings: Settings) -> Path
 
 
 def column_hints(schema: SchemaSpec) -> dict[str, dict[str, Any]]:
-    """dlt column hints from the schema: types, nullability and the primary key; run columns at the end."""
+    """dlt column hints from the schema: types and the primary key; run columns at the end.
+
+    Every field column is nullable in the store, required or not: the records are validated before they are
+    loaded, and a NOT NULL column could not be added to a table that already holds rows (a new field leaves the
+    earlier rows empty) nor dropped from the schema later.
+    """
     hints: dict[str, dict[str, Any]] = {"item_id": {"data_type": "text", "nullable": False}}
     for name, spec in schema.fields.items():
         if name != "item_id":
-            hints[name] = {"data_type": DLT_TYPES[spec.type], "nullable": not spec.required}
+            hints[name] = {"data_type": DLT_TYPES[spec.type], "nullable": True}
     for key in schema.primary_key:
         hints[key] = hints[key] | {"primary_key": True, "nullable": False}
     hints["_run_id"] = {"data_type": "text", "nullable": False}
@@ -92,15 +97,18 @@ def _destination(target: DatabaseTarget, crew: str, settings: Settings) -> Any:
     return target.destination
 
 
-def _dataset(target: DatabaseTarget) -> str:
+def dataset_of(target: DatabaseTarget) -> str:
+    """The dataset the tables go to (a sqlite file's own ``main`` schema unless ``dataset`` is set)."""
     if target.type == "sqlite" and "dataset" not in target.model_fields_set:
         return "main"
     return target.dataset
 
 
 def disable_dlt_telemetry() -> None:
-    """dlt phones home unless told not to; an explicit user setting still wins."""
+    """dlt phones home unless told not to, and logs every retried load job with its traceback on stderr; a
+    failed load is reported once by us instead (``store_errors``). An explicit user setting still wins."""
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "CRITICAL")
 
 
 def review_table(table: str) -> str:
@@ -108,20 +116,45 @@ def review_table(table: str) -> str:
     return f"{table}__review"
 
 
-def load_database(target: DatabaseTarget, crew: str, schema: SchemaSpec, rows: list[dict[str, Any]],
-                  quarantine: list[dict[str, Any]], settings: Settings, review: list[dict[str, Any]] | None = None
-                  ) -> str:
-    """Merge the rows (and the quarantine and review rows) into the target; returns where they went."""
+def pipeline_name(target: DatabaseTarget, crew: str, settings: Settings) -> str:
+    """dlt's name for the target's pipeline; its working files (state, stored schema) are in
+    ``<state_dir>/dlt/<name>``."""
+    where = f"{target.type}:{database_path(target, crew, settings) or target.destination}:{dataset_of(target)}"
+    return f"etlcrew_{crew}_{target.type}_{hashlib.sha256(where.encode()).hexdigest()[:10]}"
+
+
+def dlt_pipeline(target: DatabaseTarget, crew: str, settings: Settings) -> Any:
+    """The dlt pipeline of one crew's database target: one per destination and dataset, its working files under
+    ``<state_dir>/dlt``."""
     disable_dlt_telemetry()
     import dlt
 
-    where = f"{target.type}:{database_path(target, crew, settings) or target.destination}:{_dataset(target)}"
-    pipeline = dlt.pipeline(
-        pipeline_name=f"etlcrew_{crew}_{target.type}_{hashlib.sha256(where.encode()).hexdigest()[:10]}",
+    return dlt.pipeline(
+        pipeline_name=pipeline_name(target, crew, settings),
         pipelines_dir=str(settings.state_dir / "dlt"),
         destination=_destination(target, crew, settings),
-        dataset_name=_dataset(target),
+        dataset_name=dataset_of(target),
     )
+
+
+def table_names(schema: SchemaSpec) -> list[str]:
+    """The tables a crew's database target holds: records, quarantine, review."""
+    return [schema.table, quarantine_table(schema.table), review_table(schema.table)]
+
+
+def load_database(target: DatabaseTarget, crew: str, schema: SchemaSpec, rows: list[dict[str, Any]],
+                  quarantine: list[dict[str, Any]], settings: Settings, review: list[dict[str, Any]] | None = None
+                  ) -> str:
+    """Merge the rows (and the quarantine and review rows) into the target; returns where they went.
+
+    A load package left pending by a failed or killed load is dropped first: the ledger keeps every batch until
+    it has landed, so the rows are in ``rows`` again, and dlt would otherwise load the stale package instead.
+    """
+    import dlt
+
+    pipeline = dlt_pipeline(target, crew, settings)
+    if pipeline.has_pending_data:
+        pipeline.drop_pending_packages()
     resources = []
     if rows:
         resources.append(dlt.resource(
@@ -141,7 +174,24 @@ def load_database(target: DatabaseTarget, crew: str, schema: SchemaSpec, rows: l
             warnings.filterwarnings("ignore", message="implicitly coercing SELECT")
             pipeline.run(resources)
     path = database_path(target, crew, settings)
+    if target.type == "sqlite":
+        remove_sqlite_staging(path, dataset_of(target))
     return str(path) if path else f"{target.destination}:{target.dataset}"
+
+
+def sqlite_files(path: Path, dataset: str) -> list[Path]:
+    """The files a sqlite target's tables are in: the database, and dlt's sibling file for a dataset other
+    than ``main`` (SQLite keeps each attached schema in its own file)."""
+    return [path] if dataset == "main" else [path, path.with_name(f"{path.stem}__{dataset}{path.suffix}")]
+
+
+def remove_sqlite_staging(path: Path, dataset: str) -> None:
+    """dlt merges through a staging dataset, which SQLite keeps in a sibling file (``<db>__main_staging.sqlite``)
+    that only holds the last load's copies: removed once the load is done, so nothing is left beside the
+    database."""
+    staging = path.with_name(f"{path.stem}__{dataset}_staging{path.suffix}")
+    for leftover in (staging, *(staging.with_name(staging.name + end) for end in ("-wal", "-shm", "-journal"))):
+        leftover.unlink(missing_ok=True)
 
 
 def quarantine_dicts(rows: list[QuarantineRow], run_id: str, at: dt.datetime) -> list[dict[str, Any]]:
