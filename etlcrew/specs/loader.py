@@ -107,7 +107,7 @@ def _load_kind(config_dir: Path, kind: str, spec: ProjectSpec, problems: list[Co
         doc = load_yaml_file(path)
     except YamlSyntaxError as exc:
         problems.append(ConfigProblem(shown, f"invalid YAML: {exc.problem}", exc.line,
-                                      hint="fix the syntax at that line (indentation, quotes, colons)"))
+                                      hint=exc.hint or "fix the syntax at that line (indentation, quotes, colons)"))
         return
     spec.documents[kind] = doc
     for dup_path, first, second in doc.duplicates:

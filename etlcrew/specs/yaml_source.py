@@ -1,10 +1,13 @@
 """Read a YAML file keeping what error messages need: the line of every key, and duplicate keys.
 
 PyYAML silently keeps the last of two equal keys; a duplicated agent name would then vanish without a word.
+Aliases (``*name``) share one node, so the line index visits each node once; a document whose aliases would
+expand to an absurd size (the "billion laughs" bomb) is refused before anything is built from it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,11 @@ except ImportError:  # pragma: no cover - depends on the wheel
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 Path_ = tuple[Any, ...]
+
+# Nodes a document may stand for once its aliases are expanded: the shipped config has about 700, and pydantic
+# walks the expanded form, so a few hundred thousand is already minutes of work.
+MAX_EXPANDED_NODES = 100_000
+_KEY_AT_LINE = re.compile(r"^\s*(?:-\s+)*([^\s:#'\"{}\[\],][^:#]*?)\s*:(?:\s|$)")
 
 
 @dataclass
@@ -39,46 +47,110 @@ class YamlDocument:
 
 
 class YamlSyntaxError(Exception):
-    """A file is not valid YAML; ``line`` is 1-based."""
+    """A file is not valid YAML (or not a sane one); ``line`` is 1-based, ``hint`` says how to fix it."""
 
-    def __init__(self, path: Path, line: int | None, problem: str) -> None:
+    def __init__(self, path: Path, line: int | None, problem: str, hint: str | None = None) -> None:
         super().__init__(problem)
         self.path = path
         self.line = line
         self.problem = problem
+        self.hint = hint
 
 
-def _index(node: yaml.Node, path: Path_, doc: YamlDocument) -> None:
+def expanded_size(root: yaml.Node, path: Path, limit: int = MAX_EXPANDED_NODES) -> int:
+    """How many nodes ``root`` stands for with every alias expanded, each shared node counted once per use but
+    computed once; over ``limit``, or an alias inside itself, is a ``YamlSyntaxError``."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if not children_done:
+            if id(node) in open_nodes:
+                raise YamlSyntaxError(path, node.start_mark.line + 1, "an alias refers to the block that holds it "
+                                      "(a recursive &anchor)", "write the value out instead of the alias")
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+            continue
+        open_nodes.discard(id(node))
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+        if sizes[id(node)] > limit:
+            raise YamlSyntaxError(path, node.start_mark.line + 1, f"its aliases (*name) expand to more than "
+                                  f"{limit:,} values", "write the values out, or use far fewer nested aliases")
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        seen: dict[Any, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                doc.duplicates.append(((*path, key), seen[key], line))
-            seen[key] = line
-            doc.lines[(*path, key)] = line
-            _index(value_node, (*path, key), doc)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, child in enumerate(node.value):
-            doc.lines[(*path, i)] = child.start_mark.line + 1
-            _index(child, (*path, i), doc)
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _index(root: yaml.Node, doc: YamlDocument) -> None:
+    """Line of every key and list entry, each node visited once (an alias's content keeps its anchor's lines)."""
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, Path_]] = [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            children: list[tuple[yaml.Node, Path_]] = []
+            for key_node, value_node in node.value:
+                key = key_node.value
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    doc.duplicates.append(((*path, key), seen[key], line))
+                seen[key] = line
+                doc.lines[(*path, key)] = line
+                children.append((value_node, (*path, key)))
+            stack.extend(reversed(children))  # document order: an anchor is indexed where it is written
+        elif isinstance(node, yaml.SequenceNode):
+            for i, child in enumerate(node.value):
+                doc.lines[(*path, i)] = child.start_mark.line + 1
+            stack.extend(reversed([(child, (*path, i)) for i, child in enumerate(node.value)]))
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, path: Path) -> YamlSyntaxError:
+    """Where the broken construct starts (an unclosed quote's opening line, not the end of the file), with its key."""
+    unclosed = "quoted scalar" in str(exc.context or "")
+    mark = (exc.context_mark if unclosed else None) or exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    problem = str(exc.problem or exc.context or exc)
+    if unclosed:
+        problem = "a quoted value is not closed (its closing quote is missing)"
+    lines = text.splitlines()
+    key = _KEY_AT_LINE.match(lines[line - 1]) if line and line <= len(lines) else None
+    if key:
+        problem += f", at key '{key.group(1)}'"
+    return YamlSyntaxError(path, line, problem)
 
 
 def load_yaml_text(text: str, path: Path) -> YamlDocument:
-    """Parse ``text`` (from ``path``) into data plus a line index."""
+    """Parse ``text`` (from ``path``) into data plus a line index; the node tree is composed once."""
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        node = loader.get_single_node()
+        if node is not None:
+            expanded_size(node, path)
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise YamlSyntaxError(path, line, str(exc.problem or exc.context or exc)) from exc
+        raise _syntax_error(exc, text, path) from exc
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(path, None, str(exc)) from exc
+    finally:
+        loader.dispose()
     doc = YamlDocument(path=path, data=data)
     if node is not None:
-        _index(node, (), doc)
+        _index(node, doc)
     return doc
 
 
