@@ -6,14 +6,14 @@ from collections.abc import Mapping
 
 from etlcrew.errors import ConfigError, ConfigProblem, UsageError
 from etlcrew.settings import Settings
-from etlcrew.specs.loader import load_project
+from etlcrew.specs.loader import collect_project
 from etlcrew.specs.project import ProjectSpec, suggest
 from etlcrew.specs.references import check_inputs
 from etlcrew.tools.registry import ToolInfo, broken_tool_files, discover
 
 
-def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
-    """Specs and tools, or ``ConfigError`` listing every problem (tool files that do not parse included)."""
+def collect_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo], list[ConfigProblem]]:
+    """Specs as far as they load, tools, and every problem found (tool files that do not parse included)."""
     tools = discover(settings.project_dir)
     problems = [
         ConfigProblem(str(path.relative_to(path.parent.parent)), f"tool file does not parse: {exc.msg}", exc.lineno,
@@ -26,10 +26,15 @@ def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
         load_prices(settings.config_dir)
     except ConfigError as exc:
         problems += exc.problems
-    try:
-        project = load_project(settings.config_dir, tool_names=set(tools))
-    except ConfigError as exc:
-        raise ConfigError(problems + exc.problems) from None
+    from etlcrew.specs.runnable import check_folders
+
+    project, found = collect_project(settings.config_dir, tool_names=set(tools))
+    return project, tools, problems + found + check_folders(project, settings.project_dir)
+
+
+def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
+    """Specs and tools, or ``ConfigError`` listing every problem."""
+    project, tools, problems = collect_checked(settings)
     if problems:
         raise ConfigError(problems)
     return project, tools

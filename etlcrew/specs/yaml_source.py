@@ -24,6 +24,7 @@ Path_ = tuple[Any, ...]
 # Nodes a document may stand for once its aliases are expanded: the shipped config has about 700, and pydantic
 # walks the expanded form, so a few hundred thousand is already minutes of work.
 MAX_EXPANDED_NODES = 100_000
+_VALUE_QUOTE = re.compile(r"^\s*(?:-\s+)?(?:[^\s:#'\"][^:#]*?:\s+)?(['\"])(.*)$")
 _KEY_AT_LINE = re.compile(r"^\s*(?:-\s+)*([^\s:#'\"{}\[\],][^:#]*?)\s*:(?:\s|$)")
 
 
@@ -119,15 +120,28 @@ def _index(root: yaml.Node, doc: YamlDocument) -> None:
             stack.extend(reversed([(child, (*path, i)) for i, child in enumerate(node.value)]))
 
 
+def _unclosed_quote_line(lines: list[str], upto: int) -> int | None:
+    """The last line up to ``upto`` (1-based) whose value opens a quote it does not close on that line."""
+    for number in range(min(upto, len(lines)), 0, -1):
+        match = _VALUE_QUOTE.match(lines[number - 1])
+        if match:
+            quote, rest = match.group(1), match.group(2)
+            closed = rest.replace(quote * 2, "") if quote == "'" else rest.replace('\\"', "")
+            if quote not in closed:
+                return number
+    return None
+
+
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, path: Path) -> YamlSyntaxError:
-    """Where the broken construct starts (an unclosed quote's opening line, not the end of the file), with its key."""
-    unclosed = "quoted scalar" in str(exc.context or "")
-    mark = (exc.context_mark if unclosed else None) or exc.problem_mark or exc.context_mark
+    """Where the broken construct starts (an unclosed quote's opening line, not where the parser gave up), with
+    the key written on that line."""
+    mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else None
     problem = str(exc.problem or exc.context or exc)
-    if unclosed:
-        problem = "a quoted value is not closed (its closing quote is missing)"
     lines = text.splitlines()
+    opened = _unclosed_quote_line(lines, line or len(lines))
+    if opened is not None:
+        line, problem = opened, "a quoted value is not closed (its closing quote is missing)"
     key = _KEY_AT_LINE.match(lines[line - 1]) if line and line <= len(lines) else None
     if key:
         problem += f", at key '{key.group(1)}'"
