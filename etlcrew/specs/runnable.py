@@ -2,9 +2,9 @@
 
 A crew with sources needs a schema, one task per phase with a transform among them, and ``{items}`` in front
 of the model; SQL must be one SELECT (``etlcrew.sql_guard``); URLs must be http(s) without ``user:password@``
-(credentials belong in the environment, see ``headers``); a host other than loopback must be listed in the
-crew's ``allowed_hosts``, the same hosts its tools may then reach (``tools.scope``). Folders are checked against
-the disk by ``check_folders``.
+(they would be stored with the run); a host other than loopback must be listed in the crew's ``allowed_hosts``,
+so a run reaches no network host by accident (its tools reach only its sources' and webhooks' hosts,
+``tools.scope``). Folders are checked against the disk by ``check_folders``.
 """
 
 from __future__ import annotations
@@ -95,22 +95,23 @@ def _urls(where: _Where, crew: CrewSpec) -> list[ConfigProblem]:
     urls += [(("targets", i, "url"), "webhook target", t.url) for i, t in enumerate(crew.targets)
              if isinstance(t, dp.WebhookTarget)]
     for path, what, url in urls:
-        problem = _url_problem(url, allowed)
+        problem = _url_problem(url, allowed, path[0] == "sources")
         if problem:
             message, hint = problem
             problems.append(where.problem(f"{what}: {message}", path, hint))
     return problems
 
 
-def _url_problem(url: str, allowed: set[str]) -> tuple[str, str] | None:
+def _url_problem(url: str, allowed: set[str], source: bool) -> tuple[str, str] | None:
     """(message, fix) when ``url`` cannot be used, else ``None``."""
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return "the URL is not an http(s) URL with a host", "use http://host:port/path or https://host/path"
     if parts.username is not None or parts.password is not None:
-        return ("the URL holds credentials (user:password@), which would be kept in the ledger and the trace",
-                "remove them from the URL and send them as a header from the environment: "
-                "headers: {Authorization: '${API_TOKEN}'} with API_TOKEN set in .env")
+        fix = ("remove them from the URL and send an Authorization header in the source's 'headers:'" if source else
+               "remove them from the URL: a webhook target sends no credentials; let a receiver on loopback (or a "
+               "proxy there) add them from its own environment")
+        return "the URL holds credentials (user:password@), which would be kept in the ledger and the trace", fix
     try:
         port = parts.port
     except ValueError:

@@ -29,7 +29,7 @@ def test_source_tool_and_validate_refuse_the_same_queries(query: str, tmp_path: 
     db = tmp_path / "app.db"
     sqlite3.connect(db).executescript("CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1);")
     spec = SqlSource(name="db", type="sql", url=f"sqlite:///{db}", query=query or " ")
-    with pytest.raises(SourceError, match="query (is empty|holds more than one|starts with|contains)"):
+    with pytest.raises(SourceError, match=r"query (is empty|holds more than one|starts with|contains)"):
         list(iter_items(spec, tmp_path))
 
 
