@@ -4,17 +4,17 @@ A crew with sources needs a schema, one task per phase with a transform among th
 of the model; SQL must be one SELECT (``etlcrew.sql_guard``); URLs must be http(s) without ``user:password@``
 (they would be stored with the run); a host other than loopback must be listed in the crew's ``allowed_hosts``,
 so a run reaches no network host by accident (its tools reach only its sources' and webhooks' hosts,
-``tools.scope``). Folders are checked against the disk by ``check_folders``.
+``tools.scope``). Source folders are checked on disk by
+``commands.project`` with the files source's own check.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from etlcrew.errors import ConfigProblem, SourceError
+from etlcrew.errors import ConfigProblem
 from etlcrew.specs import datapath as dp
 from etlcrew.specs.models import CrewSpec
 from etlcrew.specs.placeholders import placeholders_in
@@ -130,22 +130,3 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def check_folders(spec: ProjectSpec, project_dir: Path) -> list[ConfigProblem]:
-    """Each ``files`` source folder exists and can be listed (the run's own check, done before it starts)."""
-    from etlcrew.pipeline.sources.files import folder_of
-
-    problems: list[ConfigProblem] = []
-    doc = spec.documents.get("crews")
-    for name, crew in spec.crews.items():
-        for i, source in enumerate(crew.sources):
-            if isinstance(source, dp.FilesSource):
-                try:
-                    folder_of(source, project_dir)
-                except SourceError as exc:
-                    problems.append(ConfigProblem(
-                        spec.file_of("crews"), f"crew '{name}': {exc.message}",
-                        doc.line_of((name, "sources", i, "path")) if doc else None, name, f"sources.{i}.path",
-                        exc.hint))
-    return problems
