@@ -127,8 +127,7 @@ def _load_kind(config_dir: Path, kind: str, spec: ProjectSpec, problems: list[Co
     try:
         doc = load_yaml_file(path)
     except YamlSyntaxError as exc:
-        problems.append(ConfigProblem(shown, f"invalid YAML: {exc.problem}", exc.line,
-                                      hint=exc.hint or "fix the syntax at that line (indentation, quotes, colons)"))
+        problems.append(exc.as_problem(shown))
         return
     spec.documents[kind] = doc
     for dup_path, first, second in doc.duplicates:

@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+from etlcrew.errors import ConfigError, ConfigProblem
+
 try:  # the C loader is several times faster; fall back when libyaml is absent
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on the wheel
@@ -56,6 +58,11 @@ class YamlSyntaxError(Exception):
         self.line = line
         self.problem = problem
         self.hint = hint
+
+    def as_problem(self, shown: str) -> ConfigProblem:
+        """The config problem to report for the file shown as ``shown`` (``config/crews.yaml``)."""
+        return ConfigProblem(shown, f"invalid YAML: {self.problem}", self.line,
+                             hint=self.hint or "fix the syntax at that line (indentation, quotes, colons)")
 
 
 def expanded_size(root: yaml.Node, path: Path, limit: int = MAX_EXPANDED_NODES) -> int:
@@ -175,3 +182,11 @@ def load_yaml_file(path: Path) -> YamlDocument:
     except UnicodeDecodeError as exc:
         raise YamlSyntaxError(path, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     return load_yaml_text(text, path)
+
+
+def read_config_yaml(path: Path) -> YamlDocument:
+    """``load_yaml_file`` for a file of ``config/``: a broken file is a ``ConfigError`` (exit 2) naming it."""
+    try:
+        return load_yaml_file(path)
+    except YamlSyntaxError as exc:
+        raise ConfigError([exc.as_problem(f"{path.parent.name}/{path.name}")]) from None

@@ -93,6 +93,8 @@ CASES: list[tuple[str, list[Edit], str | None, list[str], list[str]]] = [
     ("primary-key-not-a-field", [("crews.yaml", "    table: orders\n    primary_key: item_id\n",
                                   "    table: orders\n    primary_key: order_no\n")], "orders_enrichment",
      [r"primary_key names 'order_no', which is not a field \(fields: country_code"], ["['order_no']", "{'"]),
+    ("prices-not-yaml", [("prices.yaml", "openai/gpt-4o: [2.50, 10.00]", "openai/gpt-4o: [2.50, 10.00")], None,
+     [r"config/prices\.yaml:\d+: invalid YAML"], []),
     ("unclosed-quote", [("agents.yaml", "  role: Transformer\n", "  role: 'Transformer\n")], None,
      [r"config/agents\.yaml:16: invalid YAML: a quoted value is not closed .*at key 'role'"], []),
 ]
