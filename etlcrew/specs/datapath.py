@@ -59,7 +59,8 @@ class HttpSource(_SourceBase):
     records_path: str = ""
     key: str | None = None
     pagination: Pagination | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with each request; write secrets as "
+                                    "${NAME}, read from the environment or .env (specs.env_refs)")
     timeout_s: float = Field(default=10.0, gt=0)
 
 
@@ -181,6 +182,8 @@ class WebhookTarget(_Strict):
     type: Literal["webhook"]
     url: str
     when: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with each POST, e.g. Authorization: "
+                                    "'Bearer ${HOOK_TOKEN}' with HOOK_TOKEN in the environment or .env")
     enabled: bool = True
     timeout_s: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=10)

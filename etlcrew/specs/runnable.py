@@ -1,21 +1,23 @@
 """What ``run`` would fail on, found before any model call or ledger write: the data path of every crew.
 
-A crew with sources needs a schema, one task per phase with a transform among them, and ``{items}`` in front
-of the model; SQL must be one SELECT (``etlcrew.sql_guard``); URLs must be http(s) without ``user:password@``
-(they would be stored with the run); a host other than loopback must be listed in the crew's ``allowed_hosts``,
-so a run reaches no network host by accident (its tools reach only its sources' and webhooks' hosts,
-``tools.scope``). Source folders are checked on disk by
+A crew with sources needs a schema, one task per phase with a transform among them, and ``{items}`` in front of the
+model; SQL must be one SELECT (``etlcrew.sql_guard``); URLs must be http(s) without ``user:password@`` (they would
+be stored with the run: credentials go in ``headers`` as ``${NAME}``, which must be set); a host other than
+loopback must be listed in the crew's ``allowed_hosts``, so a run reaches no network host by accident (its tools
+reach only its sources' and webhooks' hosts, ``tools.scope``). Source folders are checked on disk by
 ``commands.project`` with the files source's own check.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from etlcrew.errors import ConfigProblem
 from etlcrew.specs import datapath as dp
+from etlcrew.specs.env_refs import env_names
 from etlcrew.specs.models import CrewSpec
 from etlcrew.specs.placeholders import placeholders_in
 from etlcrew.specs.project import ProjectSpec
@@ -95,23 +97,31 @@ def _urls(where: _Where, crew: CrewSpec) -> list[ConfigProblem]:
     urls += [(("targets", i, "url"), "webhook target", t.url) for i, t in enumerate(crew.targets)
              if isinstance(t, dp.WebhookTarget)]
     for path, what, url in urls:
-        problem = _url_problem(url, allowed, path[0] == "sources")
+        problem = _url_problem(url, allowed)
         if problem:
             message, hint = problem
             problems.append(where.problem(f"{what}: {message}", path, hint))
+    headed = [(("sources", i), f"source '{s.name}'", s.headers) for i, s in enumerate(crew.sources)
+              if isinstance(s, dp.HttpSource)]
+    headed += [(("targets", i), "webhook target", t.headers) for i, t in enumerate(crew.targets)
+               if isinstance(t, dp.WebhookTarget)]
+    for path, what, headers in headed:
+        for name in env_names(headers):
+            if name not in os.environ:
+                problems.append(where.problem(f"{what}: headers use ${{{name}}}, which is not set",
+                                              (*path, "headers"), f"set {name} in the environment or in .env"))
     return problems
 
 
-def _url_problem(url: str, allowed: set[str], source: bool) -> tuple[str, str] | None:
+def _url_problem(url: str, allowed: set[str]) -> tuple[str, str] | None:
     """(message, fix) when ``url`` cannot be used, else ``None``."""
     parts = urlsplit(url.strip())
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return "the URL is not an http(s) URL with a host", "use http://host:port/path or https://host/path"
     if parts.username is not None or parts.password is not None:
-        fix = ("remove them from the URL and send an Authorization header in the source's 'headers:'" if source else
-               "remove them from the URL: a webhook target sends no credentials; let a receiver on loopback (or a "
-               "proxy there) add them from its own environment")
-        return "the URL holds credentials (user:password@), which would be kept in the ledger and the trace", fix
+        return ("the URL holds credentials (user:password@), which would be kept in the ledger and the trace",
+                "remove them from the URL and send a header from the environment instead: headers: "
+                "{Authorization: 'Bearer ${API_TOKEN}'} with API_TOKEN set in .env")
     try:
         port = parts.port
     except ValueError:

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from etlcrew.pipeline.targets.conditions import parse_condition
 from etlcrew.specs.datapath import WebhookTarget
+from etlcrew.specs.env_refs import with_env
 
 Outcome = Literal["sent", "skipped", "failed", "not_matched"]
 SentKeys = set[str] | Callable[[str], bool]
@@ -102,7 +103,8 @@ def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id
 def _deliver(spec: WebhookTarget, key: str, item_id: str, payload: dict[str, Any], backoff_s: float,
              sleep: Callable[[float], None]) -> WebhookResult:
     body = json.dumps(payload, default=str, ensure_ascii=False).encode("utf-8")
-    headers = {"Content-Type": "application/json", "Idempotency-Key": key, "User-Agent": "etlcrew"}
+    headers = with_env(spec.headers) | {"Content-Type": "application/json", "Idempotency-Key": key,
+                                        "User-Agent": "etlcrew"}
     status: int | None = None
     error: str | None = None
     for attempt in range(1, spec.max_attempts + 1):
