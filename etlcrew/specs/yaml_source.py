@@ -128,15 +128,33 @@ def _index(root: yaml.Node, doc: YamlDocument) -> None:
 
 
 def _unclosed_quote_line(lines: list[str], upto: int) -> int | None:
-    """The last line up to ``upto`` (1-based) whose value opens a quote it does not close on that line."""
+    """The last line up to ``upto`` (1-based) that opens a quote it does not close, when closing it there lets
+    the parser get past ``upto`` (so a valid quoted value spanning lines is never blamed)."""
     for number in range(min(upto, len(lines)), 0, -1):
         match = _VALUE_QUOTE.match(lines[number - 1])
-        if match:
-            quote, rest = match.group(1), match.group(2)
-            closed = rest.replace(quote * 2, "") if quote == "'" else rest.replace('\\"', "")
-            if quote not in closed:
-                return number
+        if not match:
+            continue
+        quote, rest = match.group(1), match.group(2)
+        closed = rest.replace(quote * 2, "") if quote == "'" else rest.replace('\\"', "")
+        if quote in closed:
+            continue
+        patched = [*lines[: number - 1], lines[number - 1].rstrip() + quote, *lines[number:]]
+        return number if _parses_past(patched, upto) else None
     return None
+
+
+def _parses_past(lines: list[str], line: int) -> bool:
+    loader = _Loader("\n".join(lines) + "\n")
+    try:
+        loader.get_single_node()
+        return True
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        return mark is not None and mark.line + 1 > line
+    except yaml.YAMLError:
+        return False
+    finally:
+        loader.dispose()
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, path: Path) -> YamlSyntaxError:

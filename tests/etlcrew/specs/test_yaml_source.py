@@ -76,3 +76,10 @@ def test_broken_settings_file_is_a_config_error(project_dir: Path, capsys: pytes
     assert main(["validate"]) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "config/settings.yaml:1: invalid YAML: a quoted value is not closed" in err and "key 'model'" in err
+
+
+def test_a_valid_quote_over_two_lines_is_not_blamed_for_a_later_error() -> None:
+    text = "a:\n  role: 'Research\n    lead'\n  goal: g\n   bad: indentation\n"
+    with pytest.raises(YamlSyntaxError) as caught:
+        load_yaml_text(text, Path("agents.yaml"))
+    assert "quoted value" not in caught.value.problem and caught.value.line != 2
