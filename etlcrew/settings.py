@@ -58,9 +58,9 @@ def _read_settings_file(config_dir: Path) -> dict[str, Any]:
     path = config_dir / "settings.yaml"
     if not path.is_file():
         return {}
-    from etlcrew.specs.yaml_source import load_yaml_file
+    from etlcrew.specs.yaml_source import read_config_yaml
 
-    data = load_yaml_file(path).data
+    data = read_config_yaml(path).data
     if data is None:
         return {}
     known = set(ENVIRONMENT_NAMES)

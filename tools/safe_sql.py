@@ -1,14 +1,12 @@
 """Read-only SQL for tools: one SELECT, checked as text, then run on a connection that cannot write.
 
-Three layers, because the query comes from the model: the text check below (string literals and comments
-blanked first, so a ``;`` or ``DROP`` inside quotes is harmless); a connection opened read-only (SQLite
-``mode=ro``, PostgreSQL/MySQL read-only sessions, as ``pipeline.sources.sql`` opens sources); and for SQLite an
-authorizer that denies everything but reading, plus sqlite3's own refusal of more than one statement.
+The guard itself (text check, read-only sessions, SQLite authorizer) is ``etlcrew.sql_guard``, shared with the
+``sql`` sources and ``validate``; here it is applied to the model's queries, plus sqlite3's own refusal of more
+than one statement.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -16,35 +14,16 @@ from urllib.parse import quote
 
 from etlcrew.tools.errors import ToolScopeError
 
-_STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]")
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|UPSERT|DROP|ALTER|CREATE|ATTACH|DETACH|PRAGMA|VACUUM|"
-                     r"TRUNCATE|GRANT|REVOKE|REINDEX|INTO|CALL|EXEC|EXECUTE|LOCK|COPY|LOAD_EXTENSION)\b",
-                     re.IGNORECASE)
-_SQLITE_READS = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION,
-                 getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
+from etlcrew.sql_guard import NotReadOnly, deny_writes, read_only
+from etlcrew.sql_guard import check_select as _check_text
 
 
 def check_select(query: str) -> str:
-    """The query without trailing ``;`` when it is one read-only SELECT (or WITH ... SELECT)."""
-    bare = _COMMENTS.sub(" ", _STRINGS.sub("''", query)).strip().rstrip("; \t\r\n")
-    if not bare:
-        raise ToolScopeError("the query is empty")
-    if ";" in bare:
-        raise ToolScopeError("the query holds more than one statement (a ';' before the end); send one SELECT")
-    first = bare.split(None, 1)[0].upper()
-    if first not in ("SELECT", "WITH"):
-        raise ToolScopeError(f"the query starts with {first}; only a SELECT (or WITH ... SELECT) may be run")
-    write = _WRITES.search(bare)
-    if write:
-        raise ToolScopeError(f"the query contains {write.group(1).upper()}; tools may only read")
-    return query.strip().rstrip("; \t\r\n")
-
-
-def _deny_writes(action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
-    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() == "load_extension":
-        return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK if action in _SQLITE_READS else sqlite3.SQLITE_DENY
+    """The query without trailing ``;`` when it is one read-only SELECT (``etlcrew.sql_guard``), for a tool."""
+    try:
+        return _check_text(query)
+    except NotReadOnly as exc:
+        raise ToolScopeError(f"{exc}; send one SELECT") from None
 
 
 def _sqlite_rows(database: str, base_dir: Path, query: str, max_rows: int) -> tuple[list[str], list[tuple]]:
@@ -54,7 +33,7 @@ def _sqlite_rows(database: str, base_dir: Path, query: str, max_rows: int) -> tu
         raise ToolScopeError(f"no database file at {path}")
     conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True)
     try:
-        conn.set_authorizer(_deny_writes)
+        conn.set_authorizer(deny_writes)
         try:
             cursor = conn.execute(query)
         except sqlite3.ProgrammingError as exc:  # "You can only execute one statement at a time."
@@ -74,11 +53,8 @@ def _other_rows(url: Any, query: str, max_rows: int) -> tuple[list[str], list[tu
 
     engine = sa.create_engine(url)
     try:
-        with engine.connect() as conn:
-            if conn.dialect.name == "postgresql":
-                conn = conn.execution_options(postgresql_readonly=True)
-            elif conn.dialect.name in ("mysql", "mariadb"):
-                conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
+        with engine.connect() as raw:
+            conn = read_only(raw)
             result = conn.execute(sa.text(query))
             return list(result.keys()), [tuple(r) for r in result.fetchmany(max_rows + 1)]
     finally:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from etlcrew import console
-from etlcrew.commands.project import load_checked
+from etlcrew.commands.project import collect_checked
+from etlcrew.errors import ConfigError
 from etlcrew.settings import Settings
 
 KINDS = ("crews", "agents", "tasks", "tools")
@@ -16,10 +17,22 @@ def _one_line(text: str, width: int = 70) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def collect(settings: Settings) -> dict[str, list[dict[str, Any]]]:
+def _loaded(settings: Settings, kind: str | None) -> tuple[Any, dict[str, Any]]:
+    """The project for listing ``kind``: a problem in another file (a broken crew when listing agents) is a
+    warning pointing at ``validate``; a problem in the listed kind's own file stops the listing."""
+    project, tools, problems = collect_checked(settings)
+    own = {"crews": "crews.yaml", "agents": "agents.yaml", "tasks": "tasks.yaml", "tools": "tools/"}.get(kind or "")
+    if problems and (own is None or any(own in p.file for p in problems)):
+        raise ConfigError(problems)
+    if problems:
+        console.warn(f"{len(problems)} configuration problem(s) elsewhere: see `python main.py validate`")
+    return project, tools
+
+
+def collect(settings: Settings, kind: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """Everything listable, as JSON-ready dicts."""
-    project, tools = load_checked(settings)
-    default = project.default_crew()
+    project, tools = _loaded(settings, kind)
+    default = project.default_crew() if project.crews else None
     return {
         "crews": [
             {"name": n, "default": n == default, "process": c.process, "agents": c.agents, "tasks": c.tasks,
@@ -32,7 +45,7 @@ def collect(settings: Settings) -> dict[str, list[dict[str, Any]]]:
             for n, a in project.agents.items()
         ],
         "tasks": [
-            {"name": n, "agent": t.agent, "phase": t.phase or (n if n in ("extract", "transform", "load") else None),
+            {"name": n, "agent": t.agent, "phase": project.phase_of(n),
              "context": t.context, "description": t.description.strip()}
             for n, t in project.tasks.items()
         ],
@@ -45,7 +58,7 @@ def collect(settings: Settings) -> dict[str, list[dict[str, Any]]]:
 
 def list_items(settings: Settings, kind: str | None, json_mode: bool) -> int:
     """Print one kind (or all) as tables, or JSON: an array for one kind, an object for all."""
-    data = collect(settings)
+    data = collect(settings, kind)
     kinds = [kind] if kind else list(KINDS)
     if json_mode:
         console.emit_json(data[kinds[0]] if kind else data)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
-from etlcrew.errors import ConfigError, ConfigProblem, UsageError
+from etlcrew.errors import ConfigError, ConfigProblem, SourceError, UsageError
 from etlcrew.settings import Settings
-from etlcrew.specs.loader import load_project
+from etlcrew.specs.loader import collect_project
 from etlcrew.specs.project import ProjectSpec, suggest
 from etlcrew.specs.references import check_inputs
 from etlcrew.tools.registry import ToolInfo, broken_tool_files, discover
 
 
-def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
-    """Specs and tools, or ``ConfigError`` listing every problem (tool files that do not parse included)."""
+def collect_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo], list[ConfigProblem]]:
+    """Specs as far as they load, tools, and every problem found (tool files that do not parse included)."""
     tools = discover(settings.project_dir)
     problems = [
         ConfigProblem(str(path.relative_to(path.parent.parent)), f"tool file does not parse: {exc.msg}", exc.lineno,
@@ -26,10 +27,33 @@ def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
         load_prices(settings.config_dir)
     except ConfigError as exc:
         problems += exc.problems
-    try:
-        project = load_project(settings.config_dir, tool_names=set(tools))
-    except ConfigError as exc:
-        raise ConfigError(problems + exc.problems) from None
+    project, found = collect_project(settings.config_dir, tool_names=set(tools))
+    return project, tools, problems + found + check_folders(project, settings.project_dir)
+
+
+def check_folders(project: ProjectSpec, project_dir: Path) -> list[ConfigProblem]:
+    """Each ``files`` source folder exists and can be listed: the run's own check, made before it starts."""
+    from etlcrew.pipeline.sources.files import folder_of
+    from etlcrew.specs.datapath import FilesSource
+
+    problems: list[ConfigProblem] = []
+    doc = project.documents.get("crews")
+    for name, crew in project.crews.items():
+        for i, source in enumerate(crew.sources):
+            if isinstance(source, FilesSource):
+                try:
+                    folder_of(source, project_dir)
+                except SourceError as exc:
+                    problems.append(ConfigProblem(
+                        project.file_of("crews"), f"crew '{name}': {exc.message}",
+                        doc.line_of((name, "sources", i, "path")) if doc else None, name, f"sources.{i}.path",
+                        exc.hint))
+    return problems
+
+
+def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
+    """Specs and tools, or ``ConfigError`` listing every problem."""
+    project, tools, problems = collect_checked(settings)
     if problems:
         raise ConfigError(problems)
     return project, tools

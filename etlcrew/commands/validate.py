@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from etlcrew import console
-from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
+from etlcrew.commands.project import collect_checked, parse_inputs, pick_crew
 from etlcrew.errors import ConfigError, ConfigProblem, SourceError
 from etlcrew.settings import Settings
 from etlcrew.specs.project import ProjectSpec
@@ -44,24 +44,32 @@ def _target_problems(settings: Settings, project: ProjectSpec, crews: list[str])
     return problems
 
 
-def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:
-    """Exit 0 when valid; otherwise ``ConfigError`` (exit 2) with every problem, as text or JSON."""
-    try:
-        project, tools = load_checked(settings)
-        crew = pick_crew(project, crew) if crew else None
-        crews = [crew] if crew else list(project.crews)
-        given = parse_inputs(input_pairs)
-        if crew:
-            crew_inputs(project, crew, given)
-        else:  # every crew with its own default inputs; report all of them at once
-            problems = [p for name in crews for p in check_inputs(project, name, project.crews[name].inputs)]
-            if problems:
-                raise ConfigError(problems)
-        problems = _target_problems(settings, project, crews)
+def _problems(settings: Settings, crew: str | None, input_pairs: tuple[str, ...]
+              ) -> tuple[ProjectSpec, dict, list[str], list[ConfigProblem]]:  # type: ignore[type-arg]
+    """Every problem at once: schema, names, references and data path, then each crew's placeholders."""
+    project, tools, problems = collect_checked(settings)
+    given = parse_inputs(input_pairs)
+    if crew and crew not in project.crews and problems:
+        raise ConfigError(problems)  # the crew may be one that failed to load: its problems say why
+    crew = pick_crew(project, crew) if crew else None
+    crews = [crew] if crew else list(project.crews)
+    with_inputs = crew or (project.default_crew() if project.crews else None)
+    for name in crews:  # --input goes to the crew named, else to the default crew; others use their own inputs
+        inputs = dict(project.crews[name].inputs) | (given if name == with_inputs else {})
+        problems += check_inputs(project, name, inputs)
+    if not problems:
+        problems += _target_problems(settings, project, crews)
         try:
             _check_labels(settings, project, crews)
         except ConfigError as exc:
-            raise ConfigError(exc.problems + problems) from None
+            problems = exc.problems + problems
+    return project, tools, crews, problems
+
+
+def validate(settings: Settings, crew: str | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:
+    """Exit 0 when valid; otherwise ``ConfigError`` (exit 2) with every problem, as text or JSON."""
+    try:
+        project, tools, crews, problems = _problems(settings, crew, input_pairs)
         if problems:
             raise ConfigError(problems)
     except ConfigError as exc:

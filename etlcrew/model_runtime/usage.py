@@ -48,12 +48,14 @@ def load_prices(config_dir: Path) -> dict[str, tuple[float, float]]:
 
     Raises ``ConfigError`` naming the model when an entry is not ``[prompt, completion]`` numbers.
     """
-    import yaml
-
     from etlcrew.errors import ConfigError, ConfigProblem
+    from etlcrew.specs.yaml_source import read_config_yaml
 
     path = config_dir / PRICES_FILE
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    data = read_config_yaml(path).data if path.is_file() else {}
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(f"{config_dir.name}/{PRICES_FILE}", "expected a mapping of model names to "
+                                         "[prompt, completion]", 1, hint="e.g. openai/gpt-4o-mini: [0.15, 0.60]")])
     prices: dict[str, tuple[float, float]] = {}
     for model, pair in (data or {}).items():
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, int | float) for v in pair)):

@@ -26,6 +26,7 @@ from etlcrew.pipeline.batches import (
 from etlcrew.pipeline.journal import BatchOutcome, RunJournal
 from etlcrew.pipeline.records import REASON_FIELD, QuarantineRow, candidate_records, validate_batch
 from etlcrew.pipeline.review import ReviewRow, degenerate_items, low_confidence
+from etlcrew.specs.project import PHASES
 
 if TYPE_CHECKING:
     from etlcrew.pipeline.models import ModelChooser
@@ -33,14 +34,11 @@ if TYPE_CHECKING:
     from etlcrew.settings import Settings
     from etlcrew.specs.project import ProjectSpec
 
-PHASES = ("extract", "transform", "load")
-
-
 def phase_tasks(project: ProjectSpec, crew: str) -> dict[str, str]:
     """Phase -> task name for the crew (``phase:`` in tasks.yaml, else the task's own name)."""
     found: dict[str, str] = {}
     for name in project.crews[crew].tasks:
-        phase = project.tasks[name].phase or (name if name in PHASES else None)
+        phase = project.phase_of(name)
         if phase:
             found[phase] = name
     if "transform" not in found:

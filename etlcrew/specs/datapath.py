@@ -16,7 +16,7 @@ class _Strict(BaseModel):
 
 
 class _SourceBase(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    name: str = Field(description="letters, digits, '_' and '-' (checked in specs.names)")
     max_bytes: int = Field(default=200_000, ge=1, description="larger items are quarantined, or truncated")
     truncate: bool = Field(default=False, description="cut oversized text to max_bytes instead of quarantining")
 
@@ -59,7 +59,8 @@ class HttpSource(_SourceBase):
     records_path: str = ""
     key: str | None = None
     pagination: Pagination | None = None
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with each request; write secrets as "
+                                    "${NAME}, read from the environment or .env (specs.env_refs)")
     timeout_s: float = Field(default=10.0, gt=0)
 
 
@@ -115,7 +116,7 @@ class ExampleSpec(_Strict):
 class SchemaSpec(_Strict):
     """The records a crew produces: a table name, typed fields and the primary key (``item_id`` by default)."""
 
-    table: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    table: str = Field(description="stored as written: lower-case letters, digits, '_' (checked in specs.names)")
     primary_key: list[str] = Field(default_factory=lambda: ["item_id"])
     fields: dict[str, FieldSpec] = Field(min_length=1)
     examples: list[ExampleSpec] = Field(default_factory=list, max_length=20)
@@ -133,7 +134,9 @@ class SchemaSpec(_Strict):
     def _key_is_a_field(self) -> SchemaSpec:
         missing = [k for k in self.primary_key if k != "item_id" and k not in self.fields]
         if missing:
-            raise ValueError(f"primary_key names {missing} which are not fields")
+            raise ValueError(f"primary_key names {', '.join(map(repr, missing))}, which "
+                             f"{'is not a field' if len(missing) == 1 else 'are not fields'} "
+                             f"(fields: {', '.join(self.fields)})")
         return self
 
     @model_validator(mode="after")
@@ -179,6 +182,8 @@ class WebhookTarget(_Strict):
     type: Literal["webhook"]
     url: str
     when: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with each POST, e.g. Authorization: "
+                                    "'Bearer ${HOOK_TOKEN}' with HOOK_TOKEN in the environment or .env")
     enabled: bool = True
     timeout_s: float = Field(default=10.0, gt=0)
     max_attempts: int = Field(default=3, ge=1, le=10)

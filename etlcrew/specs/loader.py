@@ -37,20 +37,41 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
     from etlcrew.specs import datapath
 
     candidates: list[type[BaseModel]] = []
-    if info is not None and loc[0] == "sources":
+    if info is not None and loc[0] == "sources" and not (len(loc) >= 4 and loc[2] == "pagination"):
         candidates = [datapath.FilesSource, datapath.SqlSource, datapath.HttpSource]
     elif info is not None and loc[0] == "targets":
         candidates = [datapath.DatabaseTarget, datapath.FileTarget, datapath.ReportTarget, datapath.WebhookTarget]
-    elif loc[0] == "output_schema" and len(loc) >= 4 and loc[1] == "fields":
+    elif loc[0] in ("schema", "output_schema") and len(loc) >= 4 and loc[1] == "fields":
         candidates = [datapath.FieldSpec]
-    elif loc[0] == "output_schema":
+    elif loc[0] in ("schema", "output_schema") and len(loc) >= 4 and loc[1] == "examples":
+        candidates = [datapath.ExampleSpec]
+    elif loc[0] in ("schema", "output_schema"):
         candidates = [datapath.SchemaSpec]
+    elif loc[0] == "sources" and len(loc) >= 4 and loc[2] == "pagination":
+        candidates = [datapath.Pagination]
     elif info is not None and isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel):
         candidates = [info.annotation]  # a nested block such as retry: or budget:
+    tagged = [c for c in candidates if len(loc) > 2 and loc[2] in _type_tags(c)]
     keys: set[str] = set()
-    for candidate in candidates:
+    for candidate in tagged or candidates:  # an entry whose type is known: only that type's keys
         keys |= _field_names(candidate)
     return keys
+
+
+def _shown(value: object) -> str:
+    """A value for a message: short scalars as written; never a Python dict or list (a whole schema)."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _type_tags(model: type[BaseModel]) -> set[str]:
+    """The ``type:`` values that select ``model`` in a union (pydantic puts them in error locations)."""
+    info = model.model_fields.get("type")
+    return set(getattr(info.annotation, "__args__", ())) if info is not None else set()
 
 
 def _readable_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -83,15 +104,15 @@ def _problems_from(exc: ValidationError, kind: str, entry: str, doc: YamlDocumen
             message = f"{word} '{entry}': missing required key '{dotted}'"
             hint = f"add '{loc[-1]}:' to {word} '{entry}'"
         elif err["type"] == "union_tag_invalid":
-            message = f"{word} '{entry}': '{dotted}' has an unknown type {err.get('input', {}).get('type')!r}"
+            given = err.get("input", {}).get("type") if isinstance(err.get("input"), dict) else None
+            message = f"{word} '{entry}': '{dotted}' has an unknown type {_shown(given)}"
             hint = f"use one of: {err['ctx']['expected_tags']}"
         elif err["type"] == "literal_error":
-            message = f"{word} '{entry}': '{dotted}' is {err['input']!r}"
+            message = f"{word} '{entry}': '{dotted}' is {_shown(err['input'])}"
             hint = f"use one of: {err['ctx']['expected']}"
         else:
-            shown = repr(err.get("input"))
-            shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            message = f"{word} '{entry}': key '{dotted}': {err['msg'].removeprefix('Value error, ')} (got {shown})"
+            got = "" if isinstance(err.get("input"), dict | list) else f" (got {_shown(err.get('input'))})"
+            message = f"{word} '{entry}': key '{dotted}': {err['msg'].removeprefix('Value error, ')}{got}"
         problems.append(ConfigProblem(file, message, line, entry, dotted or None, hint))
     return problems
 
@@ -106,8 +127,7 @@ def _load_kind(config_dir: Path, kind: str, spec: ProjectSpec, problems: list[Co
     try:
         doc = load_yaml_file(path)
     except YamlSyntaxError as exc:
-        problems.append(ConfigProblem(shown, f"invalid YAML: {exc.problem}", exc.line,
-                                      hint="fix the syntax at that line (indentation, quotes, colons)"))
+        problems.append(exc.as_problem(shown))
         return
     spec.documents[kind] = doc
     for dup_path, first, second in doc.duplicates:
@@ -136,8 +156,9 @@ def _load_kind(config_dir: Path, kind: str, spec: ProjectSpec, problems: list[Co
             problems.extend(_problems_from(exc, kind, name, doc, shown, model))
 
 
-def load_project(config_dir: Path, tool_names: set[str] | None = None, check_references: bool = True) -> ProjectSpec:
-    """Load and validate the three config files; raise ``ConfigError`` with every problem found."""
+def collect_project(config_dir: Path, tool_names: set[str] | None = None,
+                    check_references: bool = True) -> tuple[ProjectSpec, list[ConfigProblem]]:
+    """The project as far as it loads, and every problem found (cross-file checks once each entry is valid)."""
     spec = ProjectSpec(config_dir=config_dir)
     problems: list[ConfigProblem] = []
     if not config_dir.is_dir():
@@ -145,10 +166,22 @@ def load_project(config_dir: Path, tool_names: set[str] | None = None, check_ref
                                          hint="run from the project directory or set ETLCREW_CONFIG_DIR")])
     for kind in CONFIG_FILES:
         _load_kind(config_dir, kind, spec, problems)
-    if check_references and not problems:
+    entries_valid = not problems  # else a name that failed its schema would read as "unknown" everywhere
+    from etlcrew.specs.names import check_names
+
+    problems.extend(check_names(spec))
+    if check_references and entries_valid:
         from etlcrew.specs.references import check_references as check
+        from etlcrew.specs.runnable import check_crews
 
         problems.extend(check(spec, tool_names))
+        problems.extend(check_crews(spec))
+    return spec, problems
+
+
+def load_project(config_dir: Path, tool_names: set[str] | None = None, check_references: bool = True) -> ProjectSpec:
+    """Load and validate the three config files; raise ``ConfigError`` with every problem found."""
+    spec, problems = collect_project(config_dir, tool_names, check_references)
     if problems:
         raise ConfigError(problems)
     return spec

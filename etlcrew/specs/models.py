@@ -161,6 +161,8 @@ class CrewSpec(StrictSpec):
                                    "long after the first of them finished (0: each as it finishes); they are "
                                    "committed to the ledger at once either way")
     sources: list[SourceSpec] = Field(default_factory=list)
+    allowed_hosts: list[str] = Field(default_factory=list, description="hosts (or host:port) beyond loopback that "
+                                     "its http sources, webhooks and tools may reach")
     output_schema: SchemaSpec | None = Field(default=None, alias="schema")
     targets: list[TargetSpec] = Field(default_factory=list)
     review: ReviewSpec = Field(default_factory=ReviewSpec)

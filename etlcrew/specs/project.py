@@ -21,6 +21,7 @@ CONFIG_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "crews": ("crews.yaml", CrewSpec),
 }
 ENTRY_WORD = {"agents": "agent", "tasks": "task", "crews": "crew"}
+PHASES = ("extract", "transform", "load")
 
 
 @dataclass
@@ -39,6 +40,13 @@ class ProjectSpec:
             if crew.default:
                 return name
         return next(iter(self.crews))
+
+    def phase_of(self, task: str) -> str | None:
+        """The ETL phase a task performs: its ``phase:``, else its own name when that is a phase."""
+        spec = self.tasks.get(task)
+        if spec is None:
+            return None
+        return spec.phase or (task if task in PHASES else None)
 
     def file_of(self, kind: str) -> str:
         return f"{self.config_dir.name}/{CONFIG_FILES[kind][0]}"

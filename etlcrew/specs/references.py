@@ -16,7 +16,7 @@ from etlcrew.specs.project import ProjectSpec, suggest
 def _unknown(file: str, line: int | None, entry: str, what: str, name: str, choices: set[str], key: str,
              where: str) -> ConfigProblem:
     guess = suggest(name, choices)
-    hint = f"did you mean '{guess}'?" if guess else f"define it in {where}, or use one of: {sorted(choices)}"
+    hint = f"did you mean '{guess}'?" if guess else f"define it in {where}, or use one of: {', '.join(sorted(choices))}"
     if key == "tools" and not guess:
         from etlcrew.tools.registry import CREWAI_TOOLS
 
@@ -57,7 +57,7 @@ def check_references(spec: ProjectSpec, tool_names: set[str] | None) -> list[Con
 
     defaults = [n for n, c in spec.crews.items() if c.default]
     if len(defaults) > 1:
-        problems.append(ConfigProblem(crews_file, f"more than one default crew: {defaults}",
+        problems.append(ConfigProblem(crews_file, f"more than one default crew: {', '.join(defaults)}",
                                       line("crews", defaults[1], "default"), defaults[1], "default",
                                       "mark only one crew with 'default: true'"))
     for name, _crew in spec.crews.items():
@@ -79,7 +79,8 @@ def _check_crew(spec: ProjectSpec, name: str, line, crews_file: str) -> list[Con
                                      set(spec.tasks), "tasks", spec.file_of("tasks")))
             continue
         task = spec.tasks[task_name]
-        if task.agent and task.agent not in crew.agents and task.agent != crew.manager:
+        known_agent = task.agent in spec.agents  # an unknown one is reported once, on the task itself
+        if task.agent and known_agent and task.agent not in crew.agents and task.agent != crew.manager:
             problems.append(ConfigProblem(
                 crews_file, f"{where}: task '{task_name}' is assigned to agent '{task.agent}', who is not in the crew",
                 line("crews", name, "agents"), name, "agents", f"add '{task.agent}' to the crew's agents"))
@@ -88,8 +89,9 @@ def _check_crew(spec: ProjectSpec, name: str, line, crews_file: str) -> list[Con
                 spec.file_of("tasks"), f"task '{task_name}' has no agent, but {where} is sequential",
                 line("tasks", task_name), task_name, "agent", "give the task an 'agent:' or use process: hierarchical"))
         earlier = crew.tasks[:i]
+        typo_in_tasks = any(t not in spec.tasks for t in crew.tasks)  # then a missing context is that typo
         for ctx in task.context:
-            if ctx in spec.tasks and ctx not in earlier:
+            if ctx in spec.tasks and ctx not in earlier and not (typo_in_tasks and ctx not in crew.tasks):
                 problems.append(ConfigProblem(
                     crews_file, f"{where}: task '{task_name}' uses context '{ctx}', which does not run before it",
                     line("crews", name, "tasks", i), name, "tasks", f"list '{ctx}' before '{task_name}'"))

@@ -18,6 +18,7 @@ from etlcrew.http_json import HttpUnreachable, send
 from etlcrew.pipeline.items import Item, bad_item
 from etlcrew.pipeline.sources.common import KeyTracker, jsonable, key_value, num, record_text, redact, sized_item
 from etlcrew.specs.datapath import HttpSource
+from etlcrew.specs.env_refs import with_env
 
 MAX_PAGE_BYTES = 64 * 1024 * 1024
 
@@ -114,7 +115,7 @@ def iter_http(spec: HttpSource) -> Iterator[Item]:
     url = with_param(spec.url, pagination.param, pagination.start) if pagination and pagination.type == "page" \
         else spec.url
     try:
-        doc = fetch_json(url, spec.headers, spec.timeout_s)
+        doc = fetch_json(url, with_env(spec.headers), spec.timeout_s)
         records = page_records(doc, spec.records_path)
     except PageProblem as e:
         raise SourceError(f"source {spec.name!r}: GET {redact(url)} failed: {e}", hint=e.hint) from None
@@ -150,7 +151,7 @@ def _pages(spec: HttpSource, url: str, doc: Any, records: list[Any]) -> Iterator
             return
         seen.add(next_url)
         try:
-            doc = fetch_json(next_url, spec.headers, spec.timeout_s)
+            doc = fetch_json(next_url, with_env(spec.headers), spec.timeout_s)
             records = page_records(doc, spec.records_path)
         except PageProblem as e:
             yield bad_item(spec.name, f"page-{number}", f"page {number} failed: GET {redact(next_url)}: {e}; "

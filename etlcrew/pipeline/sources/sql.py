@@ -1,12 +1,12 @@
 """The ``sql`` source: rows of one SELECT, streamed from a connection opened read-only.
 
-Only a single SELECT/WITH statement is accepted, SQLite files are opened with ``mode=ro`` and PostgreSQL/MySQL
-sessions are set read-only, so a source can never change the database it reads.
+Only a single SELECT/WITH statement is accepted, SQLite files are opened with ``mode=ro`` under a read-only
+authorizer and PostgreSQL/MySQL sessions are set read-only (``etlcrew.sql_guard``, shared with the tools and
+``validate``), so a source can never change the database it reads.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,29 +20,9 @@ from etlcrew.errors import SourceError
 from etlcrew.pipeline.items import Item, bad_item
 from etlcrew.pipeline.sources.common import KeyTracker, is_blank_record, jsonable, record_text, redact, sized_item
 from etlcrew.specs.datapath import SqlSource
+from etlcrew.sql_guard import check_select, deny_writes, read_only
 
 BATCH_ROWS = 500
-_STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]")
-_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
-_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|UPSERT|DROP|ALTER|CREATE|ATTACH|DETACH|PRAGMA|VACUUM|"
-                     r"TRUNCATE|GRANT|REVOKE|REINDEX|INTO|CALL|EXEC|EXECUTE|LOCK|COPY)\b", re.IGNORECASE)
-
-
-def check_query(query: str) -> str:
-    """The query without trailing semicolons when it is one read-only SELECT/WITH; else a ValueError saying why."""
-    bare = _COMMENTS.sub(" ", _STRINGS.sub("''", query)).strip()
-    bare = bare.rstrip("; \t\r\n")
-    if not bare:
-        raise ValueError("the query is empty")
-    if ";" in bare:
-        raise ValueError("the query holds more than one statement (a ';' before the end)")
-    first = bare.split(None, 1)[0].upper()
-    if first not in ("SELECT", "WITH"):
-        raise ValueError(f"the query starts with {first}, but only a SELECT (or WITH ... SELECT) may be used")
-    write = _WRITES.search(bare)
-    if write:
-        raise ValueError(f"the query contains {write.group(1).upper()}; a source may only read")
-    return query.strip().rstrip(";").rstrip()
 
 
 def _safe_url(url: URL | str) -> str:
@@ -70,19 +50,10 @@ def open_engine(url: URL, project_dir: Path) -> Engine:
     return sa.create_engine(url)
 
 
-def _read_only(conn: Connection) -> Connection:
-    backend = conn.dialect.name
-    if backend == "postgresql":
-        return conn.execution_options(postgresql_readonly=True)
-    if backend in ("mysql", "mariadb"):
-        conn.exec_driver_sql("SET SESSION TRANSACTION READ ONLY")
-    return conn
-
-
 def iter_sql(spec: SqlSource, project_dir: Path) -> Iterator[Item]:
     """Check the query, open the database and run the query now; stream the rows when iterated."""
     try:
-        query = check_query(spec.query)
+        query = check_select(spec.query)
     except ValueError as e:
         raise SourceError(f"source {spec.name!r}: {e}",
                           hint="write a single SELECT statement in 'query'; the source opens the database "
@@ -95,7 +66,10 @@ def iter_sql(spec: SqlSource, project_dir: Path) -> Iterator[Item]:
     safe = _safe_url(url)
     try:
         engine = open_engine(url, project_dir)
-        conn = _read_only(engine.connect())
+        conn = read_only(engine.connect())
+        raw = conn.connection.dbapi_connection
+        if isinstance(raw, sqlite3.Connection):  # after SQLAlchemy's own setup queries: from here on, reads only
+            raw.set_authorizer(deny_writes)
     except Exception as e:  # driver errors vary; all mean the database cannot be opened
         raise SourceError(f"source {spec.name!r}: cannot open database {safe}: {_reason(e, url)}",
                           hint="check 'url' (relative sqlite paths are relative to the project directory), that "

@@ -19,6 +19,7 @@ from etlcrew.http_json import HttpUnreachable, send
 from etlcrew.model_runtime.retry import RetryPolicy, delay_for, transient_status
 from etlcrew.pipeline.targets.conditions import parse_condition
 from etlcrew.specs.datapath import WebhookTarget
+from etlcrew.specs.env_refs import with_env
 
 Outcome = Literal["sent", "skipped", "failed", "not_matched"]
 SentKeys = set[str] | Callable[[str], bool]
@@ -90,7 +91,7 @@ def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id
 
 def _deliver(spec: WebhookTarget, key: str, item_id: str, payload: dict[str, Any], backoff_s: float,
              sleep: Callable[[float], None]) -> WebhookResult:
-    headers = {"Idempotency-Key": key}
+    headers = with_env(spec.headers) | {"Idempotency-Key": key}
     policy = RetryPolicy(attempts=spec.max_attempts, backoff_s=backoff_s, max_backoff_s=30.0, jitter=0.0)
     status: int | None = None
     error: str | None = None

@@ -9,8 +9,8 @@ import pytest
 
 from etlcrew.errors import SourceError
 from etlcrew.pipeline.sources import iter_items
-from etlcrew.pipeline.sources.sql import check_query
 from etlcrew.specs.datapath import SqlSource
+from etlcrew.sql_guard import check_select as check_query
 
 
 @pytest.fixture

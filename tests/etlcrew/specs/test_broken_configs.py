@@ -1,0 +1,161 @@
+"""One table of broken configurations: each is exit 2 from `validate` and from `run`, with one message naming
+file, key and fix, before anything is written or any model is called.
+
+Each row edits a copy of the shipped config with ``edit_config`` (a row whose text is gone fails loudly).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from etlcrew.cli import main
+from tests.yaml_edit import edit_config
+
+Edit = tuple[str, str, str]  # file under config/, old text, new text
+
+BRIEF_FILES_SOURCE = ("    - name: docs\n      type: files\n      path: data/docs\n"
+                      "      patterns: [\"*.md\", \"*.html\"]\n")
+ORDERS_QUERY = ("      query: >\n        SELECT o.id, o.ordered_at, o.amount, o.notes, c.name AS customer, c.country\n"
+                "        FROM orders o JOIN customers c ON c.id = o.customer_id ORDER BY o.id\n")
+TRANSFORM_ITEMS = "    Take every value from the item's own text; the findings, if any, are hints.\n    {items}\n"
+
+# id, edits, crew to run, fragments the output must hold, fragments it must not hold
+CASES: list[tuple[str, list[Edit], str | None, list[str], list[str]]] = [
+    ("crew-name-escapes", [("crews.yaml", "support_inbox:\n  default: true", "../x:\n  default: true")], None,
+     [r"config/crews\.yaml:\d+: crew name '\.\./x' is not a safe name", "rename it to 'x'"], []),
+    ("table-renamed-by-store", [("crews.yaml", "    table: tickets\n", "    table: Tickets\n")], None,
+     [r"crews\.yaml:\d+: crew 'support_inbox': table name 'Tickets' would be stored under another name",
+      "use 'tickets'"], []),
+    ("field-with-umlaut", [("crews.yaml", "      summary: {type: string, max: 100",
+                            "      kundenname_ü: {type: string, max: 100")], None,
+     ["field name 'kundenname_ü' would be stored as 'kundennamexx'", "rename it to 'kundenname_u'"], []),
+    ("field-emoji", [("crews.yaml", "      summary: {type: string, max: 100", "      \"😀\": {type: string, max: 100")],
+     None, ["field name '😀' would be stored as 'x'", "rename it to 'field'"], []),
+    ("field-product-column", [("crews.yaml", "      summary: {type: string, max: 100",
+                               "      review_reason: {type: string, max: 100")], None,
+     ["field name 'review_reason' is a column etlcrew or dlt adds", "rename it to 'review_reason_2'"], []),
+    ("field-item-id-not-key", [("crews.yaml", "    table: orders\n    primary_key: item_id\n    fields:\n",
+                                "    table: orders\n    primary_key: amount\n    fields:\n"
+                                "      item_id: {type: string}\n")],
+     "orders_enrichment", ["field name 'item_id' is a column etlcrew or dlt adds"], []),
+    ("source-name-unsafe", [("crews.yaml", "    - name: inbox\n", "    - name: in/box\n")], None,
+     [r"crews\.yaml:\d+: crew 'support_inbox': source name 'in/box' is not a safe name", "rename it to 'in_box'"],
+     []),
+    ("sql-delete", [("crews.yaml", ORDERS_QUERY, "      query: DELETE FROM orders\n")], "orders_enrichment",
+     ["source 'orders': the query starts with DELETE", "write one SELECT"], []),
+    ("sql-attach", [("crews.yaml", ORDERS_QUERY, "      query: ATTACH DATABASE '/tmp/x.db' AS x\n")],
+     "orders_enrichment", ["the query starts with ATTACH"], []),
+    ("sql-pragma", [("crews.yaml", ORDERS_QUERY, "      query: PRAGMA writable_schema = 1\n")], "orders_enrichment",
+     ["the query starts with PRAGMA"], []),
+    ("sql-two-statements", [("crews.yaml", ORDERS_QUERY, "      query: SELECT 1; DROP TABLE orders\n")],
+     "orders_enrichment", ["more than one statement"], []),
+    ("sql-load-extension", [("crews.yaml", ORDERS_QUERY, "      query: SELECT load_extension('evil')\n")],
+     "orders_enrichment", ["the query contains LOAD_EXTENSION"], []),
+    ("missing-source-folder", [("crews.yaml", "      path: data/docs\n", "      path: data/doks\n")], "research_brief",
+     [r"crews\.yaml:\d+: crew 'research_brief': source 'docs': folder .*data/doks does not exist", "create it"],
+     []),
+    ("webhook-credentials", [("crews.yaml", "url: http://127.0.0.1:8765/hooks/urgent",
+                              "url: http://hook:s3cretpass@127.0.0.1:8765/hooks/urgent")], None,
+     [r"crews\.yaml:\d+: crew 'support_inbox': webhook target: the URL holds credentials",
+      "send a header from the environment instead"], ["s3cretpass", "ToolScopeError"]),
+    ("webhook-header-env-unset", [("crews.yaml", "      when: \"urgency == 'urgent'\"\n",
+                                   "      when: \"urgency == 'urgent'\"\n"
+                                   "      headers: {Authorization: 'Bearer ${ETLCREW_TEST_UNSET_TOKEN}'}\n")], None,
+     [r"crew 'support_inbox': webhook target: headers use \$\{ETLCREW_TEST_UNSET_TOKEN\}, which is not set",
+      "set ETLCREW_TEST_UNSET_TOKEN in the environment or in .env"], []),
+    ("http-source-credentials", [("crews.yaml", BRIEF_FILES_SOURCE,
+                                  "    - name: docs\n      type: http\n      url: http://me:s3cretpass@127.0.0.1:9/x\n")],
+     "research_brief", ["source 'docs': the URL holds credentials", r"headers: \{Authorization: 'Bearer \$\{API_TOKEN"],
+     ["s3cretpass"]),
+    ("no-transform-task", [("crews.yaml", "tasks: [brief_extract, brief_transform, brief_publish]",
+                            "tasks: [brief_extract]")], "research_brief",
+     ["crew 'research_brief': has sources but no transform task", "phase: transform"], []),
+    ("http-undeclared-host", [("crews.yaml", BRIEF_FILES_SOURCE,
+                               "    - name: docs\n      type: http\n      url: https://api.example.com/docs\n")],
+     "research_brief", ["source 'docs': host api.example.com is not loopback",
+                        r"add 'allowed_hosts: \[api\.example\.com\]'"], []),
+    ("items-never-shown", [("tasks.yaml", TRANSFORM_ITEMS, TRANSFORM_ITEMS.replace("    {items}\n", ""))], None,
+     ["crew 'support_inbox': the model never sees the items", "add {items} to the description of task 'transform'"],
+     []),
+    ("agent-typo-once", [("tasks.yaml", "  agent: transformer\n", "  agent: transfomer\n")], None,
+     ["task 'transform': unknown agent 'transfomer'", "did you mean 'transformer'?"],
+     ["add 'transfomer' to the crew's agents"]),
+    ("crew-task-typo-no-context-cascade", [("crews.yaml", "  tasks: [transform, load]\n",
+                                            "  tasks: [transfrom, load]\n")], None,
+     ["crew 'support_inbox': unknown task 'transfrom'", "did you mean 'transform'?"], ["does not run before it"]),
+    ("enum-without-values", [("crews.yaml", "      urgency: {type: enum, values: [low, medium, high, urgent]}",
+                              "      urgency: {type: enum}")], None,
+     ["key 'schema.fields.urgency': an enum field needs 'values'"], ["{'type'", "'enum'}"]),
+    ("schema-key-typo", [("crews.yaml", "    primary_key: item_id\n    reasoning: true",
+                          "    primary_kye: item_id\n    reasoning: true")], None,
+     ["unknown key 'schema.primary_kye'", "did you mean 'primary_key'?"], []),
+    ("field-values-typo", [("crews.yaml", "        values: [billing, bug, feature_request, shipping, account, praise",
+                            "        value: [billing, bug, feature_request, shipping, account, praise")], None,
+     ["unknown key 'schema.fields.category.value'", "did you mean 'values'?"], []),
+    ("primary-key-not-a-field", [("crews.yaml", "    table: orders\n    primary_key: item_id\n",
+                                  "    table: orders\n    primary_key: order_no\n")], "orders_enrichment",
+     [r"primary_key names 'order_no', which is not a field \(fields: country_code"], ["['order_no']", "{'"]),
+    ("prices-not-yaml", [("prices.yaml", "openai/gpt-4o: [2.50, 10.00]", "openai/gpt-4o: [2.50, 10.00")], None,
+     [r"config/prices\.yaml:\d+: invalid YAML"], []),
+    ("unclosed-quote", [("agents.yaml", "  role: Transformer\n", "  role: 'Transformer\n")], None,
+     [r"config/agents\.yaml:16: invalid YAML: a quoted value is not closed .*at key 'role'"], []),
+]
+
+
+@pytest.mark.parametrize(("edits", "crew", "wanted", "unwanted"), [pytest.param(*c[1:], id=c[0]) for c in CASES])
+def test_broken_config_stops_before_anything_runs(project_dir: Path, isolated_state: Path, scripted,  # type: ignore[no-untyped-def]
+                                                  capsys: pytest.CaptureFixture[str], edits: list[Edit],
+                                                  crew: str | None, wanted: list[str], unwanted: list[str]) -> None:
+    for file, old, new in edits:
+        edit_config(project_dir / "config" / file, old, new)
+    llm = scripted("broken_table")
+    for args in (["validate", *([crew] if crew else [])],
+                 ["run", *([crew] if crew else []), "--model", "scripted/broken_table"]):
+        code = main(args)
+        captured = capsys.readouterr()
+        out = " ".join((captured.err + captured.out).split())  # rich wraps long lines
+        assert code == 2, f"{args}: {out}"
+        for pattern in wanted:
+            assert re.search(pattern, out), f"{args}: {pattern!r} not in:\n{out}"
+        for text in [*unwanted, "Traceback", "unexpected"]:
+            assert text not in out, f"{args}: {text!r} in:\n{out}"
+    assert llm.history == []
+    assert not (isolated_state / "ledger.db").exists()
+    output = isolated_state.parent / "output"
+    assert not output.exists() or not any(output.iterdir())
+    assert not (project_dir.parent / "escaped").exists() and not (project_dir.parent / "x-report.md").exists()
+
+
+def test_each_message_is_given_once(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit_config(project_dir / "config" / "tasks.yaml", "  agent: transformer\n", "  agent: transfomer\n")
+    assert main(["validate"]) == 2
+    out = capsys.readouterr().err
+    assert out.count("unknown agent 'transfomer'") == 1, out
+
+
+def test_reference_errors_do_not_hide_placeholder_errors(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit_config(project_dir / "config" / "tasks.yaml", "  agent: transformer\n", "  agent: transfomer\n")
+    edit_config(project_dir / "config" / "crews.yaml", "    topic: smart thermostats and home energy savings\n", "")
+    assert main(["validate"]) == 2
+    out = " ".join(capsys.readouterr().err.split())
+    assert "unknown agent 'transfomer'" in out and "crew 'research_brief': placeholder {topic}" in out
+
+
+def test_inputs_without_a_crew_go_to_the_default_crew(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit_config(project_dir / "config" / "crews.yaml", "    audience: the support team lead\n", "", )
+    assert main(["validate", "support_inbox"]) == 2
+    assert "placeholder {audience}" in capsys.readouterr().err
+    assert main(["validate", "-i", "audience=the lead"]) == 0, capsys.readouterr().err
+
+
+def test_list_agents_works_while_a_crew_is_broken(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    edit_config(project_dir / "config" / "crews.yaml", "  tasks: [transform, load]\n", "  tasks: [transfrom, load]\n")
+    assert main(["list", "agents", "--json"]) == 0
+    assert {a["name"] for a in json.loads(capsys.readouterr().out)} == {"researcher", "transformer", "publisher"}
+    assert main(["list", "crews"]) == 2
+    assert "unknown task 'transfrom'" in capsys.readouterr().err
