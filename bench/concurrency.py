@@ -168,17 +168,17 @@ class StepTimer:
 
 
 def patch_single_load() -> None:
-    """Experiment only (not the product's behaviour): defer all loads of a run into one ``load_records`` call."""
+    """Experiment only (not the product's behaviour): defer all loads of a run into one ``land_records`` call."""
     import etlcrew.pipeline.finish as finish
     import etlcrew.pipeline.targets as targets
 
-    real_load, real_finish = targets.load_records, finish.deliver
+    real_load, real_finish = targets.land_records, finish.deliver
     buffered: list[tuple[tuple[Any, ...], list[Any], list[Any]]] = []
 
     def buffer_load(crew: str, schema: Any, target_list: list[Any], records: list[Any], quarantined: list[Any],
                     run_id: str, settings: Any, now: Any = None) -> Any:
         buffered.append(((crew, schema, target_list, run_id, settings), list(records), list(quarantined)))
-        return targets.LoadResult()
+        return targets.LandResult()
 
     def flush_then_finish(*args: Any, **kwargs: Any) -> Any:
         if buffered:
@@ -188,7 +188,7 @@ def patch_single_load() -> None:
             buffered.clear()
         return real_finish(*args, **kwargs)
 
-    targets.load_records = buffer_load
+    targets.land_records = buffer_load
     finish.deliver = flush_then_finish
 
 
@@ -224,7 +224,7 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=64)
     parser.add_argument("--profile", action="store_true", help="also time load and kickoff steps")
     parser.add_argument("--what-if-single-load", action="store_true",
-                        help="experiment: buffer every batch's records and load them with one load_records call "
+                        help="experiment: buffer every batch's records and load them with one land_records call "
                              "just before the run finishes (patched in this process only), to show the cost of "
                              "loading per batch on the main thread")
     parser.add_argument("--what-if-thread-lock", action="store_true",
@@ -255,7 +255,7 @@ def main() -> None:
             import etlcrew.pipeline.datapath as datapath
             import etlcrew.pipeline.targets as targets
 
-            timer.wrap(targets, "load_records", "load_records (dlt, main thread)")
+            timer.wrap(targets, "land_records", "land_records (dlt, main thread)")
             timer.wrap(datapath.BatchRunner, "_kickoff", "kickoff incl. model calls (batch threads)")
             import etlcrew.crews.builder as builder
 
@@ -343,7 +343,7 @@ def main() -> None:
                                     ("thread-lock", args.what_if_thread_lock)) if on]
     name = "-what-if-".join(["concurrency", *experiments]) if experiments else "concurrency"
     if args.what_if_single_load:
-        print("  EXPERIMENT: loads deferred into one load_records call per run (patched in-process, not the product)")
+        print("  EXPERIMENT: loads deferred into one land_records call per run (patched in-process, not the product)")
     if args.what_if_thread_lock:
         print("  EXPERIMENT: CrewAI lock backend = in-process threading locks (set_lock_backend), not its file lock")
     path = write_results(name, {

@@ -271,7 +271,7 @@ def main() -> None:
 
     steps = StepTimer()
     steps.wrap(crewai.Crew, "kickoff", "Crew.kickoff")
-    steps.wrap(pipeline_targets, "load_records", "load_records (dlt)")
+    steps.wrap(pipeline_targets, "land_records", "land_records (dlt)")
 
     def etlcrew_run(concurrency: int) -> dict[str, Any]:
         llm = ScriptedLLM(default=sample_answer)
@@ -355,12 +355,12 @@ def main() -> None:
               f"{r['plain_prompt_tokens']:<7} {r['rows_loaded']:>5}  "
               f"{' '.join(f'{x:.2f}' for x in r['etlcrew_runs_s'])} | "
               f"{' '.join(f'{x:.2f}' for x in r['plain_runs_s'])}")
-    print("  unprofiled, median run: time inside Crew.kickoff (summed over batch threads) and in load_records")
+    print("  unprofiled, median run: time inside Crew.kickoff (summed over batch threads) and in land_records")
     for r in rows:
         kick_e, kick_p = r["etlcrew_steps"].get("Crew.kickoff", {}), r["plain_steps"].get("Crew.kickoff", {})
-        load = r["etlcrew_steps"].get("load_records (dlt)", {"s": 0.0, "n": 0})
+        load = r["etlcrew_steps"].get("land_records (dlt)", {"s": 0.0, "n": 0})
         print(f"  {r['concurrency']:>4} etlcrew: kickoff {kick_e.get('s', 0):.2f} s/{kick_e.get('n', 0)}, "
-              f"load_records {load['s']:.2f} s/{load['n']} ({load['s'] / r['etlcrew_s']:.0%} of the run); "
+              f"land_records {load['s']:.2f} s/{load['n']} ({load['s'] / r['etlcrew_s']:.0%} of the run); "
               f"plain: kickoff {kick_p.get('s', 0):.2f} s/{kick_p.get('n', 0)}")
     worst = max(r["ratio"] for r in rows)
     met = worst <= TARGET_RATIO

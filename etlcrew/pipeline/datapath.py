@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from etlcrew.specs.project import ProjectSpec
 
 Work = tuple[Batch, StoredBatch | None]
-LAND_AT_RECORDS = 1000  # finished records that are landed at once, whatever load_interval_s says
+LAND_AT_RECORDS = 1000  # finished records that are landed at once, whatever land_interval_s says
 
 
 def resume_hint(run_id: str) -> str:
@@ -198,7 +198,7 @@ class DataPath:
         from etlcrew.model_runtime.resilience import CallsStopped
 
         assert self.executor is not None
-        interval = self.spec.load_interval_s
+        interval = self.spec.land_interval_s
         timeout = max(0.0, self.ready_since + interval - time.monotonic()) if self.ready else None
         results, still = self.executor.wait_any(in_flight, timeout)
         for outcome, error in results:
@@ -217,10 +217,10 @@ class DataPath:
     # -- land ---------------------------------------------------------------------------------------------------
 
     def _land_ready(self, force: bool = False) -> None:
-        """Land the finished batches when the oldest has waited ``load_interval_s`` (or they are many): one dlt
+        """Land the finished batches when the oldest has waited ``land_interval_s`` (or they are many): one dlt
         run costs ~0.45 s whatever its size, and beside the next kickoff it slows that kickoff down too."""
         records = sum(len(o.records) for o in self.ready)
-        due = time.monotonic() - self.ready_since >= self.spec.load_interval_s or records >= LAND_AT_RECORDS
+        due = time.monotonic() - self.ready_since >= self.spec.land_interval_s or records >= LAND_AT_RECORDS
         if (self.ready or self.unreadable) and (force or due):
             self.land(list(self.ready))
             self.ready.clear()
@@ -239,13 +239,13 @@ class DataPath:
     def land(self, outcomes: list[BatchOutcome]) -> None:
         """Write finished batches to the targets together (one dlt run costs ~0.3 s whatever its size), then mark
         their items in the ledger; a failed write leaves the batches committed, for a resume to land."""
-        from etlcrew.pipeline.targets import load_records
+        from etlcrew.pipeline.targets import land_records
 
         outcomes = [*outcomes, *self._commit_unreadable()]
         records = [r for o in outcomes for r in o.records]
         quarantined = [q for o in outcomes for q in o.quarantined]
         review = [r for o in outcomes for r in o.review]
-        written = load_records(self.options.crew, self.schema, list(self.spec.targets), records, quarantined,
+        written = land_records(self.options.crew, self.schema, list(self.spec.targets), records, quarantined,
                                self.result.run_id, self.settings, review=review)
         failpoints.hit("mid-load")
         if not written.ok:  # the batches stay committed as done: a resume lands them again

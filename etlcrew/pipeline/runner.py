@@ -36,7 +36,7 @@ def new_run_id() -> str:
 
 
 # crew keys that change how a run goes, not what its records are: changing them re-processes nothing
-NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "load_interval_s", "eval"}
+NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "land_interval_s", "eval"}
 RESOLVED = {"process", "batch_size"}  # hashed as the run plan resolved them (YAML or flag), not as the YAML says
 
 

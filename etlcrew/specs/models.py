@@ -157,7 +157,7 @@ class CrewSpec(StrictSpec):
                                        "(unset: the whole batch); 1 suits small local models")
     concurrency: int = Field(default=1, ge=1, le=64)
     chars_per_item: int = Field(default=700, ge=50, description="item text shown to the model, per item")
-    load_interval_s: float = Field(default=5.0, ge=0, description="finished batches are loaded together at most this "
+    land_interval_s: float = Field(default=5.0, ge=0, description="finished batches are landed together at most this "
                                    "long after the first of them finished (0: each as it finishes); they are "
                                    "committed to the ledger at once either way")
     sources: list[SourceSpec] = Field(default_factory=list)
@@ -167,3 +167,11 @@ class CrewSpec(StrictSpec):
     targets: list[TargetSpec] = Field(default_factory=list)
     review: ReviewSpec = Field(default_factory=ReviewSpec)
     eval: EvalSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_key_names(cls, data: Any) -> Any:
+        """``load_interval_s`` (before the write to the targets was called "land") still reads."""
+        if isinstance(data, dict) and "load_interval_s" in data and "land_interval_s" not in data:
+            data = {("land_interval_s" if k == "load_interval_s" else k): v for k, v in data.items()}
+        return data

@@ -89,7 +89,7 @@ def make_project(base: Path, hook_url: str) -> Path:
     assert INBOX_TWO_PHASES in text, "the shipped support_inbox crew changed: update this test"
     text = text.replace(INBOX_TWO_PHASES, INBOX_THREE_PHASES, 1)
     # load each batch as it finishes, so the kill points between loads are reached
-    crews.write_text(text.replace("  batch_size: 10\n", "  batch_size: 10\n  load_interval_s: 0\n", 1))
+    crews.write_text(text.replace("  batch_size: 10\n", "  batch_size: 10\n  land_interval_s: 0\n", 1))
     return project
 
 

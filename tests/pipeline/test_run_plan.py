@@ -46,3 +46,12 @@ def test_concurrency_does_not_change_the_hash() -> None:
     one = RunOptions(crew=CREW, inputs={}, concurrency=1).resolved_for(spec)
     four = RunOptions(crew=CREW, inputs={}, concurrency=4).resolved_for(spec)
     assert relevant_config_hash(project, one, ["m"]) == relevant_config_hash(project, four, ["m"])
+
+
+def test_the_earlier_key_load_interval_s_still_reads(project_dir: Path) -> None:
+    from tests.yaml_edit import edit_config
+
+    edit_config(project_dir / "config" / "crews.yaml", "  chars_per_item: 600\n",
+                "  chars_per_item: 600\n  load_interval_s: 2\n")
+    spec = load_project(project_dir / "config", check_references=False).crews[CREW]
+    assert spec.land_interval_s == 2

@@ -13,7 +13,7 @@ import pytest
 from yaml_edit import edit_config
 
 from etlcrew.cli import main
-from etlcrew.pipeline.targets import load_records
+from etlcrew.pipeline.targets import land_records
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import DatabaseTarget, FileTarget, SchemaSpec
 
@@ -41,13 +41,13 @@ def columns(settings: Settings, kind: str) -> dict[str, tuple[str, bool]]:
 def test_a_new_required_field_is_a_new_column_and_earlier_rows_stay_empty(settings: Settings, kind: str) -> None:
     target = [DatabaseTarget(type=kind)]
     first = SchemaSpec(table="t", fields={"a": {"type": "string"}})
-    assert load_records("c", first, target, [{"item_id": "1", "a": "x"}], [], "r1", settings).ok
+    assert land_records("c", first, target, [{"item_id": "1", "a": "x"}], [], "r1", settings).ok
     more = SchemaSpec(table="t", fields={"a": {"type": "string"}, "b": {"type": "integer"}})
-    result = load_records("c", more, target, [{"item_id": "2", "a": "y", "b": 7}], [], "r2", settings)
+    result = land_records("c", more, target, [{"item_id": "2", "a": "y", "b": 7}], [], "r2", settings)
     assert result.ok, result.errors
     assert columns(settings, kind)["b"][1], "a new column is nullable, whatever `required` says"
     optional = SchemaSpec(table="t", fields={"a": {"type": "string", "required": False}, "b": {"type": "integer"}})
-    assert load_records("c", optional, target, [{"item_id": "3", "a": None, "b": 1}], [], "r3", settings).ok
+    assert land_records("c", optional, target, [{"item_id": "3", "a": None, "b": 1}], [], "r3", settings).ok
     if kind == "duckdb":
         with duckdb.connect(str(settings.output_dir / "c.duckdb"), read_only=True) as con:
             rows = con.execute("SELECT item_id, a, b FROM etlcrew.t ORDER BY item_id").fetchall()
@@ -62,7 +62,7 @@ def test_a_parquet_type_change_is_found_before_the_run(settings: Settings) -> No
     from etlcrew.pipeline.targets.preflight import _parquet_file_problems
 
     first = SchemaSpec(table="t", fields={"urgency": {"type": "string"}, "n": {"type": "integer"}})
-    assert load_records("c", first, [FileTarget(type="parquet")], [{"item_id": "1", "urgency": "low", "n": 1}], [],
+    assert land_records("c", first, [FileTarget(type="parquet")], [{"item_id": "1", "urgency": "low", "n": 1}], [],
                         "r1", settings).ok
     path = settings.output_dir / "c.parquet"
     assert _parquet_file_problems(path, first, "c", "config/crews.yaml") == []

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from etlcrew.pipeline.records import QuarantineRow
-from etlcrew.pipeline.targets import column_hints, dedupe_by_key, load_records
+from etlcrew.pipeline.targets import column_hints, dedupe_by_key, land_records
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import DatabaseTarget, FileTarget, ReportTarget, SchemaSpec
 
@@ -44,7 +44,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def load(settings: Settings, targets: list, records=RECORDS, quarantined=QUARANTINED, run_id="run-1"):
-    result = load_records("triage", SCHEMA, targets, records, quarantined, run_id, settings, now=NOW)
+    result = land_records("triage", SCHEMA, targets, records, quarantined, run_id, settings, now=NOW)
     assert result.ok, result.errors
     return result
 
@@ -150,8 +150,8 @@ def test_parquet_typed_merge(settings: Settings):
 
 
 def test_report_targets_are_passed_over_and_errors_are_per_target(settings: Settings):
-    result = load_records("triage", SCHEMA, [ReportTarget(type="report"), DatabaseTarget(type="dlt"),
+    result = land_records("triage", SCHEMA, [ReportTarget(type="report"), DatabaseTarget(type="dlt"),
                                              FileTarget(type="jsonl")], RECORDS, [], "run-1", settings)
-    assert [load.target for load in result.loads] == ["dlt:None", f"jsonl {settings.output_dir / 'triage.jsonl'}"]
+    assert [load.target for load in result.landings] == ["dlt:None", f"jsonl {settings.output_dir / 'triage.jsonl'}"]
     assert not result.ok and "destination" in result.errors[0]
     assert (settings.output_dir / "triage.jsonl").exists()

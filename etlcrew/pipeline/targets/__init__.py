@@ -1,8 +1,8 @@
 """Load: validated records into the crew's targets, idempotently (merge on the primary key everywhere).
 
-``load_records`` handles database (dlt) and file targets. Report and webhook targets need more than records
+``land_records`` handles database (dlt) and file targets. Report and webhook targets need more than records
 (counts and digest; the ledger's sent keys), so the runner calls ``pipeline.report.write_report`` and
-``post_webhooks`` for those; ``load_records`` passes over them.
+``post_webhooks`` for those; ``land_records`` passes over them.
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ from etlcrew.settings import Settings
 from etlcrew.specs.datapath import DatabaseTarget, FileTarget, SchemaSpec
 
 __all__ = [
-    "ConditionError", "LoadResult", "TargetLoad", "WebhookResult", "column_hints", "database_path",
-    "dedupe_by_key", "describe_target", "file_path", "idempotency_key", "load_records", "parse_condition",
+    "ConditionError", "LandResult", "TargetLanding", "WebhookResult", "column_hints", "database_path",
+    "dedupe_by_key", "describe_target", "file_path", "idempotency_key", "land_records", "parse_condition",
     "post_webhooks", "quarantine_table", "written_files",
 ]
 
 
 @dataclass(frozen=True)
-class TargetLoad:
+class TargetLanding:
     """One target's outcome: where it wrote, how many rows it was given, or the error that stopped it."""
 
     target: str
@@ -49,23 +49,23 @@ class TargetLoad:
 
 
 @dataclass
-class LoadResult:
+class LandResult:
     """Every target's outcome; a failed target does not stop the others, and re-running repeats nothing."""
 
-    loads: list[TargetLoad] = field(default_factory=list)
+    landings: list[TargetLanding] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(load.error is None for load in self.loads)
+        return all(landing.error is None for landing in self.landings)
 
     @property
     def errors(self) -> list[str]:
-        return [f"{load.target}: {load.error}" for load in self.loads if load.error]
+        return [f"{landing.target}: {landing.error}" for landing in self.landings if landing.error]
 
     @property
     def cause(self) -> BaseException | None:
         """The first failed target's exception (dlt's whole chain), shown by ``--debug``."""
-        return next((load.cause for load in self.loads if load.cause is not None), None)
+        return next((landing.cause for landing in self.landings if landing.cause is not None), None)
 
 
 def dedupe_by_key(records: list[dict[str, Any]], key: list[str]) -> list[dict[str, Any]]:
@@ -76,9 +76,9 @@ def dedupe_by_key(records: list[dict[str, Any]], key: list[str]) -> list[dict[st
     return list(out.values())
 
 
-def load_records(crew: str, schema: SchemaSpec, targets: list[Any], records: list[dict[str, Any]],
+def land_records(crew: str, schema: SchemaSpec, targets: list[Any], records: list[dict[str, Any]],
                  quarantined: list[QuarantineRow], run_id: str, settings: Settings,
-                 now: dt.datetime | None = None, review: list[ReviewRow] | None = None) -> LoadResult:
+                 now: dt.datetime | None = None, review: list[ReviewRow] | None = None) -> LandResult:
     """Merge ``records`` (JSON-safe, from ``validate_batch``) and quarantined items into each database/file target.
 
     Each row gets ``_run_id`` and ``_loaded_at``; quarantined items go to ``<table>__quarantine``
@@ -90,7 +90,7 @@ def load_records(crew: str, schema: SchemaSpec, targets: list[Any], records: lis
             for r in dedupe_by_key(records, list(schema.primary_key))]
     quarantine = quarantine_dicts(quarantined, run_id, at)
     held = [dict(r.record) | {"review_reason": r.reason, "_run_id": run_id, "_loaded_at": at} for r in review or []]
-    result = LoadResult()
+    result = LandResult()
     for target in targets:
         name = describe_target(target, crew, settings)
         try:
@@ -101,9 +101,9 @@ def load_records(crew: str, schema: SchemaSpec, targets: list[Any], records: lis
             else:
                 continue
         except Exception as exc:  # one broken target must not hide the others' outcome
-            result.loads.append(TargetLoad(name, None, 0, 0, describe_store_error(exc), exc))
+            result.landings.append(TargetLanding(name, None, 0, 0, describe_store_error(exc), exc))
             continue
-        result.loads.append(TargetLoad(name, location, len(rows), len(quarantine)))
+        result.landings.append(TargetLanding(name, location, len(rows), len(quarantine)))
     return result
 
 
