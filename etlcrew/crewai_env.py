@@ -60,9 +60,14 @@ def import_crewai(state_dir: Path) -> ModuleType:
     """Prepare the environment, then import and return ``crewai`` (6-7 s the first time)."""
     prepare_crewai_environment(state_dir)
     import crewai
+    from crewai.events import event_context
     from crewai_core.lock_store import set_lock_backend
 
     set_lock_backend(_thread_lock)
+    # CrewAI's event-scope bookkeeping warns "Event pairing mismatch" when concurrent batches interleave their
+    # events; nothing a user can act on, and our own events carry the batch number
+    event_context._default_config.mismatch_behavior = event_context.MismatchBehavior.SILENT
+    event_context._default_config.empty_pop_behavior = event_context.MismatchBehavior.SILENT
     return crewai
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from typing import TYPE_CHECKING
 
 from etlcrew import console
@@ -58,7 +56,7 @@ def execute(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo]
 
     try:
         # CrewAI prints some warnings and its verbose output on stdout: keep stdout for our own output only
-        with contextlib.redirect_stdout(sys.stderr):
+        with console.foreign_output():
             result = run_crew(settings, project, tools, options, resume_of=resume_of)
     except BaseException as exc:
         partial = getattr(exc, "run_result", None)
