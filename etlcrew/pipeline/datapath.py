@@ -88,7 +88,7 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
     fatal: list[BaseException] = []
     load_errors: list[str] = []
-    progress = {"loaded": 0, "quarantined": 0, "review": 0, "pseudo": min([0, *stored])}
+    progress = {"loaded": 0, "quarantined": 0, "review": 0, "pseudo": min([0, *stored]), "without_batch": 0}
 
     def fresh_items() -> Iterator[Item]:
         for item in _source_items(settings, project, options.crew):
@@ -96,6 +96,7 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
                 continue
             counts.extracted += 1
             if item.item_id in landed_here:
+                progress["without_batch"] += 1
                 continue  # landed by this run before it was resumed
             if not options.full_refresh and not item.quarantined and ledger.unchanged_since_loaded(
                     options.crew, item.item_id, item.content_hash, config_hash):
@@ -105,12 +106,14 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
             if item.quarantined:
                 row = QuarantineRow(item.item_id, item.source, item.quarantine_reason or "bad input", item.raw)
                 pending_bad.append((row, item.content_hash))
+                progress["without_batch"] += 1
             else:
                 yield item
 
     def read_all() -> Iterator[Item]:
         yield from fresh_items()
-        journal.emit("items_total", detail={"total": counts.extracted, "skipped": counts.skipped})
+        journal.emit("items_total", detail={"total": counts.extracted, "skipped": counts.skipped,
+                                            "without_batch": progress["without_batch"]})
 
     def work() -> Iterator[Work]:
         if not resuming:
@@ -123,7 +126,9 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
 
     def process(batch: Batch, earlier: StoredBatch | None) -> BatchOutcome:
         if earlier is not None and earlier.outcome is not None:
+            journal.reused(earlier.outcome)
             return earlier.outcome  # finished before the crash: only loading is left
+        journal.emit("batch_running", batch=batch.number)
         return runner.run(batch, earlier.phases if earlier else None)
 
     def land(outcomes: list[BatchOutcome]) -> None:
@@ -161,11 +166,14 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
         progress["review"] += len(review)
         journal.emit("landed", detail={"loaded": progress["loaded"] + landed_before[0],
                                        "quarantined": progress["quarantined"] + landed_before[1],
-                                       "review": progress["review"] + landed_before[2], "skipped": counts.skipped})
+                                       "review": progress["review"] + landed_before[2], "skipped": counts.skipped,
+                                       "batches": [o.batch_no for o in outcomes]})
 
     def absorb(remote: RemoteResult) -> BatchOutcome:
         """A Ray worker's batch, committed here: its calls, then its phases, then its outcome."""
-        if not remote.reused:
+        if remote.reused:
+            journal.reused(remote.outcome)
+        else:
             for call in remote.calls:
                 if record_call is not None:
                     record_call(call)
@@ -228,6 +236,8 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
             journal.emit("batch_started", batch=batch.number,
                          detail={"items": len(batch.items), "resumed": earlier is not None})
             in_flight.add(executor.submit(batch, earlier))
+            if executor.name == "ray" and (earlier is None or earlier.outcome is None):
+                journal.emit("batch_running", batch=batch.number)  # the cluster schedules it: counted as running
             if len(in_flight) >= concurrency * 2:  # bounded: items stream, they are not all held
                 in_flight = land_done(in_flight)
         while in_flight:
