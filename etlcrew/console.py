@@ -70,16 +70,18 @@ def err_console() -> Console:
     return _console("err")
 
 
-def _say(message: str, style: str = "", one_line: bool = False) -> None:
+def _say(message: str, style: str = "", one_line: bool = False, soft_wrap: bool = False) -> None:
     """One message on stderr as plain ``Text``: no markup is parsed, and the style stays on this text alone (a live
-    panel redrawn below it by the same ``print`` keeps its own look). ``one_line`` cuts instead of wrapping."""
+    panel redrawn below it by the same ``print`` keeps its own look). ``one_line`` cuts instead of wrapping;
+    ``soft_wrap`` leaves wrapping to the terminal, so a command in the text copies whole (never above a live panel:
+    rich could not count the lines)."""
     from rich.text import Text
 
     text = Text(redact(message), style=style)
     if one_line:
         _console("err").print(text, no_wrap=True, overflow="ellipsis")
     else:
-        _console("err").print(text)
+        _console("err").print(text, soft_wrap=soft_wrap)
 
 
 def info(message: str) -> None:
@@ -102,9 +104,9 @@ def warn(message: str) -> None:
 
 def error(message: str, hint: str | None = None) -> None:
     """A user-facing error (stderr), always shown."""
-    _say(f"error: {message}", "bold red")
+    _say(f"error: {message}", "bold red", soft_wrap=True)
     if hint:
-        _say(f"  hint: {hint}")
+        _say(f"  hint: {hint}", soft_wrap=True)
 
 
 def out(text: str = "") -> None:

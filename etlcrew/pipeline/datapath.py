@@ -23,6 +23,7 @@ from etlcrew.pipeline.executors import LocalExecutor
 from etlcrew.pipeline.items import Item
 from etlcrew.pipeline.journal import BatchOutcome, RunJournal, StoredBatch
 from etlcrew.pipeline.records import QuarantineRow
+from etlcrew.pipeline.run_result import resume_hint
 
 if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
@@ -250,18 +251,14 @@ def run_datapath(settings: Settings, project: ProjectSpec, options: RunOptions, 
     if fatal:
         raise fatal[0]
     if load_errors:
-        raise EtlcrewError(f"a target failed: {load_errors[0]}", hint=_resume_hint(result.run_id))
+        raise EtlcrewError(f"a target failed: {load_errors[0]}", hint=resume_hint(result.run_id))
     if control.stop_reason == "interrupted":
-        raise RunInterrupted("interrupted: finished work is committed", hint=_resume_hint(result.run_id))
+        raise RunInterrupted("interrupted: finished work is committed", hint=resume_hint(result.run_id))
     if budget_stop:
         result.status = "stopped-by-budget"
         result.error = budget_stop
         return
     _finish(settings, options, spec, ledger, outcomes, result, runner.phase_of)
-
-
-def _resume_hint(run_id: str) -> str:
-    return f"continue with: python main.py resume {run_id}"
 
 
 def _count(outcomes: list[BatchOutcome], result: RunResult) -> None:
