@@ -16,6 +16,7 @@ from etlcrew.agents.builder import build_agent, build_manager
 from etlcrew.tasks.builder import build_task
 from pydantic import BaseModel
 
+from etlcrew.crewai_env import without_replay_log
 from etlcrew.specs.project import ProjectSpec
 
 LlmFor = Callable[[str | None], Any]  # agent name (None: the manager) -> LLM
@@ -67,7 +68,7 @@ def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, obj
             manager = build_manager(llm=llm_for(None), max_iter=spec.max_manager_iterations,
                                     crew_description=spec.description)
         options["manager_agent"] = manager
-    return Crew(
+    return without_replay_log(Crew(
         name=crew_name,
         agents=list(agents.values()),
         tasks=[task for name, task in tasks.items()
@@ -79,4 +80,4 @@ def build_crew(project: ProjectSpec, crew_name: str, *, inputs: Mapping[str, obj
         max_rpm=spec.max_rpm,
         task_callback=task_callback,
         **options,
-    )
+    ))

@@ -11,9 +11,12 @@ password in a URL never reaches the terminal or a log that captured it. Live dis
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import sys
+import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +31,10 @@ if TYPE_CHECKING:  # rich costs ~60 ms to import; only pay when printing
 _state: dict[str, Any] = {"quiet": False, "json": False, "err": None, "out": None}
 
 
-def configure(*, quiet: bool = False, json_mode: bool = False) -> None:
-    """Set the output mode for this process (``--quiet``, ``--json``)."""
-    _state.update(quiet=quiet, json=json_mode, err=None, out=None)
+def configure(*, quiet: bool = False, json_mode: bool = False, err: Console | None = None) -> None:
+    """Set the output mode for this process (``--quiet``, ``--json``); tests may hand in ``err``, a captured
+    terminal, to see exactly what a user's terminal would get."""
+    _state.update(quiet=quiet, json=json_mode, err=err, out=None)
 
 
 def _console(stream: str) -> Console:
@@ -56,10 +60,9 @@ def is_quiet() -> bool:
 
 
 def stderr_is_terminal() -> bool:
-    """Whether live displays may draw (a TTY that is not a dumb terminal)."""
-    import os
-
-    return sys.stderr.isatty() and os.environ.get("TERM", "") != "dumb"
+    """Whether live displays may draw: our stderr console is a terminal, not a dumb one (asked of the console, as
+    ``foreign_output`` swaps ``sys.stderr`` while a run works)."""
+    return _console("err").is_terminal and os.environ.get("TERM", "") != "dumb"
 
 
 def err_console() -> Console:
@@ -67,24 +70,43 @@ def err_console() -> Console:
     return _console("err")
 
 
+def _say(message: str, style: str = "", one_line: bool = False, soft_wrap: bool = False) -> None:
+    """One message on stderr as plain ``Text``: no markup is parsed, and the style stays on this text alone (a live
+    panel redrawn below it by the same ``print`` keeps its own look). ``one_line`` cuts instead of wrapping;
+    ``soft_wrap`` leaves wrapping to the terminal, so a command in the text copies whole (never above a live panel:
+    rich could not count the lines)."""
+    from rich.text import Text
+
+    text = Text(redact(message), style=style)
+    if one_line:
+        _console("err").print(text, no_wrap=True, overflow="ellipsis")
+    else:
+        _console("err").print(text, soft_wrap=soft_wrap)
+
+
 def info(message: str) -> None:
     """A progress or status line for the human (stderr); silent with ``--quiet`` or ``--json``."""
     if not (_state["quiet"] or _state["json"]):
-        _console("err").print(redact(message), markup=False)
+        _say(message)
+
+
+def step(message: str) -> None:
+    """An agent step (``--verbose``): like ``info``, but always one line, cut to the terminal's width."""
+    if not (_state["quiet"] or _state["json"]):
+        _say(message, one_line=True)
 
 
 def warn(message: str) -> None:
     """A warning (stderr); shown even with ``--quiet``, but not in ``--json`` mode."""
     if not _state["json"]:
-        _console("err").print(f"warning: {redact(message)}", markup=False, style="yellow")
+        _say(f"warning: {message}", "yellow")
 
 
 def error(message: str, hint: str | None = None) -> None:
     """A user-facing error (stderr), always shown."""
-    console = _console("err")
-    console.print(f"error: {redact(message)}", markup=False, style="bold red")
+    _say(f"error: {message}", "bold red", soft_wrap=True)
     if hint:
-        console.print(f"  hint: {redact(hint)}", markup=False)
+        _say(f"  hint: {hint}", soft_wrap=True)
 
 
 def out(text: str = "") -> None:
@@ -128,7 +150,7 @@ def _box() -> Any:
 @contextmanager
 def progress(description: str, total: float | None) -> Iterator[Any]:
     """A progress bar on stderr yielding ``advance(n)``; a no-op when quiet, in JSON mode or not a terminal."""
-    if _state["quiet"] or _state["json"] or not sys.stderr.isatty():
+    if _state["quiet"] or _state["json"] or not stderr_is_terminal():
         info(description)
         yield lambda n: None
         return
@@ -141,3 +163,58 @@ def progress(description: str, total: float | None) -> Iterator[Any]:
     ) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+class _ForeignStream(io.TextIOBase):
+    """Stands in for stdout and stderr while a library runs: each whole line goes to ``_foreign_line``.
+
+    Not a rich ``FileProxy`` on purpose: rich consoles unwrap those and write past a live panel, leaving a stale
+    copy of it in the scrollback. Lines are gathered per thread, so concurrent batches do not splice them.
+    """
+
+    encoding = "utf-8"
+
+    def __init__(self) -> None:
+        self._pending = threading.local()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        *lines, rest = (getattr(self._pending, "text", "") + text).split("\n")
+        self._pending.text = rest
+        if lines:
+            _foreign_lines(lines)
+        return len(text)
+
+    def finish(self) -> None:
+        rest, self._pending.text = getattr(self._pending, "text", ""), ""
+        if rest:
+            _foreign_lines([rest])
+
+
+def _foreign_lines(lines: list[str]) -> None:
+    """Lines CrewAI (or a user's tool) printed at once: redacted, through our console in one piece (above a live
+    panel); colour codes become styles, dropped when piped; nothing at all with ``--quiet`` or ``--json``."""
+    if _state["quiet"] or _state["json"]:
+        return
+    from rich.text import Text
+
+    text = Text("\n").join(Text.from_ansi(redact(line)) for line in lines)
+    _console("err").print(text, no_wrap=True, overflow="crop")
+
+
+@contextmanager
+def foreign_output() -> Iterator[None]:
+    """While CrewAI runs: its prints (stdout) and stray writes to stderr come through here, so stdout keeps only
+    our own output and a live panel is never drawn over."""
+    _console("err"), _console("out")  # bound to the real streams before they are swapped
+    stream = _ForeignStream()
+    try:
+        with contextlib.redirect_stdout(stream), contextlib.redirect_stderr(stream):
+            yield
+    finally:
+        stream.finish()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 QUIET_CREWAI = {
     "CREWAI_DISABLE_TELEMETRY": "true",
@@ -23,6 +24,7 @@ QUIET_CREWAI = {
     "CREWAI_DISABLE_TRACKING": "true",
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",
 }
+REPLAY_LOG = "latest_kickoff_task_outputs.db"  # CrewAI's file name, under its storage folder
 
 
 def prepare_crewai_environment(state_dir: Path) -> None:
@@ -32,9 +34,35 @@ def prepare_crewai_environment(state_dir: Path) -> None:
     storage = state_dir / "crewai"
     storage.mkdir(parents=True, exist_ok=True)
     os.environ["CREWAI_STORAGE_DIR"] = str(storage)
+    # CrewAI keeps the last kickoff's task outputs and inputs (prompts, source text) here for ``crewai replay``;
+    # our crews never write it (``without_replay_log``): an older one goes, with whatever it held
+    (storage / REPLAY_LOG).unlink(missing_ok=True)
     # our task callback (it commits each phase to the ledger) is a closure; CrewAI warns that its own
     # checkpointing cannot serialise it, but the ledger, not CrewAI's checkpoints, is how runs resume
     warnings.filterwarnings("ignore", message="function callbacks cannot be serialized", category=UserWarning)
+
+
+class _NoReplayLog:
+    """Stands in for CrewAI's ``TaskOutputStorageHandler``: keeps nothing. The ledger, not CrewAI's replay log,
+    is how a run resumes, and the log would hold every prompt's source text unredacted."""
+
+    def update(self, task_index: int, log: dict[str, Any]) -> None:
+        pass
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+    def load(self) -> None:
+        return None
+
+
+def without_replay_log(crew: Any) -> Any:
+    """``crew``, made to keep no copy of its tasks' inputs and outputs on disk (CrewAI has no setting for it)."""
+    crew._task_output_handler = _NoReplayLog()
+    return crew
 
 
 _named_locks: dict[str, threading.Lock] = {}
@@ -60,9 +88,14 @@ def import_crewai(state_dir: Path) -> ModuleType:
     """Prepare the environment, then import and return ``crewai`` (6-7 s the first time)."""
     prepare_crewai_environment(state_dir)
     import crewai
+    from crewai.events import event_context
     from crewai_core.lock_store import set_lock_backend
 
     set_lock_backend(_thread_lock)
+    # CrewAI's event-scope bookkeeping warns "Event pairing mismatch" when concurrent batches interleave their
+    # events; nothing a user can act on, and our own events carry the batch number
+    event_context._default_config.mismatch_behavior = event_context.MismatchBehavior.SILENT
+    event_context._default_config.empty_pop_behavior = event_context.MismatchBehavior.SILENT
     return crewai
 
 

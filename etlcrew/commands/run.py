@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from typing import TYPE_CHECKING
 
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, RunInterrupted, UsageError
+from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EtlcrewError, RunInterrupted, UsageError
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
@@ -72,15 +70,24 @@ def _execute_locked(settings: Settings, project: ProjectSpec, tools: dict[str, T
 
     try:
         # CrewAI prints some warnings and its verbose output on stdout: keep stdout for our own output only
-        with contextlib.redirect_stdout(sys.stderr):
+        with console.foreign_output():
             result = run_crew(settings, project, tools, options, resume_of=resume_of, run_id=run_id)
     except BaseException as exc:
         partial = getattr(exc, "run_result", None)
-        if json_mode and partial is not None:
+        if partial is None:  # stopped before the run was recorded: there is nothing to resume
+            raise
+        if json_mode:
             console.emit_json(partial.as_dict())
+        from etlcrew.pipeline.run_result import with_resume_hint
+
         if isinstance(exc, KeyboardInterrupt):
-            run_id = partial.run_id if partial else "RUN_ID"
-            raise RunInterrupted("interrupted", hint=f"continue with: python main.py resume {run_id}") from None
+            raise RunInterrupted("interrupted", hint=with_resume_hint(None, partial.run_id)) from None
+        if isinstance(exc, EtlcrewError):
+            exc.hint = with_resume_hint(exc.hint, partial.run_id)
+        elif isinstance(exc, Exception):  # unexpected: the CLI prints it; the run id must not be lost
+            raise EtlcrewError(f"unexpected {type(exc).__name__}: {exc}",
+                               hint=with_resume_hint("run again with --debug for the traceback",
+                                                     partial.run_id)) from exc
         raise
     summary = result.as_dict()
     if json_mode:
@@ -96,19 +103,13 @@ def _execute_locked(settings: Settings, project: ProjectSpec, tools: dict[str, T
 
 def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     """The human summary: status, counts, model usage, outputs."""
-    items, llm = summary["items"], summary["llm"]
+    from etlcrew.pipeline.run_result import resume_command, summary_lines
+
     console.out(f"run {summary['run_id']}  crew {summary['crew']}  status {summary['status']}  "
                 f"({summary['duration_s']:.1f} s)")
-    pending = f", {items['pending']} pending" if items.get("pending") else ""
-    review = f", {items['review']} held for review" if items.get("review") else ""
-    console.out(f"  items: {items['extracted']} extracted, {items['loaded']} loaded{review}, "
-                f"{items['quarantined']} quarantined, {items['skipped']} skipped{pending}")
-    console.out(f"  model: {', '.join(summary['models']) or '-'}: {llm['calls']} calls, "
-                f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens, "
-                f"${llm['cost_usd']:.4f}")
-    if llm.get("failed_calls"):
-        console.out(f"  failed model calls (retried or quarantined): {llm['failed_calls']}")
+    for line in summary_lines(summary):
+        console.out(line)
     for path in summary["outputs"]:
         console.out(f"  output: {path}")
     if summary["status"] in ("interrupted", "failed", "stopped-by-budget"):
-        console.out(f"  resume: python main.py resume {summary['run_id']}")
+        console.out(f"  resume: {resume_command(summary['run_id'])}")

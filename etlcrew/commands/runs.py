@@ -1,6 +1,7 @@
 """``runs``: the most recent runs from the ledger, newest first, as a table or a JSON array.
 
-Reads the ledger only: imports neither CrewAI nor the pipeline, and creates no state when nothing ran yet.
+Reads the ledger only: imports neither CrewAI nor the data path (only its summary shape, ``pipeline.run_result``),
+and creates no state when nothing ran yet.
 ``--json`` prints an array (``[]`` when there is no run), one object per run::
 
     {
@@ -25,6 +26,7 @@ from typing import Any
 from etlcrew import console
 from etlcrew.commands.ledger_access import open_existing, process_alive
 from etlcrew.errors import EXIT_OK
+from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, show_command
 from etlcrew.settings import Settings
 
 RESUMABLE = ("failed", "interrupted", "stopped-by-budget")
@@ -37,16 +39,12 @@ def crashed(row: dict[str, Any]) -> bool:
 
 def run_record(row: dict[str, Any]) -> dict[str, Any]:
     """One ledger ``runs`` row as the documented JSON object."""
-    items = {k: int(row.get(k) or 0) for k in ("extracted", "loaded", "quarantined", "skipped", "review")}
-    items["pending"] = max(0, items["extracted"] - items["loaded"] - items["review"] - items["quarantined"]
-                           - items["skipped"])
     return {
         "run_id": row["run_id"], "crew": row["crew"], "status": row["status"],
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],
         "process": row["process"], "models": json.loads(row["models_json"] or "[]"), "resumed": row["resumed"],
-        "items": items,
-        "llm": {"calls": row["calls"], "failed_calls": row["failed_calls"], "prompt_tokens": row["prompt_tokens"],
-                "completion_tokens": row["completion_tokens"], "cost_usd": row["cost_usd"]},
+        "items": ItemCounts.of(row).as_dict(),
+        "llm": llm_usage(row),
         "error": row["error"],
         "resumable": row["status"] in RESUMABLE or crashed(row),
     }
@@ -101,6 +99,5 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
                          "pending", "calls", "tokens", "cost"], table, whole=(0,))
     resumable = [r["run_id"] for r in records if r["resumable"]]
     if resumable:
-        console.info(f"resume a run with: python main.py resume {resumable[0]}; "
-                     f"details: python main.py show {resumable[0]}")
+        console.info(f"resume a run with: {resume_command(resumable[0])}; details: {show_command(resumable[0])}")
     return EXIT_OK

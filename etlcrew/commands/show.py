@@ -40,6 +40,7 @@ from etlcrew.commands.ledger_access import find_run
 from etlcrew.commands.runs import duration, run_record, when
 from etlcrew.errors import EXIT_OK, ConfigError
 from etlcrew.model_runtime.usage import load_prices
+from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, summary_lines
 from etlcrew.settings import Settings
 
 PHASE_ORDER = ("extract", "transform", "load")
@@ -123,12 +124,10 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details = {k: v for k, v in record.items() if k != "resumable"}
     details["inputs"] = json.loads(row["inputs_json"] or "{}")
     if row["status"] == "running":  # not finished: the row's counts are not written yet, count what landed
-        details["items"] |= {"loaded": sum(len(o.records) for o in outcomes),
-                             "quarantined": sum(len(o.quarantined) for o in outcomes),
-                             "review": sum(len(o.review) for o in outcomes)}
-        totals = _metrics(breakdown) if breakdown else {k: 0 for k in (*_COUNTS, "cost_usd")}
-        details["llm"] = {k: totals[k] for k in ("calls", "failed_calls", "prompt_tokens", "completion_tokens",
-                                                 "cost_usd")}
+        details["items"] = ItemCounts.of(details["items"] | {
+            "loaded": sum(len(o.records) for o in outcomes), "quarantined": sum(len(o.quarantined) for o in outcomes),
+            "review": sum(len(o.review) for o in outcomes)}).as_dict()
+        details["llm"] = llm_usage(_metrics(breakdown) if breakdown else {})
     details["phases"] = phase_breakdown(breakdown, errors, task_phases(settings), phases_done)
     details["batches"] = batches
     details["quarantined"] = sorted(({"item_id": q.item_id, "source": q.source, "reason": q.reason}
@@ -137,7 +136,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
                                key=lambda r: r["item_id"])
     details["webhook_deliveries"] = deliveries
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
-    details["resume"] = f"python main.py resume {run_id}" if record["resumable"] else None
+    details["resume"] = resume_command(run_id) if record["resumable"] else None
     return details
 
 
@@ -147,20 +146,14 @@ def _ms(value: float | None) -> str:
 
 def print_details(details: dict[str, Any], row_status: str) -> None:
     """The human view: the run, a table per phase and agent, errors, quarantined items, outputs."""
-    items, llm = details["items"], details["llm"]
     console.out(f"run {details['run_id']}  crew {details['crew']}  status {row_status}")
     console.out(f"  started {when(details['started_at'])} UTC, finished {when(details['finished_at'])} UTC "
                 f"({duration(details['duration_s'])}), process {details['process'] or '-'}"
                 + (f", resumed {details['resumed']}x" if details["resumed"] else ""))
     if details["inputs"]:
         console.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items())))
-    console.out(f"  models: {', '.join(details['models']) or '-'}")
-    review = f", {items['review']} held for review" if items.get("review") else ""
-    console.out(f"  items: {items['extracted']} extracted, {items['loaded']} loaded{review}, {items['quarantined']} "
-                f"quarantined, {items['skipped']} skipped" + (f", {items['pending']} pending" if items['pending']
-                                                              else ""))
-    console.out(f"  model calls: {llm['calls']} ({llm['failed_calls']} failed), {llm['prompt_tokens']} prompt + "
-                f"{llm['completion_tokens']} completion tokens, ${llm['cost_usd']:.4f}")
+    for line in summary_lines(details):
+        console.out(line)
     batches = ", ".join(f"{n} {state}" for state, n in sorted(details["batches"].items())) or "none"
     console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
     for path in details["outputs"]:

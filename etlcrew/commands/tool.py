@@ -6,9 +6,7 @@ before CrewAI is imported; a tool refusing to leave the crew's scope exits 1 wit
 
 from __future__ import annotations
 
-import contextlib
 import json
-import sys
 from typing import Any
 
 from etlcrew import console
@@ -86,7 +84,7 @@ def run_tool(settings: Settings, name: str, args_text: str, crew: str | None, js
     tool = load_tool(info)
     kwargs = check_arguments(tool, info, args)
     try:
-        with use_scope(scope), contextlib.redirect_stdout(sys.stderr):  # keep stdout for the output alone
+        with use_scope(scope), console.foreign_output():  # keep stdout for the output alone
             output = tool.run(**kwargs)
     except ToolScopeError as exc:
         raise EtlcrewError(f"tool '{name}' refused: {exc}", hint if "declare" in str(exc) else None) from None

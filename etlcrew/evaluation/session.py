@@ -8,12 +8,12 @@ run's ledger wherever it went: the table, review, or quarantine (no record).
 
 from __future__ import annotations
 
-import contextlib
-import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from etlcrew import console
 
 if TYPE_CHECKING:
     from etlcrew.pipeline.run_result import RunResult
@@ -48,7 +48,7 @@ def run_labelled(settings: Settings, project: ProjectSpec, tools: dict[str, Tool
     options = RunOptions(crew=crew, inputs=inputs, model=model, full_refresh=True, only_items=item_ids)
     with tempfile.TemporaryDirectory(prefix="etlcrew-eval-") as tmp:
         isolated = replace(settings, state_dir=Path(tmp) / "state", output_dir=Path(tmp) / "output")
-        with contextlib.redirect_stdout(sys.stderr):  # CrewAI prints on stdout; ours is for the results
+        with console.foreign_output():  # CrewAI prints on stdout; ours is for the results
             result = run_crew(isolated, isolated_project, tools, options)
         ledger = open_ledger(isolated.state_dir)
         try:

@@ -84,9 +84,8 @@ class FailureBreaker:
     """Failed attempts in a row, across every wrapper of one run (thread-safe). It stays tripped once tripped,
     so a caller that swallows ``ModelUnavailable`` cannot start more calls."""
 
-    def __init__(self, max_consecutive: int = 10, *, run_id: str | None = None) -> None:
+    def __init__(self, max_consecutive: int = 10) -> None:
         self.max_consecutive = max_consecutive
-        self.run_id = run_id
         self._count = 0
         self._tripped: tuple[str, str] | None = None  # message and hint, raised afresh by every check()
         self._lock = threading.Lock()
@@ -109,13 +108,13 @@ class FailureBreaker:
         with self._lock:
             self._count += 1
             if self._tripped is None and self._count >= self.max_consecutive:
-                resume = f"finished items are kept, continue with `python main.py resume {self.run_id or 'RUN_ID'}`"
+                # the run command adds how to resume, with the run's id (``run_result.with_resume_hint``)
                 cause = ("the model keeps answering with invalid output: try a larger model" if
                          isinstance(error, InvalidOutput) else
                          "check that the model endpoint answers (--base-url, the provider's status, the API key)")
                 self._tripped = (
                     f"{self._count} model calls failed in a row (last: {type(error).__name__}: {short_error(error)})",
-                    f"{cause}; {resume}",
+                    cause,
                 )
         self.check()
 

@@ -1,86 +1,20 @@
 """What the user sees while a run works: a live panel on a terminal, plain log lines otherwise.
 
 Both are sinks of the run's ``EventHub``. On a terminal (stderr is a TTY) a rich ``Live`` panel shows the crew,
-the phase and agent at work, batches and items done, model calls, tokens, elapsed time, ETA and quarantined
-items. Piped or in CI, the same facts come as plain lines (no colours, control codes or emoji). ``--quiet`` and
-``--json`` show neither; ``--verbose`` adds agent steps (tasks, tool calls with their arguments, truncated).
-The total is known once the sources are read to the end; the ETA appears then.
+the phase and agent of each running batch, items done and through each phase, batches done/running/queued, model
+calls, tokens, elapsed time, ETA, review and quarantined items (``observe.progress`` keeps the facts). Piped or
+in CI, the same facts come as plain lines (no colours, control codes or emoji). ``--quiet`` and ``--json`` show
+neither; ``--verbose`` adds agent steps (tasks, tool calls with their arguments), one line each.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from etlcrew import console
 from etlcrew.observe.events import RunEvent
-
-
-@dataclass
-class RunProgress:
-    """The facts both displays show, updated from events."""
-
-    crew: str = ""
-    started: float = field(default_factory=time.monotonic)
-    total_items: int | None = None
-    batches_started: int = 0
-    batches_done: int = 0
-    items_done: int = 0
-    loaded: int = 0
-    quarantined: int = 0
-    review: int = 0
-    skipped: int = 0
-    calls: int = 0
-    failed_calls: int = 0
-    tokens: int = 0
-    phase: str | None = None
-    agent: str | None = None
-
-    def update(self, event: RunEvent) -> None:
-        detail = event.detail or {}
-        kind = event.type
-        if kind == "run_started":
-            self.crew = detail.get("crew", "")
-        elif kind == "items_total":
-            self.total_items = detail["total"]
-            self.skipped = detail.get("skipped", self.skipped)
-        elif kind == "batch_started":
-            self.batches_started += 1
-        elif kind == "batch_done":
-            self.batches_done += 1
-        elif kind == "landed":
-            self.loaded, self.quarantined = detail["loaded"], detail["quarantined"]
-            self.review = detail.get("review", self.review)
-            self.skipped = detail.get("skipped", self.skipped)
-        elif kind == "llm_call":
-            self.calls += 1
-            self.tokens += (event.prompt_tokens or 0) + (event.completion_tokens or 0)
-        elif kind == "llm_call_failed":
-            self.failed_calls += 1
-        elif kind in ("task_started", "agent_started"):
-            self.phase = event.phase or self.phase
-            self.agent = event.agent or self.agent
-        self.items_done = self.loaded + self.review + self.quarantined + self.skipped
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def eta(self) -> float | None:
-        """Seconds left at the pace so far; None until the total is known and some items are done."""
-        if not self.total_items or not self.items_done or self.items_done >= self.total_items:
-            return None
-        return self.elapsed() / self.items_done * (self.total_items - self.items_done)
-
-    def line(self) -> str:
-        total = f"/{self.total_items}" if self.total_items is not None else ""
-        eta = self.eta()
-        parts = [f"items {self.items_done}{total}", f"batches {self.batches_done}/{self.batches_started}",
-                 f"calls {self.calls}", f"tokens {self.tokens:,}", f"review {self.review}",
-                 f"quarantined {self.quarantined}",
-                 f"{self.elapsed():.0f}s" + (f", ETA {eta:.0f}s" if eta is not None else "")]
-        return "  ".join(parts)
+from etlcrew.observe.progress import RunProgress
 
 
 class PlainLog:
@@ -94,14 +28,23 @@ class PlainLog:
         self.progress.update(event)
         text = describe(event, self.progress, self.verbose)
         if text:
-            console.info(text)
+            if event.type in STEPS:
+                console.step(text)
+            else:
+                console.info(text)
 
     def close(self) -> None:
         pass
 
 
 class LiveDisplay:
-    """A rich ``Live`` panel on stderr; agent steps (verbose) scroll above it."""
+    """A rich ``Live`` panel on stderr that owns the terminal while it runs.
+
+    Everything else printed meanwhile (our warnings, agent steps, CrewAI's output through
+    ``console.foreign_output``) goes through the same console, so rich draws it above the panel and redraws the
+    panel below: no stale copy is left in the scrollback. The panel is built from ``Text``, never markup, so it
+    looks the same whatever options the line printed above it used.
+    """
 
     def __init__(self, verbose: bool = False) -> None:
         from rich.live import Live
@@ -109,24 +52,30 @@ class LiveDisplay:
         self.progress = RunProgress()
         self.verbose = verbose
         self._lock = threading.Lock()
-        self._live = Live(self._render(), console=console.err_console(), refresh_per_second=4, transient=True)
-        self._live.start()
+        # stdout and stderr are already ours (console.foreign_output): rich's own redirect would bypass redaction
+        self._live = Live(self._render(), console=console.err_console(), refresh_per_second=4, transient=True,
+                          redirect_stdout=False, redirect_stderr=False)
+        self._live.start(refresh=True)
 
     def _render(self) -> Any:
         from rich.table import Table
+        from rich.text import Text
 
         p = self.progress
-        grid = Table.grid(padding=(0, 2))
-        grid.add_row("[bold]crew[/]", p.crew or "-", "[bold]at work[/]",
-                     f"{p.phase or '-'} ({p.agent or '-'})")
         total = f" / {p.total_items}" if p.total_items is not None else ""
-        grid.add_row("[bold]items[/]", f"{p.items_done}{total} done", "[bold]batches[/]",
-                     f"{p.batches_done} done, {p.batches_started - p.batches_done} running")
-        grid.add_row("[bold]model[/]", f"{p.calls} calls, {p.tokens:,} tokens", "[bold]review / quarantined[/]",
-                     f"{p.review} / {p.quarantined}")
+        phases = ", ".join(f"{phase} {n}" for phase, n in p.items_per_phase()) or "-"
         eta = p.eta()
-        grid.add_row("[bold]elapsed[/]", f"{p.elapsed():.0f} s", "[bold]ETA[/]",
-                     f"{eta:.0f} s" if eta is not None else "-")
+        rows = [("crew", p.crew or "-", "at work", p.at_work()),
+                ("items", f"{p.items_done}{total} done", "through", phases),
+                ("batches", f"{p.finished} done, {p.running} running, {p.queued} queued", "model",
+                 f"{p.calls} calls, {p.tokens:,} tokens"),
+                ("elapsed", f"{p.elapsed():.0f} s", "ETA", f"{eta:.0f} s" if eta is not None else "-"),
+                ("review", str(p.review), "quarantined", str(p.quarantined))]
+        grid = Table.grid(padding=(0, 2))
+        for column in range(4):
+            grid.add_column(no_wrap=True, overflow="ellipsis", max_width=None if column % 2 else 12)
+        for label, value, label2, value2 in rows:
+            grid.add_row(Text(label, style="bold"), Text(value), Text(label2, style="bold"), Text(value2))
         return grid
 
     def __call__(self, event: RunEvent) -> None:
@@ -135,14 +84,15 @@ class LiveDisplay:
             if self.verbose:
                 text = describe(event, self.progress, True, steps_only=True)
                 if text:
-                    from etlcrew.redact import redact
-
-                    self._live.console.print(redact(text), markup=False, highlight=False)
-            self._live.update(self._render())
+                    console.step(text)
+            self._live.update(self._render(), refresh=True)  # what prints above it redraws it as it is now
 
     def close(self) -> None:
         with self._lock:
             self._live.stop()
+
+
+STEPS = ("agent_started", "tool_started", "tool_error", "task_completed")  # --verbose lines: one line each
 
 
 def describe(event: RunEvent, progress: RunProgress, verbose: bool, steps_only: bool = False) -> str | None:
@@ -152,6 +102,9 @@ def describe(event: RunEvent, progress: RunProgress, verbose: bool, steps_only: 
         if event.type == "batch_started":
             resumed = " (resumed)" if detail.get("resumed") else ""
             return f"batch {event.batch}: {detail.get('items')} items{resumed}"
+        if event.type == "batch_done" and not detail.get("reused"):
+            return (f"batch {event.batch} done: {detail.get('records', 0)} records, "
+                    f"{detail.get('quarantined', 0)} quarantined  ({progress.line()})")
         if event.type == "landed":
             return (f"  loaded {progress.loaded} records, {progress.review} held for review, {progress.quarantined} "
                     f"quarantined  ({progress.line()})")

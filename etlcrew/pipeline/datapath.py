@@ -26,6 +26,7 @@ from etlcrew.pipeline.executors import LocalExecutor
 from etlcrew.pipeline.items import Item
 from etlcrew.pipeline.journal import BatchOutcome, RunJournal, StoredBatch
 from etlcrew.pipeline.records import QuarantineRow
+from etlcrew.pipeline.run_result import resume_hint
 
 if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
@@ -41,11 +42,6 @@ if TYPE_CHECKING:
 
 Work = tuple[Batch, StoredBatch | None]
 LAND_AT_RECORDS = 1000  # finished records that are landed at once, whatever land_interval_s says
-
-
-def resume_hint(run_id: str) -> str:
-    """What to type to continue a run that stopped."""
-    return f"continue with: python main.py resume {run_id}"
 
 
 def _reusable(stored: dict[int, StoredBatch], items: list[Item]) -> tuple[list[Work], list[Item]]:
@@ -86,6 +82,7 @@ class DataPath:
                               "review": sum(len(o.review) for o in landed)}
         self.landed_here = {i for b in self.stored.values() if b.state == "landed" for i, _ in b.members}
         self.unreadable: list[tuple[QuarantineRow, str]] = []  # items their source could not give
+        self.without_batch = 0  # items counted but never in a batch (landed before a resume, unreadable)
         self.hashes: dict[str, str] = {}  # item_id -> content hash, until the item's outcome is in the ledger
         self.fatal: list[BaseException] = []
         self.land_errors: list[str] = []
@@ -110,6 +107,7 @@ class DataPath:
                     continue
                 counts.extracted += 1
                 if item.item_id in self.landed_here:
+                    self.without_batch += 1
                     continue  # landed by this run before it was resumed
                 if not options.full_refresh and not item.quarantined and self.ledger.unchanged_since_loaded(
                         options.crew, item.item_id, item.content_hash, self.config_hash):
@@ -119,9 +117,11 @@ class DataPath:
                 if item.quarantined:
                     row = QuarantineRow(item.item_id, item.source, item.quarantine_reason or "bad input", item.raw)
                     self.unreadable.append((row, item.content_hash))
+                    self.without_batch += 1
                 else:
                     yield item
-        self.journal.emit("items_total", detail={"total": counts.extracted, "skipped": counts.skipped})
+        self.journal.emit("items_total", detail={"total": counts.extracted, "skipped": counts.skipped,
+                                                 "without_batch": self.without_batch})
 
     def plan_batches(self) -> Iterator[Work]:
         """Batches of ``batch_size`` items as they stream in; a resumed run first retries its unfinished batches."""
@@ -158,6 +158,8 @@ class DataPath:
                 self.journal.emit("batch_started", batch=batch.number,
                                   detail={"items": len(batch.items), "resumed": earlier is not None})
                 in_flight.add(self.executor.submit(batch, earlier))
+                if self.executor.name == "ray" and (earlier is None or earlier.outcome is None):
+                    self.journal.emit("batch_running", batch=batch.number)  # the cluster schedules it: running
                 if len(in_flight) >= concurrency * 2:  # bounded: items stream, they are not all held
                     in_flight = self._wait_and_land(in_flight)
             while in_flight:
@@ -179,12 +181,16 @@ class DataPath:
 
     def _process(self, batch: Batch, earlier: StoredBatch | None) -> BatchOutcome:
         if earlier is not None and earlier.outcome is not None:
+            self.journal.reused(earlier.outcome)
             return earlier.outcome  # finished before the crash: only landing is left
+        self.journal.emit("batch_running", batch=batch.number)
         return self.runner.run(batch, earlier.phases if earlier else None)
 
     def _absorb(self, remote: RemoteResult) -> BatchOutcome:
         """A Ray worker's batch, committed here: its calls, then its phases, then its outcome."""
-        if not remote.reused:
+        if remote.reused:
+            self.journal.reused(remote.outcome)
+        else:
             for call in remote.calls:
                 if self.record_call is not None:
                     self.record_call(call)
@@ -265,7 +271,8 @@ class DataPath:
         for key, rows in (("loaded", records), ("quarantined", quarantined), ("review", review)):
             self.landed_now[key] += len(rows)
         totals = {key: self.landed_now[key] + self.landed_before[key] for key in self.landed_now}
-        self.journal.emit("landed", detail=totals | {"skipped": self.result.items.skipped})
+        self.journal.emit("landed", detail=totals | {"skipped": self.result.items.skipped,
+                                                     "batches": [o.batch_no for o in outcomes]})
 
     # -- finish -------------------------------------------------------------------------------------------------
 

@@ -10,9 +10,12 @@ and of the targets, so a worker that dies mid-batch has written nothing: Ray run
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,24 +55,26 @@ class RayExecutor:
 
     def __init__(self, job: dict[str, Any], absorb: Callable[[RemoteResult], BatchOutcome],
                  address: str | None = None) -> None:
+        target = address or os.environ.get("RAY_ADDRESS") or None
+        options = quiet_ray(local=target is None)  # before Ray is imported: it reads its settings then
         import ray
 
         from etlcrew.pipeline.ray_worker import run_batch
 
+        logging.getLogger("ray").setLevel(logging.ERROR)
         self._started = not ray.is_initialized()
+        self._session: str | None = None  # the local cluster's session folder, removed by ``close``
         if self._started:
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray reports usage to its servers otherwise
-            target = address or os.environ.get("RAY_ADDRESS") or None
             if target:
                 reachable(target)
             try:
-                ray.init(address=target, include_dashboard=False, log_to_driver=False, configure_logging=False,
-                         runtime_env={"env_vars": worker_environment()})
+                context = ray.init(address=target, runtime_env={"env_vars": worker_environment()}, **options)
             except Exception as exc:  # ConnectionError, a bad address, a version mismatch...
                 from etlcrew.errors import EtlcrewError
 
                 raise EtlcrewError(f"cannot start or reach the Ray cluster {target or '(local)'}: {exc}",
                                    hint="check --ray-address / RAY_ADDRESS, or drop them for a local cluster") from exc
+            self._session = context.address_info.get("session_dir") if target is None else None
         self._ray = ray
         self._remote = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(run_batch)
         self._job = ray.put(job)
@@ -95,6 +100,39 @@ class RayExecutor:
     def close(self) -> None:
         if self._started:
             self._ray.shutdown()
+        if self._session:
+            remove_session(Path(self._session))
+
+
+def quiet_ray(local: bool) -> dict[str, Any]:
+    """``ray.init`` options, and the environment (set before Ray is imported), that keep Ray quiet and local.
+
+    Ray logs notices on stderr (its token-auth default), reports usage, and, to find this node's address, probes
+    a public DNS server (``8.8.8.8``). A local cluster we start binds to 127.0.0.1 (no probe, nothing reachable
+    from the network) with a token of its own held in the environment (not written to ``~/.ray``); an
+    ``RAY_AUTH_*`` setting of the user's wins. A cluster we join keeps its own address and authentication.
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+    if local:
+        chosen = any(name in os.environ for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"))
+        if not chosen and "ray" not in sys.modules:  # imported already: it has read its settings
+            import secrets
+
+            os.environ["RAY_AUTH_MODE"], os.environ["RAY_AUTH_TOKEN"] = "token", secrets.token_hex(32)
+        options["_node_ip_address"] = "127.0.0.1"
+    return options
+
+
+def remove_session(session: Path) -> None:
+    """Remove a local cluster's session folder (Ray leaves one in its temp folder per run), and Ray's
+    ``session_latest`` link when it points there."""
+    import shutil
+
+    shutil.rmtree(session, ignore_errors=True)
+    latest = session.parent / "session_latest"
+    if latest.is_symlink() and Path(os.readlink(latest)).name == session.name:
+        latest.unlink(missing_ok=True)
 
 
 def reachable(address: str, timeout: float = 3.0) -> None:

@@ -85,6 +85,11 @@ class RunJournal:
                   detail={"records": len(outcome.records), "quarantined": len(outcome.quarantined)})
         failpoints.hit("batch-done")
 
+    def reused(self, outcome: BatchOutcome) -> None:
+        """A batch whose outcome an earlier attempt committed: nothing to run, only loading is left."""
+        self.emit("batch_done", batch=outcome.batch_no, detail={"records": len(outcome.records),
+                                                               "quarantined": len(outcome.quarantined), "reused": True})
+
     def landed(self, batch_nos: list[int]) -> None:
         self.ledger.mark_landed(self.run_id, batch_nos)
 

@@ -24,15 +24,14 @@ class ModelChooser:
     """Maps agent names to LLM instances; instances are shared per model name (counting uses events)."""
 
     def __init__(self, project: ProjectSpec, crew: str, settings: Settings, flag_model: str | None,
-                 base_url: str | None, parallel: int = 1, should_stop: Callable[[], bool] | None = None,
-                 run_id: str | None = None) -> None:
+                 base_url: str | None, parallel: int = 1, should_stop: Callable[[], bool] | None = None) -> None:
         from etlcrew.model_runtime.resilience import FailureBreaker
 
         self.project, self.crew, self.settings = project, crew, settings
         self.flag_model, self.base_url, self.parallel = flag_model, base_url, parallel
         self.should_stop = should_stop
         self.retry = project.crews[crew].retry
-        self.breaker = FailureBreaker(self.retry.max_consecutive_failures, run_id=run_id)
+        self.breaker = FailureBreaker(self.retry.max_consecutive_failures)
         self._built: dict[str, Any] = {}
         self._wrapped: dict[tuple[str, ...], Any] = {}
 

@@ -67,7 +67,7 @@ def _models_and_tools(job: dict[str, Any]) -> tuple[Any, Any]:
     if run_id not in _built:
         options = job["options"]
         chooser = ModelChooser(job["project"], options.crew, job["settings"], options.model, options.base_url,
-                               parallel=1, run_id=run_id)
+                               parallel=1)
         chooser.prepare()
         _built.clear()
         _built[run_id] = (chooser, ToolBox(job["tools"]))

@@ -1,11 +1,43 @@
-"""What a run reports: the one JSON object of ``run --json`` and the human summary are both built from this."""
+"""What a run reports, in one shape: the JSON object of ``run --json``, the objects of ``runs --json`` and
+``show --json``, the human summary lines of ``run`` and ``show``, and the command that continues a run.
+
+Light on purpose (no CrewAI, no pipeline imports): the ledger-reading commands use it too.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", "stopped-by-budget"]
+LLM_KEYS = ("calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost_usd")
+
+
+def resume_command(run_id: str) -> str:
+    """The command that continues run ``run_id``: every message that points to it says it this way."""
+    return f"python main.py resume {run_id}"
+
+
+def show_command(run_id: str) -> str:
+    return f"python main.py show {run_id}"
+
+
+def resume_hint(run_id: str) -> str:
+    """The hint of a run that stopped early: what is kept, and the command with the real run id."""
+    return f"finished work is kept; continue with: {resume_command(run_id)}"
+
+
+def with_resume_hint(hint: str | None, run_id: str) -> str:
+    """``hint`` ending with the resume hint, unless it already names the command."""
+    if hint and resume_command(run_id) in hint:
+        return hint
+    return f"{hint}; {resume_hint(run_id)}" if hint else resume_hint(run_id)
+
+
+def llm_usage(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``llm`` object of every summary, from anything holding its keys (a ledger row, totals)."""
+    return {key: values.get(key) or (0.0 if key == "cost_usd" else 0) for key in LLM_KEYS}
 
 
 @dataclass
@@ -29,6 +61,12 @@ class ItemCounts:
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__) | {"pending": self.pending}
 
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> ItemCounts:
+        """The counts from anything holding them (a ledger row: missing or NULL counts are 0)."""
+        return cls(**{key: int(values.get(key) or 0) for key in ("extracted", "loaded", "quarantined", "skipped",
+                                                                 "review")})
+
 
 @dataclass
 class RunResult:
@@ -37,8 +75,7 @@ class RunResult:
     process: str
     status: RunStatus = "running"
     items: ItemCounts = field(default_factory=ItemCounts)
-    llm: dict[str, Any] = field(default_factory=lambda: {"calls": 0, "failed_calls": 0, "prompt_tokens": 0,
-                                                         "completion_tokens": 0, "cost_usd": 0.0})
+    llm: dict[str, Any] = field(default_factory=lambda: llm_usage({}))
     models: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     duration_s: float = 0.0
@@ -53,3 +90,15 @@ class RunResult:
         if self.error:
             data["error"] = self.error
         return data
+
+
+def summary_lines(summary: Mapping[str, Any]) -> list[str]:
+    """The human lines for a summary's items and model use (``run`` and ``show`` both print them)."""
+    items, llm = summary["items"], summary["llm"]
+    review = f", {items['review']} held for review" if items.get("review") else ""
+    pending = f", {items['pending']} pending" if items.get("pending") else ""
+    failed = f" ({llm['failed_calls']} failed)" if llm.get("failed_calls") else ""
+    return [f"  items: {items['extracted']} extracted, {items['loaded']} loaded{review}, {items['quarantined']} "
+            f"quarantined, {items['skipped']} skipped{pending}",
+            f"  model: {', '.join(summary.get('models') or []) or '-'}: {llm['calls']} calls{failed}, "
+            f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens, ${llm['cost_usd']:.4f}"]

@@ -100,7 +100,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                          lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
                          spent_before=spent)
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url,
-                           parallel=options.concurrency, should_stop=control.stop_requested, run_id=result.run_id)
+                           parallel=options.concurrency, should_stop=control.stop_requested)
     models = chooser.planned_models()
     config_hash = relevant_config_hash(project, options, models)
     chooser.prepare()

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from yaml_edit import edit_config
 
 from etlcrew.cli import main
 
@@ -33,3 +38,45 @@ def test_dead_endpoint_fails_fast_naming_the_url(project_dir: Path, capsys: pyte
     assert code == 1
     assert f"no model server answers at {url}" in err and "Traceback" not in err
     assert not (tmp_path / "output").exists()
+
+
+@pytest.fixture
+def failing_server() -> Iterator[str]:
+    """An OpenAI-compatible address on 127.0.0.1 that answers every request with HTTP 500."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b'{"error": {"message": "internal error", "type": "server_error"}}'
+            self.send_response(500)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_run_stopped_by_a_failing_model_names_its_own_id(project_dir: Path, failing_server: str,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every message that points to ``resume`` carries the run's real id (it once said ``RUN_ID``)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0000000000000000")
+    edit_config(project_dir / "config" / "crews.yaml", "  batch_size: 10\n",
+                "  batch_size: 10\n  retry:\n    backoff_s: 0\n    attempts: 1\n    max_consecutive_failures: 2\n")
+    code = main(["run", "--model", "openai/gpt-4o-mini", "--base-url", failing_server])
+    err = capsys.readouterr().err
+    assert code == 1, err
+    assert main(["runs", "--json"]) == 0
+    (run,) = json.loads(capsys.readouterr().out)
+    assert run["status"] == "failed" and run["resumable"]
+    assert "model calls failed in a row" in err and "RUN_ID" not in err
+    assert err.count(f"python main.py resume {run['run_id']}") == 1, err

@@ -311,7 +311,7 @@ def test_breaker_trips_after_consecutive_failures_across_wrappers_and_resets_on_
     from etlcrew.errors import ModelError
     from etlcrew.model_runtime.resilience import FailureBreaker, ModelCallFailed, ModelUnavailable
 
-    breaker = FailureBreaker(4, run_id="r-42")
+    breaker = FailureBreaker(4)
     policy = RetryPolicy(attempts=1, timeout_s=None)
     a_inner = scripted(default=lambda call: StatusError(503))
     b_inner = scripted(StatusError(503), "ok", StatusError(503), StatusError(503))
@@ -330,7 +330,7 @@ def test_breaker_trips_after_consecutive_failures_across_wrappers_and_resets_on_
         b.call("hello")
     assert isinstance(stopped.value, ModelError) and stopped.value.exit_code == 1
     assert str(stopped.value).startswith("4 model calls failed in a row (last: StatusError: HTTP 503)")
-    assert "--base-url" in (stopped.value.hint or "") and "python main.py resume r-42" in (stopped.value.hint or "")
+    assert "--base-url" in (stopped.value.hint or ""), "the cause; the run command adds how to resume"
     calls = len(a_inner.history)
     with pytest.raises(ModelUnavailable):  # tripped for good: no new call reaches a model
         a.call("hello")

@@ -4,6 +4,11 @@ worker killed mid-batch leaves no duplicate and loses nothing (the scripted mode
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +18,7 @@ import pytest
 from etlcrew.cli import main
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of .[dev]")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +61,26 @@ def test_a_worker_killed_mid_batch_leaves_no_duplicates(cluster, project_dir: Pa
     assert summary["status"] == "succeeded" and summary["items"]["loaded"] == 30
     loaded = rows(tmp_path / "output")
     assert len(loaded) == len({r[0] for r in loaded}) == 30
+
+
+def test_a_local_cluster_is_quiet_and_leaves_no_files(project_dir: Path, tmp_path: Path) -> None:
+    """A real CLI process starting its own cluster: no Ray notice on stderr, no session folder left in Ray's temp
+    folder, no token written to ``~/.ray``."""
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths must stay < 108 bytes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    env |= {"HOME": str(tmp_path / "home"), "RAY_TMPDIR": str(ray_tmp), "ETLCREW_PROJECT_DIR": str(project_dir)}
+    try:
+        done = subprocess.run([sys.executable, str(ROOT / "main.py"), "run", "--model", "scripted/sample",
+                               "--executor", "ray"], env=env, capture_output=True, text=True, timeout=600)
+        left = sorted(p.name for p in (ray_tmp / "ray").glob("session_*"))
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "status succeeded" in done.stdout
+    for noise in ("Token authentication", "8.8.8.8", "gcs_client", "WARNING", "INFO"):
+        assert noise not in done.stderr, f"Ray printed {noise!r}: {done.stderr[-2000:]}"
+    assert left == [], "the run's Ray session folder is removed"
+    assert not (tmp_path / "home" / ".ray").exists(), "no token file outside the project"
 
 
 def test_ray_without_the_extra_is_a_clear_error(project_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
