@@ -52,7 +52,7 @@ from etlcrew.model_runtime.retry import (
 __all__ = [
     "CALL_SCOPE", "RETRY_AFTER_CAP_S", "TRANSIENT_STATUS", "CallScope", "CallsStopped", "FailureBreaker",
     "InvalidOutput", "ModelCallFailed", "ModelUnavailable", "ResilientLLM", "RetryPolicy", "apply_timeout",
-    "classify", "crewai_retry_disabled", "current_scope", "delay_for", "emit_failed_attempt",
+    "classify", "crewai_retry_disabled", "current_call_scope", "delay_for", "emit_failed_attempt",
     "forward_call_overrides", "invalid_output", "owns_retries", "parse_retry_after", "parse_structured",
 ]
 
@@ -135,7 +135,7 @@ class CallScope:
 CALL_SCOPE: ContextVar[CallScope | None] = ContextVar("etlcrew_call_scope", default=None)
 
 
-def current_scope() -> CallScope | None:
+def current_call_scope() -> CallScope | None:
     """The attempt in progress in this context, if any (for the ledger's event handlers)."""
     return CALL_SCOPE.get()
 

@@ -7,7 +7,6 @@ scripted model estimates. Cost comes from a per-model price table (0 for local m
 
 from __future__ import annotations
 
-import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -15,9 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# The batch a call belongs to, set by the data path around a kickoff. CrewAI runs event handlers with a copy of
-# the calling thread's context variables, so the handler below sees the caller's batch (and retry attempt).
-CURRENT_BATCH: contextvars.ContextVar[int | None] = contextvars.ContextVar("etlcrew_batch", default=None)
+from etlcrew.run_context import CURRENT_BATCH  # the batch a call belongs to (set by the data path)
 
 
 @dataclass(frozen=True)
@@ -95,9 +92,9 @@ def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
 
 def _labels(event: Any) -> dict[str, Any]:
     """Attempt (from the retry layer), batch, agent and task of the call that emitted ``event``."""
-    from etlcrew.model_runtime.resilience import current_scope
+    from etlcrew.model_runtime.resilience import current_call_scope
 
-    scope = current_scope()
+    scope = current_call_scope()
     return {"attempt": scope.attempt if scope else 1, "batch_no": CURRENT_BATCH.get(),
             "agent": getattr(event, "agent_role", None), "task": getattr(event, "task_name", None)}
 

@@ -102,7 +102,7 @@ class CrewaiBridge:
         self._handlers: list[tuple[type, Callable[..., None]]] = []
 
     def _batch(self) -> int | None:
-        from etlcrew.model_runtime.usage import CURRENT_BATCH
+        from etlcrew.run_context import CURRENT_BATCH
 
         return CURRENT_BATCH.get()
 

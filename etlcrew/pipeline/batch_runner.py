@@ -186,7 +186,7 @@ class BatchRunner:
 
     def run(self, batch: Batch, stored: dict[str, str] | None = None) -> BatchOutcome:
         """The batch's outcome, committed to the ledger before it is returned (then it only needs loading)."""
-        from etlcrew.model_runtime.usage import CURRENT_BATCH
+        from etlcrew.run_context import CURRENT_BATCH
 
         token = CURRENT_BATCH.set(batch.number)
         try:

@@ -25,6 +25,7 @@ from etlcrew.tools.registry import ToolInfo
 
 if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
+    from etlcrew.model_runtime.usage import CallRecord
     from etlcrew.observe.events import EventHub
 
 
@@ -66,7 +67,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     carry the result as ``exc.run_result`` so ``--json`` can still print it.
     """
     from etlcrew.ledger import open_ledger
-    from etlcrew.model_runtime.usage import CallRecord, UsageMeter, load_prices
+    from etlcrew.model_runtime.usage import UsageMeter, load_prices
     from etlcrew.observe.events import CrewaiBridge
     from etlcrew.pipeline.control import RunControl, stop_on_ctrl_c
     from etlcrew.tools.scope import scope_for_crew, use_scope
@@ -83,18 +84,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
         before, row = ledger.call_totals(resume_of), ledger.run(resume_of) or {}
         spent = (before["calls"], before["prompt_tokens"] + before["completion_tokens"], row.get("duration_s") or 0.0)
     events, closers = _observers(settings, project, options.crew, result.run_id, options.verbose)
-
-    def record(call: CallRecord) -> None:
-        if call.task is None or call.agent is None:
-            task, agent = events.at_work_in(call.batch_no)
-            call = replace(call, task=call.task or task, agent=call.agent or agent)
-        ledger.record_call(result.run_id, call.model, call.prompt_tokens, call.completion_tokens, call.latency_ms,
-                           call.error, attempt=call.attempt, batch_no=call.batch_no, agent=call.agent, task=call.task)
-        events.emit("llm_call_failed" if call.error else "llm_call", batch=call.batch_no, agent=call.agent,
-                    task=call.task, model=call.model, prompt_tokens=call.prompt_tokens,
-                    completion_tokens=call.completion_tokens, latency_ms=call.latency_ms, attempt=call.attempt,
-                    error=call.error)
-
+    record = _call_recorder(ledger, events, result.run_id)
     meter = UsageMeter(record)
     control = RunControl(options.budget(),
                          lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
@@ -137,6 +127,23 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
         for close in closers:
             close()
     return result
+
+
+def _call_recorder(ledger: Ledger, events: EventHub, run_id: str) -> Callable[[CallRecord], None]:
+    """Each model call attempt: one ledger row and one event, with the task and agent at work in its batch."""
+
+    def record(call: CallRecord) -> None:
+        if call.task is None or call.agent is None:
+            task, agent = events.at_work_in(call.batch_no)
+            call = replace(call, task=call.task or task, agent=call.agent or agent)
+        ledger.record_call(run_id, call.model, call.prompt_tokens, call.completion_tokens, call.latency_ms,
+                           call.error, attempt=call.attempt, batch_no=call.batch_no, agent=call.agent, task=call.task)
+        events.emit("llm_call_failed" if call.error else "llm_call", batch=call.batch_no, agent=call.agent,
+                    task=call.task, model=call.model, prompt_tokens=call.prompt_tokens,
+                    completion_tokens=call.completion_tokens, latency_ms=call.latency_ms, attempt=call.attempt,
+                    error=call.error)
+
+    return record
 
 
 def _observers(settings: Settings, project: ProjectSpec, crew: str, run_id: str, verbose: bool

@@ -194,7 +194,7 @@ def events_seen(kinds: tuple[type, ...]) -> Any:
 
     from crewai.events.event_bus import crewai_event_bus
 
-    from etlcrew.model_runtime.resilience import current_scope
+    from etlcrew.model_runtime.resilience import current_call_scope
 
     @contextmanager
     def recording() -> Any:
@@ -202,7 +202,7 @@ def events_seen(kinds: tuple[type, ...]) -> Any:
         with crewai_event_bus.scoped_handlers():
             for kind in kinds:
                 crewai_event_bus.on(kind)(lambda source, event: seen.append(
-                    (event.type, event.model, getattr(event, "error", None), current_scope())))
+                    (event.type, event.model, getattr(event, "error", None), current_call_scope())))
             yield seen
             crewai_event_bus.flush()
 
@@ -212,16 +212,16 @@ def events_seen(kinds: tuple[type, ...]) -> Any:
 def test_fallback_after_retries_are_exhausted_and_the_scope_each_attempt_sees(sleeps: list[float]) -> None:
     from crewai.events.types.llm_events import LLMCallCompletedEvent, LLMCallFailedEvent
 
-    from etlcrew.model_runtime.resilience import CallScope, current_scope
+    from etlcrew.model_runtime.resilience import CallScope, current_call_scope
 
     seen: list[CallScope | None] = []
 
     def unavailable(call: Any) -> Any:
-        seen.append(current_scope())
+        seen.append(current_call_scope())
         return StatusError(503)
 
     def fine(call: Any) -> str:
-        seen.append(current_scope())
+        seen.append(current_call_scope())
         return "ok"
 
     primary = scripted(default=unavailable, model="big")
@@ -236,7 +236,7 @@ def test_fallback_after_retries_are_exhausted_and_the_scope_each_attempt_sees(sl
     assert [(kind, model, scope) for kind, model, _, scope in events] == [
         ("llm_call_failed", "big", seen[0]), ("llm_call_failed", "big", seen[1]),
         ("llm_call_failed", "big", seen[2]), ("llm_call_completed", "small", seen[3])]
-    assert current_scope() is None
+    assert current_call_scope() is None
 
 
 def test_model_call_failed_when_every_model_is_exhausted(sleeps: list[float]) -> None:
