@@ -32,7 +32,8 @@ def log_verbosity() -> int:
     llama.cpp writes from C straight to file descriptor 2, past ``sys.stderr`` and our console, so only this
     threshold keeps ``--json`` and the live display clean; what a user needs (a load failure, a 400 reply)
     reaches them as our own error. Measured with SmolLM2: at 0 start-up, replies, 400s and a corrupt file print
-    nothing (tests/model_runtime/test_server_log.py).
+    nothing (tests/model_runtime/test_server_log.py). Left: llama.cpp's grammar parser prints a malformed raw
+    ``grammar`` field with ``fprintf``; CrewAI never sends one, and silencing fd 2 would silence the whole process.
     """
     value = os.environ.get(LOG_ENV, "").strip()
     return min(int(value), 4) if value.isdigit() else 0
