@@ -37,9 +37,35 @@ def prepare_crewai_environment(state_dir: Path) -> None:
     # CrewAI keeps the last kickoff's task outputs and inputs (prompts, source text) here for ``crewai replay``;
     # our crews never write it (``without_replay_log``): an older one goes, with whatever it held
     (storage / REPLAY_LOG).unlink(missing_ok=True)
+    _pin_crewai_account_files(storage)
     # our task callback (it commits each phase to the ledger) is a closure; CrewAI warns that its own
     # checkpointing cannot serialise it, but the ledger, not CrewAI's checkpoints, is how runs resume
     warnings.filterwarnings("ignore", message="function callbacks cannot be serialized", category=UserWarning)
+
+
+def _pin_crewai_account_files(storage: Path) -> None:
+    """Keep CrewAI's per-account files (platform settings, the key for its login tokens) out of the user's home.
+
+    Importing crewai creates ``~/.config/crewai/`` and writes ``~/.local/share/crewai/credentials/secret.key``
+    even with tracing off, and neither path has a variable. A run logs in nowhere, so the key is made in memory
+    and never written, and both lookups point under ``storage``; this process only, HOME and XDG_* stay as set.
+    """
+    from crewai_core import settings, token_manager
+    from cryptography.fernet import Fernet
+
+    credentials = storage / "credentials"
+
+    def secure_storage_path() -> Path:
+        credentials.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return credentials
+
+    def key_in_memory(_self: Any) -> bytes:
+        return Fernet.generate_key()
+
+    settings.DEFAULT_CONFIG_PATH = storage / "settings.json"  # read at call time by get_writable_config_path
+    manager = token_manager.TokenManager
+    manager._get_secure_storage_path = staticmethod(secure_storage_path)  # type: ignore[method-assign]
+    manager._get_or_create_key = key_in_memory  # type: ignore[method-assign]
 
 
 class _NoReplayLog:

@@ -23,8 +23,21 @@ from etlcrew.errors import ModelError
 
 DEFAULT_PARALLEL = 2
 REPEAT_PENALTY = 1.15
-# llama.cpp logs every slot and timing at its default (3); 0 keeps errors and warnings, ETLCREW_MODEL_LOG raises it
-LOG_VERBOSITY = int(os.environ.get("ETLCREW_MODEL_LOG", "0") or 0)
+LOG_ENV = "ETLCREW_MODEL_LOG"
+
+
+def log_verbosity() -> int:
+    """llama.cpp's log threshold: 0 (default) prints nothing, 1 errors, 2 warnings, 3 every slot and timing.
+
+    llama.cpp writes from C straight to file descriptor 2, past ``sys.stderr`` and our console, so only this
+    threshold keeps ``--json`` and the live display clean; what a user needs (a load failure, a 400 reply)
+    reaches them as our own error. Measured with SmolLM2: at 0 start-up, replies, 400s and a corrupt file print
+    nothing (tests/model_runtime/test_server_log.py). Left: llama.cpp's grammar parser prints a malformed raw
+    ``grammar`` field with ``fprintf``; CrewAI never sends one, and silencing fd 2 would silence the whole process.
+    """
+    value = os.environ.get(LOG_ENV, "").strip()
+    return min(int(value), 4) if value.isdigit() else 0
+
 DEFAULT_CTX_PER_SLOT = 4096  # a batch of 8 items with CrewAI's prompt and the schema fits
 DEFAULT_MAX_TOKENS = 2048  # cap per reply: small models otherwise repeat themselves until the slot is full
 HEALTH_TIMEOUT_S = 120.0
@@ -134,7 +147,7 @@ def start_server(
         params.hostnames = ["127.0.0.1"]
         params.port = 0  # the OS picks a free port; listening_address reports it
         params.offline = True
-        params.verbosity = LOG_VERBOSITY
+        params.verbosity = log_verbosity()
         params.n_parallel = max(1, parallel)
         params.n_ctx = ctx_per_slot * max(1, parallel)  # split evenly across the slots
         params.cont_batching = True
@@ -148,7 +161,8 @@ def start_server(
         try:
             handle = xllamacpp.Server(params)
         except Exception as exc:  # xllamacpp raises plain RuntimeError on load failures
-            raise ModelError(f"could not start llama.cpp on {key}: {exc}") from exc
+            hint = None if log_verbosity() else f"{LOG_ENV}=1 shows llama.cpp's own reason"
+            raise ModelError(f"could not start llama.cpp on {key}: {exc}", hint=hint) from exc
         server = EmbeddedServer(key, alias or key.stem, params.n_parallel, ctx_per_slot,
                                 params.cpuparams.n_threads, str(handle.listening_address).rstrip("/"), handle)
         _wait_healthy(server, health_timeout)

@@ -4,7 +4,8 @@ A crew with sources needs a schema, one task per phase with a transform among th
 model; SQL must be one SELECT (``etlcrew.sql_guard``); URLs must be http(s) without ``user:password@`` (they would
 be stored with the run: credentials go in ``headers`` as ``${NAME}``, which must be set); a host other than
 loopback must be listed in the crew's ``allowed_hosts``, so a run reaches no network host by accident (its tools
-reach only its sources' and webhooks' hosts, ``tools.scope``). Source folders are checked on disk by
+reach only its sources' and webhooks' hosts, ``tools.scope``). CrewAI's memory is refused where there are sources
+(the items' text would leave the ledger's redaction). Source folders are checked on disk by
 ``commands.project`` with the files source's own check.
 """
 
@@ -46,7 +47,9 @@ def check_crews(spec: ProjectSpec) -> list[ConfigProblem]:
                                                   "write one SELECT (or WITH ... SELECT): a source only reads"))
         if crew.sources and all(t in spec.tasks for t in crew.tasks):
             problems += _phases(spec, where, crew)
-    return problems
+        if crew.sources and crew.memory:
+            problems.append(where.problem(f"has sources and memory: true; {MEMORY_WHY}", ("memory",), MEMORY_FIX))
+    return problems + _agent_memory(spec)
 
 
 class _Where:
@@ -86,6 +89,25 @@ def _phases(spec: ProjectSpec, where: _Where, crew: CrewSpec) -> list[ConfigProb
             f"the model never sees the items: task '{transform}' (its transform) has no {{items}} in its "
             f"description, nor does a task in its context", ("tasks",),
             f"add {{items}} to the description of task '{transform}' in {spec.file_of('tasks')}"))
+    return problems
+
+
+MEMORY_WHY = ("CrewAI's memory would keep the items' text, unredacted, in its own store and send it to an "
+              "embedding provider (OpenAI unless configured)")
+MEMORY_FIX = "remove 'memory: true': the ledger and the targets keep what a run needs"
+
+
+def _agent_memory(spec: ProjectSpec) -> list[ConfigProblem]:
+    """One problem per agent with ``memory: true`` that works in a crew with sources (as worker or manager)."""
+    doc = spec.documents.get("agents")
+    problems: list[ConfigProblem] = []
+    for name, agent in spec.agents.items():
+        crews = [c for c, crew in spec.crews.items() if crew.sources and name in (*crew.agents, crew.manager)]
+        if crews and agent.crewai_options.get("memory"):
+            problems.append(ConfigProblem(
+                spec.file_of("agents"), f"agent '{name}' has memory: true and works in crews with sources "
+                f"({', '.join(crews)}); {MEMORY_WHY}", doc.line_of((name, "memory")) if doc else None, name,
+                "memory", MEMORY_FIX))
     return problems
 
 

@@ -100,6 +100,13 @@ CASES: list[tuple[str, list[Edit], str | None, list[str], list[str]]] = [
      [r"primary_key names 'order_no', which is not a field \(fields: country_code"], ["['order_no']", "{'"]),
     ("prices-not-yaml", [("prices.yaml", "openai/gpt-4o: [2.50, 10.00]", "openai/gpt-4o: [2.50, 10.00")], None,
      [r"config/prices\.yaml:\d+: invalid YAML"], []),
+    ("crew-memory-with-sources", [("crews.yaml", "  tasks: [transform, load]\n  process: sequential\n",
+                                   "  tasks: [transform, load]\n  process: sequential\n  memory: true\n")], None,
+     [r"crews\.yaml:\d+: crew 'support_inbox': has sources and memory: true; CrewAI's memory would keep the items'",
+      "remove 'memory: true'"], []),
+    ("agent-memory-with-sources", [("agents.yaml", "  role: Transformer\n", "  role: Transformer\n  memory: true\n")],
+     None, [r"agents\.yaml:17: agent 'transformer' has memory: true and works in crews with sources \(support_inbox",
+            "embedding provider"], []),
     ("unclosed-quote", [("agents.yaml", "  role: Transformer\n", "  role: 'Transformer\n")], None,
      [r"config/agents\.yaml:16: invalid YAML: a quoted value is not closed .*at key 'role'"], []),
 ]
@@ -159,3 +166,14 @@ def test_list_agents_works_while_a_crew_is_broken(project_dir: Path, capsys: pyt
     assert {a["name"] for a in json.loads(capsys.readouterr().out)} == {"researcher", "transformer", "publisher"}
     assert main(["list", "crews"]) == 2
     assert "unknown task 'transfrom'" in capsys.readouterr().err
+
+
+def test_memory_is_kept_for_a_crew_without_sources(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Memory is refused only where items flow: a crew on its inputs alone keeps it (stored under .etlcrew/)."""
+    edit_config(project_dir / "config" / "tasks.yaml", "brief_extract:\n",
+                "note:\n  description: Write a note on {topic}.\n  expected_output: A note.\n  agent: publisher\n\n"
+                "brief_extract:\n")
+    edit_config(project_dir / "config" / "crews.yaml", "research_brief:\n",
+                "notes:\n  agents: [publisher]\n  tasks: [note]\n  memory: true\n"
+                "  inputs: {topic: heat pumps, audience: me}\n\nresearch_brief:\n")
+    assert main(["validate", "notes"]) == 0, capsys.readouterr().err

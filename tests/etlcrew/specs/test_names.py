@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +37,49 @@ def test_suggestions_are_storable_and_free(name: str, taken: set[str], expected:
     suggested = identifier_for(name, taken)
     assert suggested == expected
     assert STORABLE.match(suggested) and suggested not in taken and suggested not in PRODUCT_COLUMNS
+
+
+KEYWORD_FIELDS = ("      summary: {type: string, max: 100, description: one line in English}\n"
+                  "      requested_action: {type: string, required: false, max: 60}\n")
+
+
+def test_sql_keywords_are_fine_field_names(project_dir: Path, scripted, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """dlt quotes every identifier, so ``order``, ``select``, ``from`` and ``group`` load into DuckDB and SQLite as
+    written, the ``sql_query`` tool reads them back when the query quotes them (as SQL wants), and a webhook's
+    ``when`` can test them."""
+    import duckdb
+    from etlcrew.tools.scope import ToolScope, use_scope
+    from etlcrew.tools.sql_query import SqlQueryTool
+
+    from etlcrew.cli import main
+    from etlcrew.model_runtime.scripted import sample_answer
+    from etlcrew.pipeline.targets import parse_condition
+    from tests.yaml_edit import edit_config
+
+    crews = project_dir / "config" / "crews.yaml"
+    edit_config(crews, KEYWORD_FIELDS, "      order: {type: string, max: 100}\n      select: {type: string}\n"
+                                       "      from: {type: string, required: false}\n      group: {type: integer}\n")
+    edit_config(crews, "    - type: duckdb\n    - type: report\n", "    - type: duckdb\n    - type: sqlite\n"
+                                                                 "    - type: report\n")
+    scripted("keywords", default=sample_answer)
+    assert main(["validate"]) == 0
+    assert "is valid" in capsys.readouterr().out
+    code = main(["run", "--model", "scripted/keywords", "--json"])
+    seen = capsys.readouterr()
+    assert code == 0, seen.err
+    loaded = json.loads(seen.out)["items"]["loaded"]
+    output = tmp_path / "output"
+    with duckdb.connect(str(output / "support_inbox.duckdb"), read_only=True) as con:
+        duck = con.sql('select "order", "select", "from", "group" from etlcrew.tickets order by "order"').fetchall()
+    assert len(duck) == loaded > 0 and all(row[0].startswith("scripted") for row in duck)
+
+    url = f"sqlite:///{output / 'support_inbox.sqlite'}"
+    with use_scope(ToolScope(read_roots=(), sql_urls=(url,), write_roots=(), base_dir=tmp_path)):
+        answer = SqlQueryTool().run(query='SELECT "order", "select", "from", "group" FROM tickets ORDER BY "order"',
+                                    max_rows=200)
+    rows = json.loads(answer.split(">\n", 1)[1].rsplit("\n</", 1)[0])["rows"]
+    assert [tuple(row.values()) for row in rows] == duck, "SQLite holds what DuckDB holds, under the same names"
+
+    matches = parse_condition("order != 'x' and group in [0, 1] and not from == null", ["order", "group", "from"])
+    assert matches({"order": "a", "group": 1, "from": "b"}) and not matches({"order": "a", "group": 2, "from": "b"})
