@@ -93,3 +93,21 @@ def redact_obj(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return tuple(redact_obj(v) for v in obj)
     return obj
+
+
+# A URL to show in a message: beyond ``redact``, every credential-like query parameter and any user name
+_HIDDEN_PARAMS = r"(?:token|access_token|refresh_token|api_key|apikey|api-key|key|password|passwd|pwd|secret|" \
+                 r"client_secret|signature|sig|auth|authorization|session|sessionid|code)"
+_SECRET_QUERY = re.compile(rf"([?&;]{_HIDDEN_PARAMS}=)[^&#\s;]*", re.IGNORECASE)
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://)([^/@\s:]*)(:[^/@\s]*)?@")
+_BARE_USERINFO = re.compile(r"(^|[\s/])([^\s/@:]+):[^\s/@]+@")
+
+
+def redact_url(text: str) -> str:
+    """``text`` naming URLs (a source's, a request's): passwords in ``scheme://user:pw@host``, a bare
+    ``user@host`` and every credential-like query parameter (``token=``, ``sig=``, ``code=``...) hidden, then
+    ``redact``."""
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:***@" if m.group(3) else f"{m.group(1)}***@", text)
+    text = _BARE_USERINFO.sub(r"\1\2:***@", text)
+    return redact(_SECRET_QUERY.sub(r"\1***", text))
+

@@ -1,4 +1,4 @@
-"""Helpers shared by every source: decoding, size limits, record text and secret redaction.
+"""Helpers shared by every source: decoding, size limits and record text (redaction: ``etlcrew.redact``).
 
 Kept apart so each source module only says how to read its kind of input, and every source words its
 quarantine reasons the same way.
@@ -10,7 +10,6 @@ import codecs
 import datetime as dt
 import decimal
 import json
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,13 +17,6 @@ from etlcrew.pipeline.items import Item, bad_item, make_item
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
-_HIDDEN_PARAMS = r"(?:token|access_token|refresh_token|api_key|apikey|api-key|key|password|passwd|pwd|secret|" \
-                 r"client_secret|signature|sig|auth|authorization|session|sessionid|code)"
-_SECRET_QUERY = re.compile(rf"([?&;]{_HIDDEN_PARAMS}=)[^&#\s;]*", re.IGNORECASE)
-_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://)([^/@\s:]*)(:[^/@\s]*)?@")
-_BARE_USERINFO = re.compile(r"(^|[\s/])([^\s/@:]+):[^\s/@]+@")
-
-
 class DecodeProblem(ValueError):
     """Bytes that no candidate encoding decodes; the message is the quarantine reason."""
 
@@ -32,13 +24,6 @@ class DecodeProblem(ValueError):
 def num(n: int) -> str:
     """12345 -> '12 345': byte counts readable in reasons."""
     return f"{n:,}".replace(",", " ")
-
-
-def redact(text: str) -> str:
-    """Hide passwords in ``scheme://user:pw@host`` and secret query parameters (``token=``, ``key=``...)."""
-    text = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:***@" if m.group(3) else f"{m.group(1)}***@", text)
-    text = _BARE_USERINFO.sub(r"\1\2:***@", text)
-    return _SECRET_QUERY.sub(r"\1***", text)
 
 
 def same_codec(a: str, b: str) -> bool:

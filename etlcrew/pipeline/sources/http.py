@@ -16,7 +16,8 @@ from urllib.parse import parse_qsl, unquote, urlencode, urljoin, urlsplit, urlun
 from etlcrew.errors import SourceError
 from etlcrew.http_json import HttpUnreachable, send
 from etlcrew.pipeline.items import Item, bad_item
-from etlcrew.pipeline.sources.common import KeyTracker, jsonable, key_value, num, record_text, redact, sized_item
+from etlcrew.pipeline.sources.common import KeyTracker, jsonable, key_value, num, record_text, sized_item
+from etlcrew.redact import redact_url
 from etlcrew.specs.datapath import HttpSource
 from etlcrew.specs.env_refs import with_env
 
@@ -109,7 +110,7 @@ def iter_http(spec: HttpSource) -> Iterator[Item]:
     """Fetch and check the first page now (a failure is a ``SourceError``); stream the rest when iterated."""
     scheme = urlsplit(spec.url).scheme.lower()
     if scheme not in ("http", "https"):
-        raise SourceError(f"source {spec.name!r}: {redact(spec.url)} is not an http(s) URL",
+        raise SourceError(f"source {spec.name!r}: {redact_url(spec.url)} is not an http(s) URL",
                           hint="use an http:// or https:// URL of a JSON API")
     pagination = spec.pagination
     url = with_param(spec.url, pagination.param, pagination.start) if pagination and pagination.type == "page" \
@@ -118,7 +119,7 @@ def iter_http(spec: HttpSource) -> Iterator[Item]:
         doc = fetch_json(url, with_env(spec.headers), spec.timeout_s)
         records = page_records(doc, spec.records_path)
     except PageProblem as e:
-        raise SourceError(f"source {spec.name!r}: GET {redact(url)} failed: {e}", hint=e.hint) from None
+        raise SourceError(f"source {spec.name!r}: GET {redact_url(url)} failed: {e}", hint=e.hint) from None
     return _pages(spec, url, doc, records)
 
 
@@ -137,16 +138,16 @@ def _pages(spec: HttpSource, url: str, doc: Any, records: list[Any]) -> Iterator
     origin = urlsplit(url).netloc
     while True:
         for index, record in enumerate(records, start=1):
-            yield _record_item(spec, number, index, record, redact(url), tracker)
+            yield _record_item(spec, number, index, record, redact_url(url), tracker)
         if not records and spec.pagination and spec.pagination.type == "page":
             return
         next_url = _next_url(spec, number, url, doc)
         if next_url is None or next_url in seen:
             return
         number += 1
-        meta = {"url": redact(next_url), "page": number}
+        meta = {"url": redact_url(next_url), "page": number}
         if urlsplit(next_url).netloc != origin:
-            yield bad_item(spec.name, f"page-{number}", f"page {number}: next URL {redact(next_url)} is on another "
+            yield bad_item(spec.name, f"page-{number}", f"page {number}: next URL {redact_url(next_url)} is on another "
                            f"host than {origin}; pagination stopped (headers are not sent elsewhere)", None, meta)
             return
         seen.add(next_url)
@@ -154,7 +155,7 @@ def _pages(spec: HttpSource, url: str, doc: Any, records: list[Any]) -> Iterator
             doc = fetch_json(next_url, with_env(spec.headers), spec.timeout_s)
             records = page_records(doc, spec.records_path)
         except PageProblem as e:
-            yield bad_item(spec.name, f"page-{number}", f"page {number} failed: GET {redact(next_url)}: {e}; "
+            yield bad_item(spec.name, f"page-{number}", f"page {number} failed: GET {redact_url(next_url)}: {e}; "
                            "pagination stopped", None, meta)
             return
         url = next_url

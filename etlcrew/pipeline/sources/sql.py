@@ -18,7 +18,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from etlcrew.errors import SourceError
 from etlcrew.pipeline.items import Item, bad_item
-from etlcrew.pipeline.sources.common import KeyTracker, is_blank_record, jsonable, record_text, redact, sized_item
+from etlcrew.pipeline.sources.common import KeyTracker, is_blank_record, jsonable, record_text, sized_item
+from etlcrew.redact import redact_url
 from etlcrew.specs.datapath import SqlSource
 from etlcrew.sql_guard import check_select, deny_writes, read_only
 
@@ -27,8 +28,8 @@ BATCH_ROWS = 500
 
 def _safe_url(url: URL | str) -> str:
     if isinstance(url, URL):
-        return redact(url.render_as_string(hide_password=True))
-    return redact(url)
+        return redact_url(url.render_as_string(hide_password=True))
+    return redact_url(url)
 
 
 def _sqlite_engine(url: URL, project_dir: Path) -> Engine:
@@ -91,7 +92,7 @@ def _reason(error: Exception, url: URL) -> str:
     reason = str(getattr(error, "orig", None) or error).splitlines()[0]
     if url.password:
         reason = reason.replace(str(url.password), "***")
-    return redact(reason)
+    return redact_url(reason)
 
 
 def _rows(spec: SqlSource, engine: Engine, conn: Connection, result: Any, safe: str, url: URL) -> Iterator[Item]:

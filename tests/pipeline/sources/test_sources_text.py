@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from etlcrew.pipeline.sources.common import DecodeProblem, decode_bytes, redact
+from etlcrew.pipeline.sources.common import DecodeProblem, decode_bytes
 from etlcrew.pipeline.sources.text import EmailProblem, html_to_text, parse_email
+from etlcrew.redact import redact_url
 
 
 def test_decode_order_and_reasons() -> None:
@@ -39,8 +40,8 @@ def test_html_to_text_keeps_structure() -> None:
 
 
 def test_redact_hides_every_secret_form() -> None:
-    assert redact("GET https://u:pw@h/p?a=1&token=t0k&API_KEY=k#x") == "GET https://u:***@h/p?a=1&token=***&API_KEY=***#x"
-    assert redact("https://ghp_abc@github.com/x") == "https://***@github.com/x"
+    assert redact_url("GET https://u:pw@h/p?a=1&token=t0k&API_KEY=k#x") == "GET https://u:***@h/p?a=1&token=***&API_KEY=***#x"
+    assert redact_url("https://ghp_abc@github.com/x") == "https://***@github.com/x"
 
 
 def test_sources_import_light() -> None:
