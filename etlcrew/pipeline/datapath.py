@@ -12,7 +12,6 @@ it had already landed are neither redone nor counted as skipped.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -175,8 +174,7 @@ class DataPath:
         from etlcrew.pipeline.executors import RayExecutor
 
         job = {"settings": self.settings, "project": self.project, "tools": self.toolbox.infos,
-               "options": self.options, "run_id": self.result.run_id,
-               "kill_marker": os.environ.get("ETLCREW_KILL_WORKER_ONCE")}
+               "options": self.options, "run_id": self.result.run_id}
         return RayExecutor(job, self._absorb, self.options.ray_address)
 
     def _process(self, batch: Batch, earlier: StoredBatch | None) -> BatchOutcome:

@@ -18,6 +18,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from etlcrew.pipeline import failpoints
+
 if TYPE_CHECKING:
     from etlcrew.pipeline.batches import Batch
     from etlcrew.pipeline.journal import BatchOutcome, StoredBatch
@@ -77,7 +79,7 @@ class RayExecutor:
             self._session = context.address_info.get("session_dir") if target is None else None
         self._ray = ray
         self._remote = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(run_batch)
-        self._job = ray.put(job)
+        self._job = ray.put(job | {"failpoint": failpoints.current()})  # workers do not see this environment
         self._absorb = absorb
 
     def submit(self, batch: Batch, earlier: StoredBatch | None) -> Any:

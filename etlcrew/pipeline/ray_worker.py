@@ -3,19 +3,19 @@
 The worker writes nothing: it returns the phase outputs, model calls and outcome for the driver to commit
 (``pipeline.executors``). Models are built once per worker process and run: the embedded model starts one
 llama.cpp server per worker process (a cluster can instead point every worker at one OpenAI-compatible server
-with ``--base-url``). ``ETLCREW_KILL_WORKER_ONCE=<file>`` in the driver's environment makes the first worker to finish
-a phase kill itself (SIGKILL) after creating that file: the test of a worker dying mid-batch.
+with ``--base-url``). The driver's failpoint (``pipeline.failpoints``) comes with the job, since a worker does not
+share the driver's environment: ``ETLCREW_FAILPOINT=ray-worker-phase@<file>`` kills the first worker to finish a
+phase, once: the test of a worker dying mid-batch.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from etlcrew.pipeline import failpoints
 from etlcrew.pipeline.batches import Batch
 from etlcrew.pipeline.journal import BatchOutcome
 
@@ -35,8 +35,8 @@ _built: dict[str, tuple[Any, Any]] = {}  # run_id -> (ModelChooser, ToolBox), th
 class _CollectingJournal:
     """The part of ``RunJournal`` a ``BatchRunner`` uses, keeping phases and the outcome in memory."""
 
-    def __init__(self, run_id: str, kill_marker: str | None = None) -> None:
-        self.run_id, self.kill_marker = run_id, kill_marker
+    def __init__(self, run_id: str, failpoint: str | None = None) -> None:
+        self.run_id, self.failpoint = run_id, failpoint
         self.phases: list[tuple[str, str]] = []
         self.outcome: BatchOutcome | None = None
 
@@ -45,10 +45,7 @@ class _CollectingJournal:
 
     def phase_done(self, batch_no: int, phase: str, output: str) -> None:
         self.phases.append((phase, output))
-        marker = self.kill_marker
-        if marker and not Path(marker).exists():  # the first phase a worker finishes
-            Path(marker).touch()
-            os.kill(os.getpid(), signal.SIGKILL)
+        failpoints.hit("ray-worker-phase", self.failpoint)
 
     def outcome_done(self, outcome: BatchOutcome) -> None:
         self.outcome = outcome
@@ -87,7 +84,7 @@ def run_batch(job: dict[str, Any], batch: Batch, stored_phases: dict[str, str] |
     from etlcrew.tools.scope import scope_for_crew, use_scope
 
     chooser, toolbox = _models_and_tools(job)
-    journal = _CollectingJournal(job["run_id"], job.get("kill_marker"))
+    journal = _CollectingJournal(job["run_id"], job.get("failpoint"))
     runner = BatchRunner(settings, project, options, chooser, toolbox, journal)  # type: ignore[arg-type]
     events = EventHub(job["run_id"], {name: task.phase or name for name, task in project.tasks.items()})
     calls: list[Any] = []

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-
-from etlcrew.cli import main
 
 PLAIN_CREWS = """
 plain:
@@ -31,16 +28,15 @@ def plain_project(project_dir: Path) -> Path:
     return project_dir
 
 
-def test_sequential_crew_runs_tasks_in_order(plain_project: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_sequential_crew_runs_tasks_in_order(plain_project: Path, scripted, cli) -> None:  # type: ignore[no-untyped-def]
     llm = scripted("worker", responses=[
         "Thought: read\nFinal Answer: finding A",
         "Thought: shape\nFinal Answer: record A",
         "Thought: publish\nFinal Answer: digest A",
     ])
-    code = main(["run", "plain", "--model", "scripted/worker", "--json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    summary = json.loads(captured.out)
+    result = cli("run", "plain", "--model", "scripted/worker", "--json")
+    assert result.code == 0, result.err
+    summary = result.json
     assert summary["status"] == "succeeded" and summary["crew"] == "plain"
     assert summary["llm"]["calls"] == 3
     assert summary["llm"]["prompt_tokens"] > 0 and summary["llm"]["completion_tokens"] > 0
@@ -51,7 +47,7 @@ def test_sequential_crew_runs_tasks_in_order(plain_project: Path, scripted, caps
     assert result_file.read_text().strip() == "digest A"
 
 
-def test_hierarchical_crew_delegates_with_capped_manager(plain_project: Path, scripted, capsys,  # type: ignore[no-untyped-def]
+def test_hierarchical_crew_delegates_with_capped_manager(plain_project: Path, scripted, cli,  # type: ignore[no-untyped-def]
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     def manager(call):  # type: ignore[no-untyped-def]
         last = call.messages[-1]["content"]
@@ -63,10 +59,9 @@ def test_hierarchical_crew_delegates_with_capped_manager(plain_project: Path, sc
     manager_llm = scripted("manager", default=manager, function_calling=False)  # delegation via ReAct text
     worker = scripted("worker", default="Thought: ok\nFinal Answer: worker output")
     monkeypatch.setenv("MODEL", "scripted/worker")  # agents: MODEL; the manager: manager_llm from the YAML
-    code = main(["run", "plain_managed", "--json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    summary = json.loads(captured.out)
+    result = cli("run", "plain_managed", "--json")
+    assert result.code == 0, result.err
+    summary = result.json
     assert summary["status"] == "succeeded" and summary["process"] == "hierarchical"
     assert summary["models"] == ["scripted/manager", "scripted/worker"]
     manager_calls = [c for c in manager_llm.history if c.agent == "Crew Manager"]
@@ -79,11 +74,10 @@ def test_hierarchical_crew_delegates_with_capped_manager(plain_project: Path, sc
     assert max(per_task.values()) <= 3, "manager iterations are capped by max_manager_iterations"
 
 
-def test_process_flag_overrides_yaml(plain_project: Path, scripted, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_process_flag_overrides_yaml(plain_project: Path, scripted, cli) -> None:  # type: ignore[no-untyped-def]
     llm = scripted("worker", default="Thought: ok\nFinal Answer: fine")
-    code = main(["run", "plain", "--model", "scripted/worker", "--process", "hierarchical", "--json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    assert json.loads(captured.out)["process"] == "hierarchical"
+    result = cli("run", "plain", "--model", "scripted/worker", "--process", "hierarchical", "--json")
+    assert result.code == 0, result.err
+    assert result.json["process"] == "hierarchical"
     # without a manager in the YAML, etlcrew's own capped manager runs on the run's model
     assert any(c.agent == "Crew Manager" for c in llm.history)

@@ -13,33 +13,34 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``python main.py ARGS`` in a child process: the real script, its own interpreter and environment."""
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=120, cwd=ROOT)
 
 
 def test_no_arguments_explains_itself() -> None:
-    result = cli()
+    result = cli_process()
     assert result.returncode == 0
     for command in ("run", "validate", "list", "models"):
         assert command in result.stdout
 
 
 def test_help_of_run_lists_its_flags() -> None:
-    result = cli("run", "--help")
+    result = cli_process("run", "--help")
     assert result.returncode == 0
     for flag in ("--input", "--process", "--model", "--json", "--base-url"):
         assert flag in result.stdout
 
 
 def test_bad_flag_is_a_usage_error() -> None:
-    result = cli("run", "--process", "parallel")
+    result = cli_process("run", "--process", "parallel")
     assert result.returncode == 2
     assert "parallel" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_bad_input_pair_is_a_usage_error() -> None:
-    result = cli("run", "--input", "no-equals-sign")
+    result = cli_process("run", "--input", "no-equals-sign")
     assert result.returncode == 2
     assert "--input expects KEY=VALUE" in result.stderr
 
@@ -69,17 +70,17 @@ def test_ledger_commands_do_not_import_crewai(isolated_state: Path) -> None:
 
 
 def test_list_json_shapes() -> None:
-    everything = json.loads(cli("list", "--json").stdout)
+    everything = json.loads(cli_process("list", "--json").stdout)
     assert set(everything) == {"crews", "agents", "tasks", "tools"}
-    crews = json.loads(cli("list", "crews", "--json").stdout)
+    crews = json.loads(cli_process("list", "crews", "--json").stdout)
     assert isinstance(crews, list)
     assert [c["name"] for c in crews if c["default"]] == ["support_inbox"]
-    agents = {a["name"] for a in json.loads(cli("list", "agents", "--json").stdout)}
+    agents = {a["name"] for a in json.loads(cli_process("list", "agents", "--json").stdout)}
     assert {"researcher", "transformer", "publisher"} <= agents
 
 
 def test_validate_json_on_shipped_config() -> None:
-    result = cli("validate", "--json")
+    result = cli_process("validate", "--json")
     assert result.returncode == 0
     data = json.loads(result.stdout)
     assert data["valid"] is True and data["default_crew"] == "support_inbox"

@@ -15,8 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-
-from etlcrew.cli import main
+from yaml_edit import edit_config
 
 KEY = "sk-test-1234567890abcdef"
 PASSWORD = "hunter2secret"
@@ -34,25 +33,23 @@ def ledger_bytes(state: Path) -> bytes:
     return b"".join(path.read_bytes() for path in sorted(state.glob("ledger.db*")))
 
 
-def run_everything(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+def run_everything(cli, *args: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """``run`` with ``args``, then every reading command in both modes; returns the run's exit code and all output."""
-    code = main(["run", *args])
-    seen = capsys.readouterr()
-    output = [seen.out, seen.err]
+    code, out, err = cli("run", *args)
+    output = [out, err]
     for command in (["runs"], ["runs", "--json"]):
-        assert main(command) == 0
-        seen = capsys.readouterr()
+        seen = cli(*command)
+        assert seen.code == 0
         output += [seen.out, seen.err]
     run_id = json.loads(output[-2])[0]["run_id"]
     for command in (["show", run_id], ["show", run_id, "--json"], ["resume", run_id, "--json"]):
-        main(command)
-        seen = capsys.readouterr()
+        seen = cli(*command)
         output += [seen.out, seen.err]
     return code, "\n".join(output)
 
 
 def test_secrets_echoed_by_the_model_are_masked_everywhere(
-        project_dir: Path, scripted, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+        project_dir: Path, scripted, cli, monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
         isolated_state: Path, tmp_path: Path) -> None:
     from etlcrew.model_runtime.scripted import sample_answer
 
@@ -67,7 +64,7 @@ def test_secrets_echoed_by_the_model_are_masked_everywhere(
         return sample_answer(call).replace('"scripted"', json.dumps(f"Two customers pasted {LEAK[:60]} in mails"))
 
     model = scripted("leaky", default=leaky)
-    code, output = run_everything(capsys, "--model", "scripted/leaky", "--input", f"purpose=triage, see {URL}")
+    code, output = run_everything(cli, "--model", "scripted/leaky", "--input", f"purpose=triage, see {URL}")
     assert code == 0, output
     assert any(KEY in call.prompt for call in model.history), "the secret did reach the model: the test means it"
     assert_clean("the console", output)
@@ -126,13 +123,12 @@ def echoing_server() -> Iterator[str]:
 
 
 def test_a_key_quoted_in_a_provider_error_is_masked(
-        project_dir: Path, echoing_server: str, capsys: pytest.CaptureFixture[str],
+        project_dir: Path, echoing_server: str, cli,  # type: ignore[no-untyped-def]
         monkeypatch: pytest.MonkeyPatch, isolated_state: Path) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    crews = project_dir / "config" / "crews.yaml"
-    crews.write_text(crews.read_text().replace("  batch_size: 10\n", "  batch_size: 10\n  retry:\n    backoff_s: 0\n"
-                                               "    attempts: 1\n    max_consecutive_failures: 2\n", 1))
-    code, output = run_everything(capsys, "--model", "openai/gpt-4o-mini", "--base-url", echoing_server,
+    edit_config(project_dir / "config" / "crews.yaml", "  batch_size: 10\n",
+                "  batch_size: 10\n  retry:\n    backoff_s: 0\n    attempts: 1\n    max_consecutive_failures: 2\n")
+    code, output = run_everything(cli, "--model", "openai/gpt-4o-mini", "--base-url", echoing_server,
                                   "--input", f"purpose=see {URL}")
     assert code == 1, output
     assert "Incorrect API key provided: ***" in output, "the provider's message is kept, the key masked"

@@ -38,10 +38,8 @@ def test_paths_are_resolved_inside_the_project(project_dir: Path, monkeypatch: p
     assert settings.model_cache_dir == project_dir / ".etlcrew" / "models"
 
 
-def test_unknown_setting_is_an_error(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from etlcrew.cli import main
-
+def test_unknown_setting_is_an_error(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     (project_dir / "config/settings.yaml").write_text("modle: openai/x\n")
-    assert main(["validate"]) == 2
-    err = capsys.readouterr().err
+    code, _, err = cli("validate")
+    assert code == 2
     assert "config/settings.yaml: unknown setting 'modle'" in err and "did you mean 'model'?" in err

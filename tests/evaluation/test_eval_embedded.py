@@ -4,27 +4,23 @@ Performance (bench/quality.py)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from etlcrew.cli import main
 from etlcrew.settings import load_settings
 
 pytestmark = pytest.mark.embedded
 
 
-def test_default_model_gets_most_categories_right_on_four_labelled_items(capsys) -> None:  # type: ignore[no-untyped-def]
+def test_default_model_gets_most_categories_right_on_four_labelled_items(cli) -> None:  # type: ignore[no-untyped-def]
     from etlcrew.model_runtime.catalogue import default_entry
     from etlcrew.model_runtime.weights import cache_status
 
     entry = default_entry()
     if cache_status(entry, load_settings(load_dotenv_file=False).model_cache_dir) != "present":
         pytest.skip("default model weights not cached: run `python main.py models pull`")
-    code = main(["eval", "--limit", "4", "--json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    [row] = json.loads(captured.out)["results"]
+    result = cli("eval", "--limit", "4", "--json")
+    assert result.code == 0, result.err
+    [row] = result.json["results"]
     assert row["model"] == entry.provider_name
     assert row["fields"]["category"]["correct"] >= 3, row["fields"]["category"]
     assert row["fields"]["product"]["correct"] >= 3, row["fields"]["product"]

@@ -13,8 +13,6 @@ import pytest
 from openai_stub import StubOpenAI
 from yaml_edit import edit_config
 
-from etlcrew.cli import main
-
 
 def tokens_of(content: str, unsure: str | None, p: float, size: int = 3) -> list[dict[str, Any]]:
     """``content`` in tokens of ``size`` characters, all sure (logprob 0) but one token spelling ``unsure``."""
@@ -54,26 +52,27 @@ def set_min_confidence(project_dir: Path, value: float) -> None:
 
 
 def test_records_below_min_confidence_are_held_for_review(project_dir: Path, unsure_server: StubOpenAI,  # type: ignore[no-untyped-def]
-                                                          capsys, isolated_state: Path) -> None:
+                                                          cli, isolated_state: Path) -> None:
     set_min_confidence(project_dir, 0.5)
-    code = main(["run", "--model", "openai/stub", "--base-url", unsure_server.url, "--json"])
-    summary = json.loads(capsys.readouterr().out)
-    assert code == 0
+    result = cli("run", "--model", "openai/stub", "--base-url", unsure_server.url, "--json")
+    assert result.code == 0
+    summary = result.json
     assert any(r.get("logprobs") for r in unsure_server.requests), "log-probabilities were asked for"
     assert summary["status"] == "partial"
     assert (summary["items"]["loaded"], summary["items"]["review"]) == (0, 30)
-    assert main(["show", summary["run_id"], "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    show = cli("show", summary["run_id"], "--json")
+    assert show.code == 0
+    shown = show.json
     reasons = {r["reason"] for r in shown["review"]}
     assert reasons == {"low confidence (category 0.20 < 0.5)"}
 
 
-def test_records_above_min_confidence_are_loaded(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_records_above_min_confidence_are_loaded(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     server = StubOpenAI(logprobs=lambda content, value: tokens_of(content, value, 0.9))
     try:
         set_min_confidence(project_dir, 0.5)
-        code = main(["run", "--model", "openai/stub", "--base-url", server.url, "--json"])
+        result = cli("run", "--model", "openai/stub", "--base-url", server.url, "--json")
     finally:
         server.close()
-    summary = json.loads(capsys.readouterr().out)
-    assert code == 0 and (summary["items"]["loaded"], summary["items"]["review"]) == (30, 0)
+    summary = result.json
+    assert result.code == 0 and (summary["items"]["loaded"], summary["items"]["review"]) == (30, 0)

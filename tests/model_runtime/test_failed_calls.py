@@ -3,29 +3,27 @@ calls, reached over real HTTP by CrewAI's OpenAI provider (which reports each fa
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from openai_stub import StubOpenAI
 
-from etlcrew.cli import main
-
 FAILURES = 3
 
 
-def test_each_failed_attempt_is_counted_once_everywhere(project_dir: Path, capsys, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
+def test_each_failed_attempt_is_counted_once_everywhere(project_dir: Path, cli, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
     server = StubOpenAI(fail_first=FAILURES)
     try:
-        code = main(["run", "--model", "openai/stub", "--base-url", server.url, "--json"])
-        run = json.loads(capsys.readouterr().out)
+        result = cli("run", "--model", "openai/stub", "--base-url", server.url, "--json")
     finally:
         server.close()
-    assert code == 0 and server.failed == FAILURES
+    run = result.json
+    assert result.code == 0 and server.failed == FAILURES
     assert run["llm"]["failed_calls"] == FAILURES
     assert run["llm"]["calls"] == len(server.requests) - FAILURES
-    assert main(["show", run["run_id"], "--json"]) == 0
-    shown = json.loads(capsys.readouterr().out)
+    show = cli("show", run["run_id"], "--json")
+    assert show.code == 0
+    shown = show.json
     assert shown["llm"]["failed_calls"] == FAILURES
     from etlcrew.ledger import open_ledger
 
@@ -38,17 +36,17 @@ def test_each_failed_attempt_is_counted_once_everywhere(project_dir: Path, capsy
 
 
 @pytest.mark.parametrize("variable", ["OLLAMA_HOST", "OLLAMA_API_BASE"])
-def test_ollama_is_found_through_either_variable(project_dir: Path, capsys, monkeypatch, variable: str) -> None:  # type: ignore[no-untyped-def]
+def test_ollama_is_found_through_either_variable(project_dir: Path, cli, monkeypatch, variable: str) -> None:  # type: ignore[no-untyped-def]
     server = StubOpenAI()
     try:
         monkeypatch.delenv("OLLAMA_HOST", raising=False)
         monkeypatch.delenv("OLLAMA_API_BASE", raising=False)
         monkeypatch.setenv(variable, server.url.removeprefix("http://").removesuffix("/v1"))  # host:port, as guides
-        code = main(["run", "--model", "ollama/qwen2.5", "--json"])
-        run = json.loads(capsys.readouterr().out)
+        result = cli("run", "--model", "ollama/qwen2.5", "--json")
     finally:
         server.close()
-    assert code == 0 and run["items"]["loaded"] == 30
+    run = result.json
+    assert result.code == 0 and run["items"]["loaded"] == 30
     assert server.requests and all(r["model"] == "qwen2.5" for r in server.requests)
 
 
@@ -57,7 +55,7 @@ def test_ollama_is_found_through_either_variable(project_dir: Path, capsys, monk
     ("gemini/gemini-2.0-flash", "GEMINI_API_KEY", "gemini"),
 ])
 def test_a_provider_without_its_package_stops_before_the_run_naming_the_install(  # type: ignore[no-untyped-def]
-        project_dir: Path, capsys, monkeypatch, isolated_state: Path, model: str, key: str, extra: str) -> None:
+        project_dir: Path, cli, monkeypatch, isolated_state: Path, model: str, key: str, extra: str) -> None:
     import importlib.util
 
     module = {"anthropic": "anthropic", "gemini": "google.genai"}[extra]
@@ -68,10 +66,9 @@ def test_a_provider_without_its_package_stops_before_the_run_naming_the_install(
     if installed:
         pytest.skip(f"{module} is installed here")
     monkeypatch.setenv(key, "k-test")
-    code = main(["run", "--model", model, "--json"])
-    err = capsys.readouterr().err
+    code, _, err = cli("run", "--model", model, "--json")
     assert code == 2
     assert f'pip install -e ".[{extra}]"' in err and "Traceback" not in err
-    assert not (isolated_state / "ledger.db").exists() or main(["runs", "--json"]) == 0
     if (isolated_state / "ledger.db").exists():
-        assert json.loads(capsys.readouterr().out) == [], "no run was started"
+        runs = cli("runs", "--json")
+        assert runs.code == 0 and runs.json == [], "no run was started"

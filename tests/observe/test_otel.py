@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from etlcrew.cli import main
-
 
 class Collector:
     """An OTLP/HTTP endpoint on 127.0.0.1 that keeps the bodies posted to /v1/traces."""
@@ -42,13 +40,13 @@ def collector():  # type: ignore[no-untyped-def]
     made.server.shutdown()
 
 
-def test_spans_reach_the_collector_when_turned_on(project_dir: Path, scripted, collector, capsys,  # type: ignore[no-untyped-def]
+def test_spans_reach_the_collector_when_turned_on(project_dir: Path, scripted, collector, cli,  # type: ignore[no-untyped-def]
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from etlcrew.model_runtime.scripted import sample_answer
 
     scripted("otel", default=sample_answer)
     monkeypatch.setenv("ETLCREW_OTEL_ENDPOINT", collector.url)
-    assert main(["run", "--model", "scripted/otel", "--quiet"]) == 0
+    assert cli("run", "--model", "scripted/otel", "--quiet").code == 0
     payload = b"".join(collector.bodies)
     assert collector.paths and all(p == "/v1/traces" for p in collector.paths)
     for name in (b"etlcrew.run", b"batch 1", b"model scripted", b"etlcrew.prompt_tokens"):

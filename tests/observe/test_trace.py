@@ -6,21 +6,20 @@ import json
 import sqlite3
 from pathlib import Path
 
-from etlcrew.cli import main
-
 
 def read_trace(state: Path, run_id: str) -> list[dict]:  # type: ignore[type-arg]
     path = state / "traces" / f"{run_id}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_trace_lines_cover_the_run_and_match_the_ledger(project_dir: Path, scripted, capsys,  # type: ignore[no-untyped-def]
+def test_trace_lines_cover_the_run_and_match_the_ledger(project_dir: Path, scripted, cli,  # type: ignore[no-untyped-def]
                                                         isolated_state: Path) -> None:
     from etlcrew.model_runtime.scripted import sample_answer
 
     scripted("trace", default=sample_answer)
-    assert main(["run", "--model", "scripted/trace", "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
+    result = cli("run", "--model", "scripted/trace", "--json")
+    assert result.code == 0
+    summary = result.json
     events = read_trace(isolated_state, summary["run_id"])
     kinds = [e["type"] for e in events]
     assert kinds[0] == "run_started" and kinds[-1] == "run_finished"
@@ -38,14 +37,14 @@ def test_trace_lines_cover_the_run_and_match_the_ledger(project_dir: Path, scrip
     assert events[-1]["detail"]["status"] == "succeeded"
 
 
-def test_a_resumed_run_appends_to_its_trace(project_dir: Path, scripted, capsys,  # type: ignore[no-untyped-def]
+def test_a_resumed_run_appends_to_its_trace(project_dir: Path, scripted, cli,  # type: ignore[no-untyped-def]
                                             isolated_state: Path) -> None:
     from etlcrew.model_runtime.scripted import sample_answer
 
     scripted("trace2", default=sample_answer)
-    assert main(["run", "--model", "scripted/trace2", "--max-llm-calls", "2", "--concurrency", "1", "--json"]) == 3
-    run_id = json.loads(capsys.readouterr().out)["run_id"]
-    assert main(["resume", run_id, "--max-llm-calls", "1000", "--json"]) == 0
-    capsys.readouterr()
+    stopped = cli("run", "--model", "scripted/trace2", "--max-llm-calls", "2", "--concurrency", "1", "--json")
+    assert stopped.code == 3
+    run_id = stopped.json["run_id"]
+    assert cli("resume", run_id, "--max-llm-calls", "1000", "--json").code == 0
     finished = [e for e in read_trace(isolated_state, run_id) if e["type"] == "run_finished"]
     assert [e["detail"]["status"] for e in finished] == ["stopped-by-budget", "succeeded"]

@@ -1,17 +1,14 @@
 """The CLI in a child process with the scripted model (canned, schema-valid answers): for the SIGKILL tests.
 
-``CRASH_AT_CALL=n`` kills the process (SIGKILL) in the middle of the n-th model call; ``ETLCREW_FAILPOINT``
-(see ``pipeline.failpoints``) kills it at a named point of the run; ``CRASH_SLOW_S`` makes each call slow.
+``ETLCREW_FAILPOINT`` (see ``pipeline.failpoints``) kills it at a named point of the run, ``model-call:n`` in the
+middle of the n-th model call; ``CRASH_SLOW_S`` makes each call slow.
 Not a test module: the tests run it.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,18 +20,13 @@ from etlcrew.crewai_env import prepare_crewai_environment  # noqa: E402
 prepare_crewai_environment(Path(os.environ["ETLCREW_HOME"]))
 
 from etlcrew.model_runtime.scripted import ScriptedCall, ScriptedLLM, register_scripted, sample_answer  # noqa: E402
+from etlcrew.pipeline import failpoints  # noqa: E402
 
-KILL_AT = int(os.environ.get("CRASH_AT_CALL", "0"))
 SLOW_S = float(os.environ.get("CRASH_SLOW_S", "0"))  # seconds per call, so a test can press Ctrl-C mid-run
-_counter = itertools.count(1)
-_lock = threading.Lock()
 
 
 def answer(call: ScriptedCall) -> str:
-    with _lock:
-        number = next(_counter)
-    if number == KILL_AT:
-        os.kill(os.getpid(), signal.SIGKILL)
+    failpoints.hit("model-call")
     if SLOW_S:
         time.sleep(SLOW_S)
     return sample_answer(call)

@@ -63,20 +63,18 @@ def test_nothing_to_draw_means_no_chart(tmp_path: Path) -> None:
 
 
 def test_a_real_run_writes_the_chart(project_dir: Path, scripted, tmp_path: Path, isolated_state: Path,  # type: ignore[no-untyped-def]
-                                     capsys) -> None:
-    import json
-
+                                     cli) -> None:
     from yaml_edit import with_researcher
 
-    from etlcrew.cli import main
     from etlcrew.ledger import open_ledger
     from etlcrew.model_runtime.scripted import sample_answer
     from etlcrew.specs.loader import load_project
 
     scripted("chart", default=sample_answer)
     with_researcher(project_dir)  # the three phases, so the chart has a bar per phase
-    assert main(["run", "--model", "scripted/chart", "--json"]) == 0
-    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    result = cli("run", "--model", "scripted/chart", "--json")
+    assert result.code == 0
+    run_id = result.json["run_id"]
     chart = tmp_path / "output" / "support_inbox-report.svg"
     assert chart.is_file() and chart.stat().st_size > 0
     schema = load_project(project_dir / "config").crews["support_inbox"].output_schema

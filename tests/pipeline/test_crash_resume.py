@@ -25,14 +25,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from yaml_edit import INBOX_THREE_PHASES, INBOX_TWO_PHASES
+from yaml_edit import edit_config, with_researcher
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("crash_harness.py")
 
 # (case name, environment that kills the first run)
 KILL_POINTS = [
-    ("during a model call of extract", {"CRASH_AT_CALL": "5"}),
+    ("during a model call of extract", {"ETLCREW_FAILPOINT": "model-call:5"}),
     ("between extract and transform", {"ETLCREW_FAILPOINT": "phase:extract:3"}),
     ("between transform and load", {"ETLCREW_FAILPOINT": "phase:transform:2"}),
     ("batch outcome committed, not loaded", {"ETLCREW_FAILPOINT": "batch-done:2"}),
@@ -80,21 +80,17 @@ def make_project(base: Path, hook_url: str) -> Path:
     shutil.copytree(ROOT / "data", project / "data", ignore=shutil.ignore_patterns("*.sqlite"))
     (project / "tools").mkdir()
     crews = project / "config" / "crews.yaml"
-    text = crews.read_text()
-    old = ("      url: http://127.0.0.1:8765/hooks/urgent\n      when: \"urgency == 'urgent'\"\n"
-           "      enabled: false\n")
-    assert old in text
-    text = text.replace(old, f"      url: {hook_url}\n")
+    edit_config(crews, "      url: http://127.0.0.1:8765/hooks/urgent\n      when: \"urgency == 'urgent'\"\n"
+                "      enabled: false\n", f"      url: {hook_url}\n")
     # all three phases, so there is a kill point between each (the shipped inbox crew leaves extract to code)
-    assert INBOX_TWO_PHASES in text, "the shipped support_inbox crew changed: update this test"
-    text = text.replace(INBOX_TWO_PHASES, INBOX_THREE_PHASES, 1)
-    # load each batch as it finishes, so the kill points between loads are reached
-    crews.write_text(text.replace("  batch_size: 10\n", "  batch_size: 10\n  land_interval_s: 0\n", 1))
+    with_researcher(project)
+    # land each batch as it finishes, so the kill points between landings are reached
+    edit_config(crews, "  batch_size: 10\n", "  batch_size: 10\n  land_interval_s: 0\n")
     return project
 
 
 def child_env(base: Path, project: Path, extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("ETLCREW_FAILPOINT", "CRASH_AT_CALL", "MODEL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("ETLCREW_FAILPOINT", "MODEL")}
     return env | {"ETLCREW_PROJECT_DIR": str(project), "ETLCREW_HOME": str(base / "state"),
                   "ETLCREW_OUTPUT_DIR": str(base / "output"), **extra}
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from yaml_edit import edit_config
 
 
 @pytest.fixture
@@ -84,8 +85,7 @@ def test_changed_item_and_changed_config_are_reprocessed(project_dir: Path, scri
     code, second = run_scripted(cli)
     assert code == 0
     assert second["items"]["skipped"] == first["items"]["loaded"] - 1 and second["items"]["loaded"] == 1
-    crews = project_dir / "config/crews.yaml"
-    crews.write_text(crews.read_text().replace("audience: the support team lead", "audience: the CEO", 1))
+    edit_config(project_dir / "config/crews.yaml", "audience: the support team lead", "audience: the CEO")
     code, third = run_scripted(cli)
     assert code == 0 and third["items"]["skipped"] == 0, "a changed prompt input reprocesses everything"
 

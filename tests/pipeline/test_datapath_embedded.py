@@ -7,14 +7,12 @@ Asserts what the grammar guarantees, not what a 135M model gets right: every ite
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from etlcrew.cli import main
 from etlcrew.settings import load_settings
 
 pytestmark = pytest.mark.embedded
@@ -35,18 +33,16 @@ def embedded_url() -> str:
     return server.url
 
 
-def test_default_crew_on_the_embedded_model_over_http(project_dir: Path, embedded_url: str, capsys,  # type: ignore[no-untyped-def]
+def test_default_crew_on_the_embedded_model_over_http(project_dir: Path, embedded_url: str, cli,  # type: ignore[no-untyped-def]
                                                       tmp_path: Path) -> None:
     inbox = project_dir / "data/inbox"
     for path in inbox.iterdir():
         if path.name not in KEEP:
             path.unlink()
     assert sorted(p.name for p in inbox.iterdir()) == sorted(KEEP), "the sample data changed: update KEEP"
-    code = main(["run", "--model", "openai/smollm2-135m", "--base-url", embedded_url, "--concurrency", "1",
-                 "--json"])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    summary = json.loads(captured.out)
+    result = cli("run", "--model", "openai/smollm2-135m", "--base-url", embedded_url, "--concurrency", "1", "--json")
+    assert result.code == 0, result.err
+    summary = result.json
     items = summary["items"]
     assert items["extracted"] == 2 and items["loaded"] + items["review"] + items["quarantined"] == 2
     assert summary["llm"]["calls"] >= 3 and summary["llm"]["prompt_tokens"] > 0

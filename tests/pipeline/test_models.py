@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from yaml_edit import edit_config
+
 from etlcrew.pipeline.models import HOSTED_TIMEOUT_S, LOCAL_TIMEOUT_S, ModelChooser
 from etlcrew.settings import load_settings
 from etlcrew.specs.loader import load_project
@@ -21,8 +23,7 @@ def test_the_embedded_model_gets_a_longer_timeout_than_a_hosted_one(project_dir:
 
 
 def test_the_crews_timeout_wins(project_dir: Path, scripted) -> None:  # type: ignore[no-untyped-def]
-    crews = project_dir / "config" / "crews.yaml"
-    retry = "  batch_size: 10\n  retry:\n    timeout_s: 30\n"
-    crews.write_text(crews.read_text().replace("  batch_size: 10\n", retry, 1))
+    edit_config(project_dir / "config" / "crews.yaml", "  batch_size: 10\n",
+                "  batch_size: 10\n  retry:\n    timeout_s: 30\n")
     models = chooser()
     assert models.timeout_for("local/smollm2-135m") == models.timeout_for("openai/gpt-4o-mini") == 30

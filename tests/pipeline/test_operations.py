@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 from yaml_edit import edit_config
 
-from etlcrew.cli import main
-
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = Path(__file__).with_name("crash_harness.py")
 RUN = ["run", "--model", "scripted/crash", "--batch-size", "5", "--concurrency", "1"]
@@ -162,14 +160,14 @@ def targets_with(project_dir: Path, text: str) -> None:
 
 @pytest.mark.parametrize("destination", ["postgres", "sqlalchemy"])
 def test_a_dlt_target_without_its_package_or_credentials_exits_2_before_any_model_call(
-        project_dir: Path, capsys: pytest.CaptureFixture[str], isolated_state: Path, destination: str,
+        project_dir: Path, cli, isolated_state: Path, destination: str,  # type: ignore[no-untyped-def]
         monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("DESTINATION__", "CREDENTIALS")):
             monkeypatch.delenv(name)
     targets_with(project_dir, POSTGRES.format(name=destination))
-    code = main(["run", "--model", "scripted/sample"])
-    err = " ".join(capsys.readouterr().err.split())  # the console wraps long lines
+    code, _, err = cli("run", "--model", "scripted/sample")
+    err = " ".join(err.split())  # the console wraps long lines
     assert code == 2, err
     if destination == "postgres" and importlib.util.find_spec("psycopg2") is None:
         assert 'pip install -e ".[postgres]"' in err
@@ -177,16 +175,14 @@ def test_a_dlt_target_without_its_package_or_credentials_exits_2_before_any_mode
         assert f"DESTINATION__{destination.upper()}__CREDENTIALS" in err and ".env" in err
     assert "Traceback" not in err
     assert not (isolated_state / "ledger.db").exists(), "no ledger write, so no model call"
-    assert main(["validate"]) == 2
+    assert cli("validate").code == 2
 
 
-def test_outputs_list_every_file_the_run_wrote(project_dir: Path, capsys: pytest.CaptureFixture[str],
-                                               tmp_path: Path) -> None:
+def test_outputs_list_every_file_the_run_wrote(project_dir: Path, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     targets_with(project_dir, "    - type: sqlite\n    - type: jsonl\n    - type: parquet\n")
-    code = main(["run", "--model", "scripted/sample", "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    outputs = json.loads(out)["outputs"]
+    result = cli("run", "--model", "scripted/sample", "--json")
+    assert result.code == 0, result.err
+    outputs = result.json["outputs"]
     written = sorted(str(p) for p in (tmp_path / "output").iterdir())
     assert sorted(outputs) == written, "every file in output/ is listed, and nothing else"
     assert not any("staging" in name for name in written)

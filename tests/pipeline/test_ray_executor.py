@@ -3,7 +3,6 @@ worker killed mid-batch leaves no duplicate and loses nothing (the scripted mode
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -14,8 +13,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from etlcrew.cli import main
 
 ray = pytest.importorskip("ray", reason="the ray extra is part of .[dev]")
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,28 +32,27 @@ def rows(output: Path) -> list[tuple]:  # type: ignore[type-arg]
                            "FROM etlcrew.tickets ORDER BY item_id").fetchall()
 
 
-def run(capsys: pytest.CaptureFixture[str], *extra: str) -> dict:  # type: ignore[type-arg]
-    code = main(["run", "--model", "scripted/sample", "--json", *extra])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err[-3000:]
-    return json.loads(captured.out)
-
-
-def test_ray_gives_the_local_executors_rows(cluster, project_dir: Path, tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+def test_ray_gives_the_local_executors_rows(cluster, project_dir: Path, tmp_path: Path, cli,  # type: ignore[no-untyped-def]
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    local = run(capsys)
+    first = cli("run", "--model", "scripted/sample", "--json")
+    assert first.code == 0, first.err[-3000:]
     monkeypatch.setenv("ETLCREW_OUTPUT_DIR", str(tmp_path / "ray-output"))
-    remote = run(capsys, "--executor", "ray", "--full-refresh")
+    second = cli("run", "--model", "scripted/sample", "--executor", "ray", "--full-refresh", "--json")
+    assert second.code == 0, second.err[-3000:]
+    local, remote = first.json, second.json
     assert remote["items"] == local["items"] and remote["items"]["loaded"] == 30
     assert remote["llm"]["calls"] == local["llm"]["calls"], "workers' calls reach the driver's ledger"
     assert rows(tmp_path / "ray-output") == rows(tmp_path / "output")
 
 
-def test_a_worker_killed_mid_batch_leaves_no_duplicates(cluster, project_dir: Path, tmp_path: Path, capsys,  # type: ignore[no-untyped-def]
+def test_a_worker_killed_mid_batch_leaves_no_duplicates(cluster, project_dir: Path, tmp_path: Path, cli,  # type: ignore[no-untyped-def]
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cluster's workers were started before the failpoint was set: it reaches them with the job."""
     marker = tmp_path / "worker-killed"
-    monkeypatch.setenv("ETLCREW_KILL_WORKER_ONCE", str(marker))
-    summary = run(capsys, "--executor", "ray", "--batch-size", "5")
+    monkeypatch.setenv("ETLCREW_FAILPOINT", f"ray-worker-phase@{marker}")  # the first worker to finish a phase dies
+    result = cli("run", "--model", "scripted/sample", "--executor", "ray", "--batch-size", "5", "--json")
+    assert result.code == 0, result.err[-3000:]
+    summary = result.json
     assert marker.exists(), "a worker did kill itself mid-batch"
     assert summary["status"] == "succeeded" and summary["items"]["loaded"] == 30
     loaded = rows(tmp_path / "output")
@@ -83,16 +79,17 @@ def test_a_local_cluster_is_quiet_and_leaves_no_files(project_dir: Path, tmp_pat
     assert not (tmp_path / "home" / ".ray").exists(), "no token file outside the project"
 
 
-def test_ray_without_the_extra_is_a_clear_error(project_dir: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_ray_without_the_extra_is_a_clear_error(project_dir: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
-    assert main(["run", "--executor", "ray"]) == 2
-    assert 'pip install -e ".[ray]"' in capsys.readouterr().err
+    code, _, err = cli("run", "--executor", "ray")
+    assert code == 2
+    assert 'pip install -e ".[ray]"' in err
 
 
-def test_an_unreachable_cluster_fails_fast_and_names_the_address(project_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    assert main(["run", "--executor", "ray", "--ray-address", "127.0.0.1:1"]) == 1
-    err = capsys.readouterr().err
+def test_an_unreachable_cluster_fails_fast_and_names_the_address(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("run", "--executor", "ray", "--ray-address", "127.0.0.1:1")
+    assert code == 1
     assert "no Ray cluster answers at 127.0.0.1:1" in err and "Traceback" not in err

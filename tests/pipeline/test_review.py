@@ -9,7 +9,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from etlcrew.cli import main
 from etlcrew.pipeline.review import degenerate_items, low_confidence
 from etlcrew.specs.datapath import SchemaSpec
 
@@ -55,10 +54,10 @@ def one_summary(scripted):  # type: ignore[no-untyped-def]
 
 
 def test_a_repeated_summary_sends_every_record_to_review_and_the_run_is_partial(  # type: ignore[no-untyped-def]
-        project_dir: Path, one_summary, capsys, tmp_path: Path) -> None:
-    code = main(["run", "--model", "scripted/repeats", "--json"])
-    summary = json.loads(capsys.readouterr().out)
-    assert code == 0
+        project_dir: Path, one_summary, cli, tmp_path: Path) -> None:
+    result = cli("run", "--model", "scripted/repeats", "--json")
+    assert result.code == 0
+    summary = result.json
     assert summary["status"] == "partial"
     items = summary["items"]
     assert (items["loaded"], items["review"], items["quarantined"]) == (0, 30, 0)

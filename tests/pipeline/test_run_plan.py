@@ -49,7 +49,7 @@ def test_concurrency_does_not_change_the_hash() -> None:
 
 
 def test_the_earlier_key_load_interval_s_still_reads(project_dir: Path) -> None:
-    from tests.yaml_edit import edit_config
+    from yaml_edit import edit_config
 
     edit_config(project_dir / "config" / "crews.yaml", "  chars_per_item: 600\n",
                 "  chars_per_item: 600\n  load_interval_s: 2\n")

@@ -3,7 +3,6 @@ call (exit 2 naming the field and the command), ``--full-refresh`` rebuilds the 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -12,7 +11,6 @@ import duckdb
 import pytest
 from yaml_edit import edit_config
 
-from etlcrew.cli import main
 from etlcrew.pipeline.targets import land_records
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import DatabaseTarget, FileTarget, SchemaSpec
@@ -73,41 +71,36 @@ def test_a_parquet_type_change_is_found_before_the_run(settings: Settings) -> No
     assert "--full-refresh" in (problems[0].hint or "")
 
 
-def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict, str]:  # type: ignore[type-arg]
-    code = main([*args, "--json"])
-    out, err = capsys.readouterr()
-    return code, json.loads(out) if out.strip() else {}, err
-
-
 def model_calls(state: Path) -> int:
     with sqlite3.connect(state / "ledger.db") as db:
         return db.execute("SELECT count(*) FROM model_calls").fetchone()[0]
 
 
 def test_type_change_stops_before_any_model_call_and_full_refresh_rebuilds(
-        project_dir: Path, capsys: pytest.CaptureFixture[str], isolated_state: Path, tmp_path: Path) -> None:
+        project_dir: Path, cli, isolated_state: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     crews = project_dir / "config" / "crews.yaml"
     edit_config(crews, LAST_FIELD, LAST_FIELD + "      language: {type: string, required: false}\n")
-    code, first, err = run_json(["run", "--model", "scripted/sample"], capsys)
-    assert code == 0, err
+    result = cli("run", "--model", "scripted/sample", "--json")
+    assert result.code == 0, result.err
+    first = result.json
     calls = model_calls(isolated_state)
     edit_config(crews, "      language: {type: string, required: false}\n",
                 "      language: {type: integer, required: false}\n")
-    code, _, err = run_json(["run", "--model", "scripted/sample"], capsys)
+    code, _, err = cli("run", "--model", "scripted/sample", "--json")
     assert code == 2
     assert "language" in err and "python main.py run support_inbox --full-refresh" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) <= 3, err
     assert model_calls(isolated_state) == calls, "no model call before the check"
     with sqlite3.connect(isolated_state / "ledger.db") as db:
         assert db.execute("SELECT count(*) FROM runs").fetchone()[0] == 1, "nothing written to the ledger"
-    assert main(["validate"]) == 2, "validate finds the same problem"
-    capsys.readouterr()
-    code, rebuilt, err = run_json(["run", "--model", "scripted/sample", "--full-refresh"], capsys)
-    assert code == 0, err
+    assert cli("validate").code == 2, "validate finds the same problem"
+    result = cli("run", "--model", "scripted/sample", "--full-refresh", "--json")
+    assert result.code == 0, result.err
+    rebuilt = result.json
     assert rebuilt["items"]["loaded"] == first["items"]["loaded"]
     with duckdb.connect(str(tmp_path / "output" / "support_inbox.duckdb"), read_only=True) as con:
         kind = con.execute("SELECT data_type FROM information_schema.columns WHERE table_name = 'tickets' "
                            "AND column_name = 'language'").fetchone()
         count = con.execute("SELECT count(*) FROM etlcrew.tickets").fetchone()
     assert kind == ("BIGINT",) and count == (first["items"]["loaded"],)
-    assert main(["validate"]) == 0
+    assert cli("validate").code == 0

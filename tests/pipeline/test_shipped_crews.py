@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
 import pytest
-
-from etlcrew.cli import main
 
 
 @pytest.fixture
@@ -25,7 +22,7 @@ def shipped(scripted):  # type: ignore[no-untyped-def]
     ("orders_enrichment", "orders", 60),
     ("inbox_hierarchical", "tickets_hierarchical", None),
 ])
-def test_shipped_crew_loads_its_table(project_dir: Path, shipped, capsys, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_shipped_crew_loads_its_table(project_dir: Path, shipped, cli, tmp_path: Path,  # type: ignore[no-untyped-def]
                                       crew: str, table: str, expected: int | None) -> None:
     if crew == "orders_enrichment":
         subprocess.run([sys.executable, str(project_dir / "data/make_shop_db.py"), "--path",
@@ -33,10 +30,9 @@ def test_shipped_crew_loads_its_table(project_dir: Path, shipped, capsys, tmp_pa
     args = ["run", crew, "--model", "scripted/shipped", "--json"]
     if crew == "inbox_hierarchical":
         args += ["--process", "sequential"]  # the scripted model does not delegate; the manager path is in tests/crews
-    code = main(args)
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    summary = json.loads(captured.out)
+    result = cli(*args)
+    assert result.code == 0, result.err
+    summary = result.json
     items = summary["items"]
     assert items["extracted"] > 0
     assert items["extracted"] == items["loaded"] + items["quarantined"] + items["skipped"]
@@ -47,8 +43,7 @@ def test_shipped_crew_loads_its_table(project_dir: Path, shipped, capsys, tmp_pa
     assert rows == items["loaded"]
 
 
-def test_missing_shop_database_is_a_clear_source_error(project_dir: Path, shipped, capsys) -> None:  # type: ignore[no-untyped-def]
-    code = main(["run", "orders_enrichment", "--model", "scripted/shipped"])
-    err = capsys.readouterr().err
+def test_missing_shop_database_is_a_clear_source_error(project_dir: Path, shipped, cli) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = cli("run", "orders_enrichment", "--model", "scripted/shipped")
     assert code == 1
     assert "shop.sqlite" in err and "Traceback" not in err

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from etlcrew.tools.safe_sql import check_select, run_select
 from etlcrew.tools.scope import ToolScope, ToolScopeError, current_scope, host_key, scope_for_crew, use_scope
+from yaml_edit import edit_config
 
 from etlcrew.settings import load_settings
 from etlcrew.specs.loader import load_project
@@ -209,9 +210,8 @@ def test_scope_for_the_shipped_crews(project_dir: Path) -> None:
 
 def test_scope_lists_declared_hosts_and_target_folders(project_dir: Path) -> None:
     crews = project_dir / "config/crews.yaml"
-    crews.write_text(crews.read_text(encoding="utf-8").replace(
-        "      enabled: false\n", "      enabled: true\n").replace(
-        "    - type: report\n", "    - type: report\n      path: reports/inbox.md\n", 1), encoding="utf-8")
+    edit_config(crews, "      enabled: false\n", "      enabled: true\n")
+    edit_config(crews, "    - type: report\n", "    - type: report\n      path: reports/inbox.md\n")
     settings = load_settings()
     scope = scope_for_crew(load_project(settings.config_dir), "support_inbox", settings)
     assert scope.http_hosts == ("127.0.0.1:8765",)

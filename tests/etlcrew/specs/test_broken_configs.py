@@ -10,9 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from etlcrew.cli import main
-from tests.yaml_edit import edit_config
+from yaml_edit import edit_config
 
 Edit = tuple[str, str, str]  # file under config/, old text, new text
 
@@ -114,16 +112,15 @@ CASES: list[tuple[str, list[Edit], str | None, list[str], list[str]]] = [
 
 @pytest.mark.parametrize(("edits", "crew", "wanted", "unwanted"), [pytest.param(*c[1:], id=c[0]) for c in CASES])
 def test_broken_config_stops_before_anything_runs(project_dir: Path, isolated_state: Path, scripted,  # type: ignore[no-untyped-def]
-                                                  capsys: pytest.CaptureFixture[str], edits: list[Edit],
+                                                  cli, edits: list[Edit],
                                                   crew: str | None, wanted: list[str], unwanted: list[str]) -> None:
     for file, old, new in edits:
         edit_config(project_dir / "config" / file, old, new)
     llm = scripted("broken_table")
     for args in (["validate", *([crew] if crew else [])],
                  ["run", *([crew] if crew else []), "--model", "scripted/broken_table"]):
-        code = main(args)
-        captured = capsys.readouterr()
-        out = " ".join((captured.err + captured.out).split())  # rich wraps long lines
+        code, out, err = cli(*args)
+        out = " ".join((err + out).split())  # rich wraps long lines
         assert code == 2, f"{args}: {out}"
         for pattern in wanted:
             assert re.search(pattern, out), f"{args}: {pattern!r} not in:\n{out}"
@@ -136,39 +133,42 @@ def test_broken_config_stops_before_anything_runs(project_dir: Path, isolated_st
     assert not (project_dir.parent / "escaped").exists() and not (project_dir.parent / "x-report.md").exists()
 
 
-def test_each_message_is_given_once(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_message_is_given_once(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     edit_config(project_dir / "config" / "tasks.yaml", "  agent: transformer\n", "  agent: transfomer\n")
-    assert main(["validate"]) == 2
-    out = capsys.readouterr().err
+    code, _, out = cli("validate")
+    assert code == 2
     assert out.count("unknown agent 'transfomer'") == 1, out
 
 
-def test_reference_errors_do_not_hide_placeholder_errors(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_reference_errors_do_not_hide_placeholder_errors(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     edit_config(project_dir / "config" / "tasks.yaml", "  agent: transformer\n", "  agent: transfomer\n")
     edit_config(project_dir / "config" / "crews.yaml", "    topic: smart thermostats and home energy savings\n", "")
-    assert main(["validate"]) == 2
-    out = " ".join(capsys.readouterr().err.split())
+    code, _, err = cli("validate")
+    assert code == 2
+    out = " ".join(err.split())
     assert "unknown agent 'transfomer'" in out and "crew 'research_brief': placeholder {topic}" in out
 
 
-def test_inputs_without_a_crew_go_to_the_default_crew(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    edit_config(project_dir / "config" / "crews.yaml", "    audience: the support team lead\n", "", )
-    assert main(["validate", "support_inbox"]) == 2
-    assert "placeholder {audience}" in capsys.readouterr().err
-    assert main(["validate", "-i", "audience=the lead"]) == 0, capsys.readouterr().err
+def test_inputs_without_a_crew_go_to_the_default_crew(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    edit_config(project_dir / "config" / "crews.yaml", "    audience: the support team lead\n", "")
+    code, _, err = cli("validate", "support_inbox")
+    assert code == 2
+    assert "placeholder {audience}" in err
+    code, _, err = cli("validate", "-i", "audience=the lead")
+    assert code == 0, err
 
 
-def test_list_agents_works_while_a_crew_is_broken(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-
+def test_list_agents_works_while_a_crew_is_broken(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     edit_config(project_dir / "config" / "crews.yaml", "  tasks: [transform, load]\n", "  tasks: [transfrom, load]\n")
-    assert main(["list", "agents", "--json"]) == 0
-    assert {a["name"] for a in json.loads(capsys.readouterr().out)} == {"researcher", "transformer", "publisher"}
-    assert main(["list", "crews"]) == 2
-    assert "unknown task 'transfrom'" in capsys.readouterr().err
+    agents = cli("list", "agents", "--json")
+    assert agents.code == 0
+    assert {a["name"] for a in agents.json} == {"researcher", "transformer", "publisher"}
+    code, _, err = cli("list", "crews")
+    assert code == 2
+    assert "unknown task 'transfrom'" in err
 
 
-def test_memory_is_kept_for_a_crew_without_sources(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_memory_is_kept_for_a_crew_without_sources(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """Memory is refused only where items flow: a crew on its inputs alone keeps it (stored under .etlcrew/)."""
     edit_config(project_dir / "config" / "tasks.yaml", "brief_extract:\n",
                 "note:\n  description: Write a note on {topic}.\n  expected_output: A note.\n  agent: publisher\n\n"
@@ -176,4 +176,5 @@ def test_memory_is_kept_for_a_crew_without_sources(project_dir: Path, capsys: py
     edit_config(project_dir / "config" / "crews.yaml", "research_brief:\n",
                 "notes:\n  agents: [publisher]\n  tasks: [note]\n  memory: true\n"
                 "  inputs: {topic: heat pumps, audience: me}\n\nresearch_brief:\n")
-    assert main(["validate", "notes"]) == 0, capsys.readouterr().err
+    code, _, err = cli("validate", "notes")
+    assert code == 0, err

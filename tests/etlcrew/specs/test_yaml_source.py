@@ -69,12 +69,11 @@ def test_unclosed_quote_is_reported_where_it_opens_with_its_key() -> None:
     assert "quoted value is not closed" in caught.value.problem and "key 'role'" in caught.value.problem
 
 
-def test_broken_settings_file_is_a_config_error(project_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from etlcrew.cli import main
-
+def test_broken_settings_file_is_a_config_error(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
     (project_dir / "config" / "settings.yaml").write_text("model: 'local/x\n", encoding="utf-8")
-    assert main(["validate"]) == 2
-    err = " ".join(capsys.readouterr().err.split())
+    code, _, err = cli("validate")
+    assert code == 2
+    err = " ".join(err.split())
     assert "config/settings.yaml:1: invalid YAML: a quoted value is not closed" in err and "key 'model'" in err
 
 
