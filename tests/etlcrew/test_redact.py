@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import timeit
 
 import pytest
 
@@ -68,13 +67,6 @@ def test_redact_obj_walks_containers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     value = {"a": [KEY, ("x", f"http://u:{KEY}@h")], KEY: 3, "n": None, "f": 1.5}
     assert redact_obj(value) == {"a": ["***", ("x", "http://u:***@h")], "***": 3, "n": None, "f": 1.5}
-
-
-def test_cheap_enough_for_every_write() -> None:
-    text = json.dumps({"records": [{"item_id": f"inbox:{i:04d}.eml", "summary": "printer offline after update",
-                                    "category": "bug"} for i in range(10)]})
-    per_call = timeit.timeit(lambda: redact(text), number=200) / 200
-    assert per_call < 0.001, f"{per_call * 1e3:.2f} ms to redact a batch outcome"
 
 
 def test_console_redacts_every_channel(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
