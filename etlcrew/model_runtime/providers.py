@@ -130,6 +130,19 @@ def _require_key(provider: str, model: str) -> None:
         )
 
 
+def _require_structured_output(provider: str, name: str, model: str) -> None:
+    """Stop before the run when CrewAI cannot ask this Gemini model for records: below Gemini 2.0 (or with no
+    version in the name) it sends the schema as google-genai's ``Schema``, which rejects ``prefixItems``."""
+    import re
+
+    version = re.search(r"gemini-(\d+(?:\.\d+)?)", name.lower())
+    if provider in GEMINI_PROVIDERS and not (version and float(version.group(1)) >= 2.0):
+        raise ModelSetupError(
+            f"model '{model}' cannot return records: CrewAI asks only Gemini 2.0 and later for structured output "
+            "in a form our schemas fit", hint="name a Gemini model by its version, 2.0 or later: "
+            "--model gemini/gemini-2.0-flash")
+
+
 def build_llm(
     model: str, settings: Settings, *, base_url: str | None = None, parallel: int = 2, temperature: float = 0,
     timeout: float | None = None,
@@ -152,6 +165,7 @@ def build_llm(
     if not (base_url and provider in OPENAI_COMPATIBLE):
         _require_key(provider, model)
     _require_package(provider, model)
+    _require_structured_output(provider, name, model)
     from etlcrew.crewai_env import import_crewai
 
     crewai = import_crewai(settings.state_dir)

@@ -115,3 +115,20 @@ def test_the_crews_call_timeout_reaches_a_native_provider(  # type: ignore[no-un
     assert stub.stalled == 1
     assert code == 0 and run["items"]["loaded"] == 10
     assert run["llm"]["failed_calls"] == 1, "the stalled call was not cut off by the crew's timeout"
+
+
+@pytest.mark.parametrize("model", ["gemini/gemini-1.5-pro", "gemini/gemini-pro-latest"])
+def test_a_gemini_model_that_cannot_return_records_stops_before_the_run(  # type: ignore[no-untyped-def]
+        project_dir: Path, capsys, monkeypatch, isolated_state: Path, model: str) -> None:
+    """Below Gemini 2.0 CrewAI sends google-genai a ``Schema`` that rejects our records' ``prefixItems``."""
+    stub = StubGemini()
+    monkeypatch.setenv("GEMINI_API_KEY", "k-test")
+    try:
+        code = main(["run", "--model", model, "--base-url", stub.url, "--json"])
+    finally:
+        stub.close()
+    err = capsys.readouterr().err
+    assert code == 2 and "--model gemini/gemini-2.0-flash" in err and "Traceback" not in err
+    assert stub.requests == []
+    if (isolated_state / "ledger.db").exists():
+        assert main(["runs", "--json"]) == 0 and json.loads(capsys.readouterr().out) == [], "no run was started"
