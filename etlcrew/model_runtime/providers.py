@@ -46,6 +46,7 @@ PROVIDER_PACKAGES: dict[str, tuple[str, str]] = {
     "azure": ("azure.ai.inference", "azure"), "bedrock": ("boto3", "bedrock"),
 }
 KEYLESS = {"ollama", "ollama_chat", "hosted_vllm"}
+GEMINI_PROVIDERS = {"gemini", "google"}  # CrewAI's native Gemini provider (google-genai)
 
 
 def default_model_name() -> str:
@@ -129,13 +130,27 @@ def _require_key(provider: str, model: str) -> None:
         )
 
 
+def _require_structured_output(provider: str, name: str, model: str) -> None:
+    """Stop before the run when CrewAI cannot ask this Gemini model for records: below Gemini 2.0 (or with no
+    version in the name) it sends the schema as google-genai's ``Schema``, which rejects ``prefixItems``."""
+    import re
+
+    version = re.search(r"gemini-(\d+(?:\.\d+)?)", name.lower())
+    if provider in GEMINI_PROVIDERS and not (version and float(version.group(1)) >= 2.0):
+        raise ModelSetupError(
+            f"model '{model}' cannot return records: CrewAI asks only Gemini 2.0 and later for structured output "
+            "in a form our schemas fit", hint="name a Gemini model by its version, 2.0 or later: "
+            "--model gemini/gemini-2.0-flash")
+
+
 def build_llm(
     model: str, settings: Settings, *, base_url: str | None = None, parallel: int = 2, temperature: float = 0,
     timeout: float | None = None,
 ) -> Any:
     """A CrewAI ``LLM`` for ``model``; ``local/NAME`` ensures the weights and starts the embedded server.
 
-    ``base_url`` (else ``settings.base_url``) points OpenAI-compatible providers at a self-hosted server.
+    ``base_url`` (else ``settings.base_url``) points the provider's client at another server: a self-hosted
+    OpenAI-compatible one, a proxy, or a stub on 127.0.0.1 (``endpoint_kwargs`` says how each client takes it).
     Missing keys and unknown local names raise ``ModelSetupError`` before CrewAI is imported. The provider
     client does not retry (``max_retries=0``): ``model_runtime.resilience`` owns retries, so attempts are counted
     and backed off in one place; ``timeout`` is the per-call timeout (the client's default waits 600 s).
@@ -150,6 +165,7 @@ def build_llm(
     if not (base_url and provider in OPENAI_COMPATIBLE):
         _require_key(provider, model)
     _require_package(provider, model)
+    _require_structured_output(provider, name, model)
     from etlcrew.crewai_env import import_crewai
 
     crewai = import_crewai(settings.state_dir)
@@ -160,11 +176,27 @@ def build_llm(
         kwargs |= {"logprobs": True, "interceptor": ConfidenceInterceptor()}
     if timeout:
         kwargs["timeout"] = timeout
-    if base_url:
-        kwargs["base_url"] = base_url
-        if provider in OPENAI_COMPATIBLE and provider not in KEYLESS and not os.environ.get("OPENAI_API_KEY"):
-            kwargs["api_key"] = LOCAL_API_KEY  # self-hosted OpenAI-compatible servers ignore it
+    kwargs |= endpoint_kwargs(provider, base_url, timeout)
+    if base_url and provider in OPENAI_COMPATIBLE and provider not in KEYLESS and not os.environ.get("OPENAI_API_KEY"):
+        kwargs["api_key"] = LOCAL_API_KEY  # self-hosted OpenAI-compatible servers ignore it
     return crewai.LLM(**kwargs)
+
+
+def endpoint_kwargs(provider: str, base_url: str | None, timeout: float | None = None) -> dict[str, Any]:
+    """The ``crewai.LLM`` arguments that send ``provider``'s requests to ``base_url`` (if any) with ``timeout``.
+
+    CrewAI hands ``base_url`` and ``timeout`` to the OpenAI and Anthropic clients (Anthropic's URL is the host: it
+    appends ``/v1/messages``), but its Gemini provider ignores both: google-genai takes them in ``http_options``
+    (then asks ``{base_url}/v1beta/models/{model}:generateContent``), the timeout in milliseconds.
+    """
+    if provider in GEMINI_PROVIDERS:
+        options: dict[str, Any] = {}
+        if base_url:
+            options["base_url"] = base_url
+        if timeout:
+            options["timeout"] = int(timeout * 1000)
+        return {"client_params": {"http_options": options}} if options else {}
+    return {"base_url": base_url} if base_url else {}
 
 
 def _build_local(name: str, settings: Settings, *, parallel: int, temperature: float,

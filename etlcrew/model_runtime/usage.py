@@ -99,6 +99,19 @@ def _labels(event: Any) -> dict[str, Any]:
             "agent": getattr(event, "agent_role", None), "task": getattr(event, "task_name", None)}
 
 
+# Each CrewAI provider reports usage under its own API's names: OpenAI, Anthropic, Gemini (``prompt_token_count``;
+# its ``completion_tokens`` already adds thinking tokens to the candidates').
+PROMPT_KEYS = ("prompt_tokens", "input_tokens", "prompt_token_count")
+COMPLETION_KEYS = ("completion_tokens", "output_tokens", "candidates_token_count")
+
+
+def token_counts(usage: dict[str, Any]) -> tuple[int, int]:
+    """(prompt, completion) tokens from a completed call's ``usage``, whichever provider reported it."""
+    prompt = next((usage[k] for k in PROMPT_KEYS if usage.get(k)), 0)
+    completion = next((usage[k] for k in COMPLETION_KEYS if usage.get(k)), 0)
+    return int(prompt), int(completion)
+
+
 class UsageMeter:
     """Listens to LLM call events while active (``with UsageMeter() as meter``)."""
 
@@ -119,9 +132,7 @@ class UsageMeter:
         return None if began is None else round((time.monotonic() - began) * 1000, 1)
 
     def _completed(self, source: Any, event: Any) -> None:
-        usage = event.usage or {}
-        prompt = int(usage.get("prompt_tokens") or usage.get("input_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or usage.get("output_tokens") or 0)
+        prompt, completion = token_counts(event.usage or {})
         model = str(event.model or "")
         with self._lock:
             u = self.usage
