@@ -69,7 +69,7 @@ def describe_schema(schema: SchemaSpec) -> str:
     """
     lines = ["- item_id: the item's id, as given"]
     if schema.reasoning and REASON_FIELD not in schema.fields:
-        lines.append(f"- {REASON_FIELD}: first, one short sentence on what the item is about (not stored)")
+        lines.append(f"- {REASON_FIELD}: first, {schema.reasoning_prompt} (not stored)")
     for name, spec in schema.fields.items():
         note = f" ({spec.description})" if spec.description else ""
         optional = "" if spec.required else " [optional]"

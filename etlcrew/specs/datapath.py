@@ -120,8 +120,16 @@ class SchemaSpec(_Strict):
     primary_key: list[str] = Field(default_factory=lambda: ["item_id"])
     fields: dict[str, FieldSpec] = Field(min_length=1)
     examples: list[ExampleSpec] = Field(default_factory=list, max_length=20)
-    reasoning: bool = Field(default=False, description="the model first writes one sentence on what the item is "
-                            "about (not stored): measured to help small models pick enum values")
+    reasoning: bool | str = Field(default=False, description="the model first writes one sentence on what the item "
+                                  "is about (not stored): measured to help small models pick enum values; a text "
+                                  "says what the sentence should weigh")
+
+    @property
+    def reasoning_prompt(self) -> str:
+        """What the model is asked to write first (``reasoning: true``: what the item is about)."""
+        if isinstance(self.reasoning, str) and self.reasoning.strip():
+            return " ".join(self.reasoning.split())
+        return "one short sentence on what the item is about"
 
     @model_validator(mode="before")
     @classmethod

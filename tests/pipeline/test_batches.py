@@ -75,6 +75,19 @@ def test_the_schema_text_lists_described_enum_values_examples_and_the_reasoning_
     ]
 
 
+def test_reasoning_may_say_what_the_sentence_should_weigh() -> None:
+    from etlcrew.pipeline.batches import describe_schema
+    from etlcrew.pipeline.records import record_model
+    from etlcrew.specs.datapath import SchemaSpec
+
+    fields = {"urgency": {"type": "enum", "values": ["low", "high"]}}
+    schema = SchemaSpec.model_validate({"table": "t", "fields": fields,
+                                        "reasoning": "one sentence:  is anything at risk?"})
+    assert "- reasoning: first, one sentence: is anything at risk? (not stored)" in describe_schema(schema)
+    assert list(record_model(schema).model_fields)[:2] == ["item_id", "reasoning"]
+    assert "reasoning" not in describe_schema(SchemaSpec.model_validate({"table": "t", "fields": fields}))
+
+
 def test_examples_must_name_fields_and_allowed_values() -> None:
     import pytest
     from pydantic import ValidationError
