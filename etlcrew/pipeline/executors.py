@@ -9,11 +9,13 @@ and of the targets, so a worker that dies mid-batch has written nothing: Ray run
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,7 +72,8 @@ class RayExecutor:
             if target:
                 reachable(target)
             try:
-                context = ray.init(address=target, runtime_env={"env_vars": worker_environment()}, **options)
+                with ray_stderr_filtered():
+                    context = ray.init(address=target, runtime_env={"env_vars": worker_environment()}, **options)
             except Exception as exc:  # ConnectionError, a bad address, a version mismatch...
                 from etlcrew.errors import EtlcrewError
 
@@ -115,6 +118,9 @@ def quiet_ray(local: bool) -> dict[str, Any]:
     ``RAY_AUTH_*`` setting of the user's wins. A cluster we join keeps its own address and authentication.
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray's C++ core logs warnings on stderr, e.g. its 8.8.8.8 probe when the machine has no network (CI runs
+    # under `unshare -n`): errors only, unless the user set a level
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
     if local:
         chosen = any(name in os.environ for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"))
@@ -124,6 +130,32 @@ def quiet_ray(local: bool) -> dict[str, Any]:
             os.environ["RAY_AUTH_MODE"], os.environ["RAY_AUTH_TOKEN"] = "token", secrets.token_hex(32)
         options["_node_ip_address"] = "127.0.0.1"
     return options
+
+
+@contextlib.contextmanager
+def ray_stderr_filtered() -> Iterator[None]:
+    """Keep Ray's start-up warnings from its C++ core off the terminal.
+
+    Starting a local cluster asks the C++ core for this machine's address, which probes a public DNS server and,
+    without a network (CI runs under ``unshare -n``), logs a warning on file descriptor 2 before any log level
+    applies. While the cluster starts, fd 2 goes to a temporary file; what is not that probe is passed on through
+    our console. (The cluster's own processes inherit the file: they log to their session folder anyway.)
+    """
+    from etlcrew import console
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and "external connectivity" not in line and "Set ray log level" not in line:
+                    console.warn(f"ray: {line.strip()}")
 
 
 def remove_session(session: Path) -> None:
