@@ -98,16 +98,17 @@ def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: 
 @click.option("--model", "models", multiple=True, help="Model to score; repeat to compare models side by side.")
 @click.option("--limit", type=click.IntRange(min=1), help="Score only the first N labelled items.")
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="Fill a {placeholder}.")
+@click.option("--misses", "show_misses", is_flag=True, help="Also list every wrong value.")
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
 @click.pass_context
 def eval_(ctx: click.Context, crew: str | None, labels: str | None, models: tuple[str, ...], limit: int | None,
-          inputs: tuple[str, ...], json_mode: bool) -> int:
+          inputs: tuple[str, ...], show_misses: bool, json_mode: bool) -> int:
     """Score a crew's records against its labels, per field and per model (writes no target)."""
     from etlcrew.commands.eval import eval_crew
 
     console.configure(json_mode=json_mode)
     return eval_crew(_settings(ctx), crew=crew, labels=labels, models=models, limit=limit, input_pairs=inputs,
-                     json_mode=json_mode)
+                     json_mode=json_mode, show_misses=show_misses)
 
 
 @cli.command(context_settings=CONTEXT)

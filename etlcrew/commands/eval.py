@@ -11,10 +11,13 @@ changes what a later ``run`` skips. ``--json`` prints one object::
                   "items": 30, "correct_records": 12, "loaded": 30, "loaded_accuracy": 0.79,
                   "review": 0, "quarantined": 0, "calls": 33, "prompt_tokens": 21000,
                   "completion_tokens": 3000, "cost_usd": 0.0, "seconds": 390.2, "seconds_per_item": 13.0,
-                  "seconds_per_correct_record": 32.5, "cost_per_correct_record": 0.0}]}
+                  "seconds_per_correct_record": 32.5, "cost_per_correct_record": 0.0,
+                  "misses": [{"item_id": "inbox:0001-double-charge.eml", "field": "urgency",
+                              "expected": "medium", "produced": "high", "confidence": 0.62}, ...]}]}
 
 ``confusion`` is expected value -> produced value -> count, for enum fields (``null`` for others); a record
-is correct when every field its label row checks is right.
+is correct when every field its label row checks is right. ``misses`` lists every wrong value, with the model's
+probability for what it wrote (``null`` when the model gives no log-probabilities); ``--misses`` prints them.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from etlcrew.settings import Settings
 
 
 def eval_crew(settings: Settings, *, crew: str | None, labels: str | None, models: tuple[str, ...],
-              limit: int | None, input_pairs: tuple[str, ...], json_mode: bool) -> int:
+              limit: int | None, input_pairs: tuple[str, ...], json_mode: bool, show_misses: bool = False) -> int:
     """Check the labels, run each model, print the scores side by side."""
     from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
     from etlcrew.evaluation.compare import evaluate, read_crew_labels
@@ -46,7 +49,7 @@ def eval_crew(settings: Settings, *, crew: str | None, labels: str | None, model
     if json_mode:
         console.emit_json(report)
     else:
-        print_report(report)
+        print_report(report, show_misses)
     return EXIT_OK
 
 
@@ -54,8 +57,8 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def print_report(report: dict[str, Any]) -> None:
-    """One row per model (accuracy per field, cost and time), then each enum field's confusion table."""
+def print_report(report: dict[str, Any], show_misses: bool = False) -> None:
+    """One row per model (accuracy per field, cost and time), each enum field's confusion table, the misses."""
     results = report["results"]
     fields = list(results[0]["fields"]) if results else []
     rows = [[r["model"], *(_percent(r["fields"][f]["accuracy"]) for f in fields),
@@ -70,9 +73,16 @@ def print_report(report: dict[str, Any]) -> None:
         for field, scored in result["fields"].items():
             if scored["confusion"]:
                 _confusion(result["model"], field, scored["confusion"])
+        if show_misses:
+            _misses(result["model"], result["misses"])
 
 
 def _confusion(model: str, field: str, confusion: dict[str, dict[str, int]]) -> None:
     produced = sorted({value for row in confusion.values() for value in row})
     rows = [[expected, *(row.get(value, 0) or "" for value in produced)] for expected, row in sorted(confusion.items())]
     console.table(f"{model}: {field} (rows: label, columns: produced)", ["label", *produced], rows)
+
+
+def _misses(model: str, misses: list[dict[str, Any]]) -> None:
+    rows = [[m["item_id"], m["field"], m["expected"], m["produced"], _percent(m["confidence"])] for m in misses]
+    console.table(f"{model}: {len(misses)} wrong values", ["item", "field", "label", "produced", "confidence"], rows)

@@ -2,7 +2,8 @@
 
 Labels are read and checked against the crew's items before any model is called (bad labels: exit 2). Per
 model: accuracy per field, a confusion table for enum fields, how many records were loaded and how right those
-were, then calls, tokens, cost and seconds, and seconds and cost per correct record (all checked fields right).
+were, then calls, tokens, cost and seconds, and seconds and cost per correct record (all checked fields right),
+and every wrong value (``misses``), so a prompt change can be judged item by item, not only in totals.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from etlcrew.errors import UsageError
 
 if TYPE_CHECKING:
     from etlcrew.evaluation.labels import LabelSet
-    from etlcrew.evaluation.scoring import Score
+    from etlcrew.evaluation.scoring import Miss, Score
     from etlcrew.evaluation.session import ModelRun
     from etlcrew.settings import Settings
     from etlcrew.specs.project import ProjectSpec
@@ -82,7 +83,14 @@ def result_row(run: ModelRun, score: Score) -> dict[str, Any]:
         "seconds_per_item": round(seconds / score.items, 1) if score.items else None,
         "seconds_per_correct_record": round(seconds / correct, 1) if correct else None,
         "cost_per_correct_record": round(llm["cost_usd"] / correct, 6) if correct else None,
+        "misses": [_miss_row(miss, run.confidence.get(miss.item_id, {})) for miss in score.misses],
     }
+
+
+def _miss_row(miss: Miss, confidence: dict[str, float]) -> dict[str, Any]:
+    """A wrong value as JSON, with the model's probability for the value it wrote when it gave one."""
+    return {"item_id": miss.item_id, "field": miss.field, "expected": miss.expected, "produced": miss.produced,
+            "confidence": confidence.get(miss.field)}
 
 
 def evaluate(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], crew: str,

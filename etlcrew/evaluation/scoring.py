@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import TYPE_CHECKING, Any
 
 from etlcrew.evaluation.values import parse_boolean, parse_datetime, parse_number
@@ -68,6 +69,16 @@ class FieldScore:
         return {"accuracy": self.accuracy, "correct": self.correct, "total": self.total, "confusion": self.confusion}
 
 
+@dataclass(frozen=True)
+class Miss:
+    """One wrong value: which item, which field, what the label says and what the model produced (or NONE)."""
+
+    item_id: str
+    field: str
+    expected: str
+    produced: str
+
+
 @dataclass
 class Score:
     """One model's figures on a label set; ``loaded_*`` covers only the records that reached the main table."""
@@ -78,6 +89,7 @@ class Score:
     loaded: int
     loaded_correct_values: int
     loaded_checked_values: int
+    misses: list[Miss] = dataclass_field(default_factory=list)  # every wrong value, in label order
 
     @property
     def loaded_accuracy(self) -> float | None:
@@ -106,9 +118,11 @@ def score(labels: LabelSet, schema: SchemaSpec, records: Mapping[str, Mapping[st
             tally = fields[name]
             tally.total += 1
             tally.correct += ok
+            shown = NONE if produced is None else str(produced)
+            if not ok:
+                result.misses.append(Miss(item_id, name, value, shown))
             if tally.confusion is not None:
                 row = tally.confusion.setdefault(value, {})
-                shown = NONE if produced is None else str(produced)
                 row[shown] = row.get(shown, 0) + 1
         result.items += 1
         result.correct_records += record is not None and right == len(expected)

@@ -54,6 +54,11 @@ def test_eval_scores_each_field_exactly_and_writes_nothing(project_dir: Path, kn
     assert [c.task for c in known_answers.history].count("load") == 1
     assert row["calls"] == len(known_answers.history)
     assert row["seconds_per_correct_record"] == row["seconds"]
+    assert [(m["item_id"], m["field"], m["expected"], m["produced"], m["confidence"]) for m in row["misses"]] == [
+        ("inbox:0002-thermostat-wont-hold-temp.eml", "urgency", "medium", "low", None),
+        ("inbox:0003-doorbell-offline-urgent.eml", "category", "bug", "shipping", None),
+        ("inbox:0004-refund-not-received.eml", "urgency", "medium", "high", None),
+    ], "every wrong value, in label order; a scripted model gives no log-probabilities"
     assert not (tmp_path / "output").exists(), "eval writes no target"
     assert cli("runs", "--json").json == [], "eval leaves nothing in the ledger a later run reads"
 
@@ -64,6 +69,16 @@ def test_eval_prints_a_table_and_confusion_tables(project_dir: Path, known_answe
     assert code == 0
     assert "eval support_inbox: 2 items" in out and "produced" in out and "billing" in out
     assert [c.task for c in known_answers.history].count("transform") == 2, "--limit 2: two items"
+    assert "wrong values" not in out, "misses are listed only when asked"
+
+
+def test_eval_misses_lists_each_wrong_value(project_dir: Path, known_answers, cli) -> None:  # type: ignore[no-untyped-def]
+    (project_dir / "data" / "labels.csv").write_text(LABELS)
+    code, out, _ = cli("eval", "--labels", "data/labels.csv", "--model", "scripted/known", "--misses")
+    assert code == 0
+    assert "3 wrong values" in out
+    lines = [line for line in out.splitlines() if "0003-doorbell" in line]
+    assert len(lines) == 1 and "shipping" in lines[0] and "category" in lines[0]
 
 
 @pytest.mark.parametrize(("labels", "line", "column"), [

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from etlcrew.evaluation.labels import LabelSet, read_labels
-from etlcrew.evaluation.scoring import FieldScore, Score, matches, score
+from etlcrew.evaluation.scoring import FieldScore, Miss, Score, matches, score
 from etlcrew.specs.datapath import FieldSpec, SchemaSpec
 
 SCHEMA = SchemaSpec.model_validate({"table": "tickets", "fields": {
@@ -54,6 +54,8 @@ def test_three_items_scored_with_exact_figures(labels):
     assert result.correct_records == 1
     assert (result.loaded, result.loaded_correct_values, result.loaded_checked_values) == (2, 4, 5)
     assert result.loaded_accuracy == 0.8
+    assert result.misses == [Miss("inbox:b.eml", "category", "bug", "billing"),
+                             Miss("inbox:c.eml", "urgency", "low", "(none)")]
 
 
 def test_missing_records_count_as_wrong_on_every_checked_field(labels):
