@@ -11,8 +11,9 @@ Variants (comma-separated): ``base`` (the shipped prompt); ``nopen`` (llama.cpp'
 e.g. ``reason_nopen``); ``rules`` (urgency and sentiment as "take the first that fits" lists); ``jsonex``
 (examples as JSON values); ``reason`` (a few words of reason written right before urgency and sentiment);
 ``descv`` (the values renamed to short descriptions); ``letters`` (the values numbered, the model writes the
-number); ``cal`` (adds label-free calibration of the base answers: by a content-free item, and by the mean
-over the run's items).
+number); ``first`` / ``early`` (urgency and sentiment written before the reasoning sentence, or right after
+it, before product and category); ``cal`` (adds label-free calibration of the base answers: by a
+content-free item, and by the mean over the run's items).
 Usage: python bench/prompt_variants.py base,nopen,rules [--limit N]
 """
 
@@ -119,6 +120,13 @@ def request(ctx: dict[str, Any], item_id: str, variant: str) -> dict[str, Any]:
                                 ([(f"{k}_reason", {"type": "string", "maxLength": 60})] if k in ORDINAL else [])
                                 + [(k, v)]}
         record["required"] += [f"{k}_reason" for k in ORDINAL]
+    if "first" in variant or "early" in variant:  # the ordinal choices before the reasoning, or right after it
+        record = js["properties"]["records"]["prefixItems"][0]
+        keys = list(record["properties"])
+        moved = [k for k in keys if k.removesuffix("_reason") in ORDINAL]
+        rest = [k for k in keys if k not in moved]
+        at = 1 if "first" in variant else 2  # after item_id, or after item_id and reasoning
+        record["properties"] = {k: record["properties"][k] for k in rest[:at] + moved + rest[at:]}
     body = {"model": ctx["model"], "temperature": 0, "messages": messages, "logprobs": True, "top_logprobs": 10,
             "response_format": {"type": "json_schema", "json_schema": {"name": "records", "schema": js}}}
     return body | ({"repeat_penalty": 1.0} if "nopen" in variant else {})
