@@ -85,4 +85,5 @@ def _confusion(model: str, field: str, confusion: dict[str, dict[str, int]]) -> 
 
 def _misses(model: str, misses: list[dict[str, Any]]) -> None:
     rows = [[m["item_id"], m["field"], m["expected"], m["produced"], _percent(m["confidence"])] for m in misses]
-    console.table(f"{model}: {len(misses)} wrong values", ["item", "field", "label", "produced", "confidence"], rows)
+    noun = "wrong value" if len(misses) == 1 else "wrong values"
+    console.table(f"{model}: {len(misses)} {noun}", ["item", "field", "label", "produced", "confidence"], rows)
