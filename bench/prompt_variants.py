@@ -45,6 +45,42 @@ SHORT = {"urgency": {"low": "nothing is broken", "medium": "a usual problem",
                        "positive": "praise or thanks"}}
 
 
+# "checks": yes/no questions in place of urgency and sentiment; code takes the first yes (in this order)
+CHECKS = {
+    "urgency": ([("security_risk", "urgent", "a safety or security risk: fire, smoke, a burning smell, a doorbell or "
+                  "camera not working, a stranger in the account"),
+                 ("locked_out", "high", "the customer cannot get into the account at all, or a whole order never "
+                  "arrived, and it cannot wait"),
+                 ("problem", "medium", "something is broken or wrong that support must fix (a fault, a charge, a "
+                  "refund, a late or damaged parcel, a password)")], "low"),
+    "sentiment": ([("upset", "negative", "the writer sounds angry, frustrated, worried or impatient"),
+                   ("praise", "positive", "the writer praises the product or thanks for it")], "neutral"),
+}
+
+
+# "checks2": the sentiment questions name the signs of feeling, as the labelling policy does (data/README.md)
+CHECKS2_SENTIMENT = ([("upset", "negative", "beyond reporting a problem, the writer shows anger, frustration or "
+                      "worry (capitals, \"!!\", \"again\", a threat to cancel, fear for safety)"),
+                     ("praise", "positive", "the writer says they like or love the product, or praises it")],
+                     "neutral")
+
+
+def checks_for(variant: str) -> dict[str, Any]:
+    return CHECKS | ({"sentiment": CHECKS2_SENTIMENT} if "checks2" in variant else {})
+
+
+def derive_checks(answers: dict[str, Any]) -> dict[str, str]:
+    """Urgency and sentiment from the model's yes/no answers: the first yes in CHECKS' order wins."""
+    return {name: next((value for key, value, _ in checks if answers.get(key) is True), otherwise)
+            for name, (checks, otherwise) in CHECKS.items()}
+
+
+def check_answers(values: dict[str, str]) -> dict[str, bool]:
+    """The yes/no answers that give an example's labelled urgency and sentiment (for the examples)."""
+    out = {key: values[name] == value for name, (checks, _) in CHECKS.items() for key, value, _ in checks}
+    return out | {"problem": values["urgency"] != "low"}  # any urgency above low is a problem too
+
+
 def captured_calls(item_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     """item_id -> the messages of its transform call, from a scripted run of the crew (no model)."""
     os.environ["ETLCREW_STATE_DIR"] = tempfile.mkdtemp(prefix="etlcrew-variants-")
@@ -98,6 +134,27 @@ def described(schema: Any, variant: str) -> str:
         head, _, _ = text.partition("Examples (text -> values):")
         text = head + "Examples (text -> record values):\n" + "\n".join(
             f'- "{" ".join(e.text.split())}" -> {json.dumps(e.values, ensure_ascii=False)}' for e in schema.examples)
+    if "checks" in variant:
+        lines = text.split("\n")
+        keep, skipping = [], False
+        for line in lines:
+            if line.startswith(("- urgency", "- sentiment")):
+                skipping = True
+                if line.startswith("- urgency"):
+                    keep += [f"- {key}: true or false: {question}" for n in ORDINAL for key, _, question in checks_for(variant)[n][0]]
+                continue
+            if skipping and line.startswith("    "):
+                continue
+            skipping = False
+            if " -> product:" in line:
+                head, _, values = line.partition(" -> ")
+                pairs = dict(p.split(": ", 1) for p in values.split("; "))
+                answers = check_answers(pairs)
+                pairs = {k: v for k, v in pairs.items() if k not in ORDINAL} | {k: str(v).lower()
+                                                                              for k, v in answers.items()}
+                line = head + " -> " + "; ".join(f"{k}: {v}" for k, v in pairs.items())
+            keep.append(line)
+        text = "\n".join(keep)
     if "reason" in variant:
         for name in ORDINAL:
             text = text.replace(f"\n- {name}", f"\n- {name}_reason: first, in a few words, which {name} fits and "
@@ -120,6 +177,13 @@ def request(ctx: dict[str, Any], item_id: str, variant: str) -> dict[str, Any]:
                                 ([(f"{k}_reason", {"type": "string", "maxLength": 60})] if k in ORDINAL else [])
                                 + [(k, v)]}
         record["required"] += [f"{k}_reason" for k in ORDINAL]
+    if "checks" in variant:
+        record = js["properties"]["records"]["prefixItems"][0]
+        checks = [key for n in ORDINAL for key, _, _ in CHECKS[n][0]]
+        record["properties"] = {k2: v2 for k, v in record["properties"].items() for k2, v2 in
+                                ([(c, {"type": "boolean"}) for c in checks] if k == "urgency" else []
+                                 + ([(k, v)] if k not in ORDINAL else []))}
+        record["required"] = [k for k in record["required"] if k not in ORDINAL] + checks
     if "first" in variant or "early" in variant:  # the ordinal choices before the reasoning, or right after it
         record = js["properties"]["records"]["prefixItems"][0]
         keys = list(record["properties"])
@@ -140,9 +204,11 @@ def ask(ctx: dict[str, Any], item_id: str, variant: str) -> tuple[dict[str, Any]
     with urllib.request.urlopen(req, timeout=900) as response:
         reply = json.loads(response.read())
     record = json.loads(reply["choices"][0]["message"]["content"])["records"][0]
+    if "checks" in variant:
+        record |= derive_checks(record)
     text, choices = "", {}
     for token in (reply["choices"][0].get("logprobs") or {}).get("content") or []:
-        for name in (*ORDINAL, "category"):
+        for name in (*ORDINAL, "category", *(k for n in ORDINAL for k, _, _ in CHECKS[n][0])):
             if text.rstrip().endswith((f'"{name}": "', f'"{name}":"', f'"{name}":')):
                 choices[name] = {c["token"]: round(2.718281828 ** c["logprob"], 3) for c in token["top_logprobs"]}
         text += token["token"]
@@ -179,6 +245,12 @@ def calibrated(ctx: dict[str, Any], records: dict[str, Any], choices: dict[str, 
             print(f"  {name}: calibrated by {label}: {right}/{len(records)} right", flush=True)
 
 
+def checks_seen(answer: tuple[dict[str, Any], dict[str, Any]], name: str) -> dict[str, Any]:
+    """The yes/no answers behind a derived value, each with the model's probability of its first token."""
+    record, choices = answer
+    return {key: (record.get(key), max(choices.get(key, {"?": 0}).values())) for key, _, _ in CHECKS[name][0]}
+
+
 def run_variant(ctx: dict[str, Any], variant: str, ids: list[str]) -> None:
     from etlcrew.evaluation.scoring import score
 
@@ -193,7 +265,8 @@ def run_variant(ctx: dict[str, Any], variant: str, ids: list[str]) -> None:
     for miss in scored.misses:
         if miss.field in ORDINAL:
             print(f"    {miss.item_id}: {miss.field} {miss.expected} -> {miss.produced} "
-                  f"{answers[miss.item_id][1].get(miss.field)}", flush=True)
+                  f"{answers[miss.item_id][1].get(miss.field) or checks_seen(answers[miss.item_id], miss.field)}",
+                  flush=True)
     if "cal" in variant:
         calibrated(ctx, records, {i: a[1] for i, a in answers.items()})
 
