@@ -21,6 +21,7 @@ from crewai.llms.hooks.base import BaseInterceptor
 _lock = threading.Lock()
 _found: dict[str, dict[str, float]] = {}  # item_id -> enum field -> probability, until the batch runner takes it
 _ITEM = re.compile(r'"item_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+_VALUE = re.compile(r'"(\w+)"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(true|false)\b)')  # a string, or a yes/no answer
 
 
 def take(item_id: str) -> dict[str, float] | None:
@@ -33,7 +34,8 @@ def value_probabilities(tokens: list[dict[str, Any]], fields: set[str] | None = 
                         ) -> dict[str, dict[str, float]]:
     """item_id -> field -> probability of the string value written for that field, from ``logprobs.content``.
 
-    Only string values are measured (enum values are strings); ``fields`` limits which keys count.
+    String values (enum values are strings) and ``true``/``false`` (the answers to an enum's checks, see
+    ``pipeline.checks``) are measured; ``fields`` limits which keys count.
     """
     text, starts = "", []
     for token in tokens:
@@ -44,13 +46,14 @@ def value_probabilities(tokens: list[dict[str, Any]], fields: set[str] | None = 
     for n, mark in enumerate(marks):
         end = marks[n + 1].start() if n + 1 < len(marks) else len(text)
         segment_start = _record_start(text, mark.start())
-        values = re.finditer(r'"(\w+)"\s*:\s*"((?:[^"\\]|\\.)*)"', text[segment_start:end])
+        values = _VALUE.finditer(text[segment_start:end])
         probs: dict[str, float] = {}
         for value in values:
             name = value.group(1)
             if name == "item_id" or (fields is not None and name not in fields):
                 continue
-            lo, hi = segment_start + value.start(2), segment_start + value.end(2)
+            group = 2 if value.group(2) is not None else 3
+            lo, hi = segment_start + value.start(group), segment_start + value.end(group)
             covering = [t for t, s in zip(tokens, starts, strict=True)
                         if s < hi and s + len(str(t.get("token", ""))) > lo]
             logprob = sum(float(t.get("logprob", 0.0)) for t in covering)

@@ -23,6 +23,7 @@ from etlcrew.pipeline.batches import (
     outcome_model,
     render_items,
 )
+from etlcrew.pipeline.checks import decided_confidence
 from etlcrew.pipeline.journal import BatchOutcome, RunJournal
 from etlcrew.pipeline.records import REASON_FIELD, QuarantineRow, candidate_records, validate_batch
 from etlcrew.pipeline.review import ReviewRow, degenerate_items, low_confidence
@@ -217,7 +218,7 @@ class BatchRunner:
         raw = outputs.get("transform")
         checked = validate_batch(raw, batch.item_ids, records_model)
         outcome.records = list(checked.valid.values())
-        outcome.confidence = self._confidence(list(checked.valid))
+        outcome.confidence = self._confidence(checked.valid)
         failed = [item for item in batch.items if item.item_id not in checked.valid]
         published = outputs.get("load")
         if published is not None and hasattr(published, "digest"):
@@ -258,13 +259,16 @@ class BatchRunner:
         outcome.review += [ReviewRow(item_id, reason, by_id[item_id]) for item_id, reason in suspect.items()]
         outcome.action_item_ids = [i for i in outcome.action_item_ids if i not in suspect]
 
-    def _confidence(self, item_ids: list[str]) -> dict[str, dict[str, float]]:
-        """Per item, the probability of each enum value, when the model's reply carried log-probabilities."""
+    def _confidence(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+        """Per item, the probability of each enum value, when the model's reply carried log-probabilities
+        (a value decided by checks: the product of the answers that gave it, ``pipeline.checks``)."""
         from etlcrew.model_runtime.confidence import take
 
         enums = {name for name, spec in self.schema.fields.items() if spec.type == "enum"}
-        found = {item_id: take(item_id) or {} for item_id in item_ids}
-        return {item_id: {k: v for k, v in probs.items() if k in enums} for item_id, probs in found.items() if probs}
+        found = {item_id: take(item_id) or {} for item_id in records}
+        return {item_id: {k: v for k, v in probs.items() if k in enums}
+                | decided_confidence(self.schema, records[item_id], probs)
+                for item_id, probs in found.items() if probs}
 
     def _hold_unsure(self, outcome: BatchOutcome) -> None:
         """Records with an enum value below ``review: {min_confidence: ...}`` go to review instead of the table."""

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import Field, create_model
 
+from etlcrew.pipeline.checks import answers_for, describe_checks
 from etlcrew.pipeline.items import Item
 from etlcrew.pipeline.records import REASON_FIELD, BatchBase, batch_model, record_model
 from etlcrew.specs.datapath import SchemaSpec
@@ -71,6 +72,9 @@ def describe_schema(schema: SchemaSpec) -> str:
     if schema.reasoning and REASON_FIELD not in schema.fields:
         lines.append(f"- {REASON_FIELD}: first, {schema.reasoning_prompt} (not stored)")
     for name, spec in schema.fields.items():
+        if spec.checks:
+            lines += describe_checks(name, spec)
+            continue
         note = f" ({spec.description})" if spec.description else ""
         optional = "" if spec.required else " [optional]"
         if spec.type == "enum" and spec.value_notes:
@@ -82,9 +86,19 @@ def describe_schema(schema: SchemaSpec) -> str:
         lines.append(f"- {name}: {kind}{note}{optional}")
     if schema.examples:
         lines.append("Examples (text -> values):")
-        lines += [f'- "{" ".join(e.text.split())}" -> ' + "; ".join(f"{k}: {v}" for k, v in e.values.items())
+        lines += [f'- "{" ".join(e.text.split())}" -> ' + "; ".join(f"{k}: {v}" for k, v in _shown(schema, e.values))
                   for e in schema.examples]
     return "\n".join(lines)
+
+
+def _shown(schema: SchemaSpec, values: dict[str, Any]) -> list[tuple[str, Any]]:
+    """An example's values as the model writes them: a decided field as the answers that give its value."""
+    out: list[tuple[str, Any]] = []
+    for name, value in values.items():
+        spec = schema.fields[name]
+        out += ([(k, str(a).lower()) for k, a in answers_for(spec, str(value)).items()] if spec.checks
+                else [(name, value)])
+    return out
 
 
 def _positional(models: list[type]) -> Any:

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from etlcrew.pipeline.checks import decided_fields, with_values
 from etlcrew.specs.datapath import FieldSpec, SchemaSpec
 
 _SCALARS: dict[str, type] = {
@@ -53,10 +54,36 @@ class _FlatSchemaModel(BaseModel):
         return flatten_json_schema(super().model_json_schema(*args, **kwargs))
 
 
-class RecordBase(_FlatSchemaModel):
-    """Every record model derives from this; ``item_id`` ties the record to the item it was made from."""
+def _ask_checks(json_schema: dict[str, Any], cls: type) -> None:
+    """The JSON schema the model fills: each decided field's checks (booleans) in place of the field."""
+    decided = decided_fields(cls.schema_spec) if getattr(cls, "schema_spec", None) else {}
+    if not decided or "properties" not in json_schema:
+        return
+    properties: dict[str, Any] = {}
+    for name, prop in json_schema["properties"].items():
+        if name in decided:
+            properties |= {check: {"type": "boolean"} for check in decided[name].checks}
+        else:
+            properties[name] = prop
+    json_schema["properties"] = properties
+    json_schema["required"] = [k for name in json_schema.get("required", [])
+                               for k in (decided[name].checks if name in decided else [name])]
 
+
+class RecordBase(_FlatSchemaModel):
+    """Every record model derives from this; ``item_id`` ties the record to the item it was made from.
+
+    A field with ``checks`` is asked as yes/no answers and validated as its value (``pipeline.checks``).
+    """
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ask_checks)
     adds_reasoning: ClassVar[bool] = False  # the model writes REASON_FIELD first; it is not part of the record
+    schema_spec: ClassVar[SchemaSpec | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _answers_to_values(cls, data: Any) -> Any:
+        return with_values(data, cls.schema_spec) if isinstance(data, dict) and cls.schema_spec else data
 
 
 class BatchBase(_FlatSchemaModel):
@@ -145,6 +172,7 @@ def _build(schema: SchemaSpec) -> tuple[type[RecordBase], type[BatchBase]]:
         name = _model_name(schema.table)
         record = create_model(f"{name}Record", __base__=RecordBase, **fields)
         record.adds_reasoning = REASON_FIELD in fields and REASON_FIELD not in schema.fields
+        record.schema_spec = schema if decided_fields(schema) else None
         batch = create_model(f"{name}Batch", __base__=BatchBase,
                              records=(list[record], Field(description="one record per input item")))
         batch.record_model = record
@@ -227,6 +255,8 @@ def _describe(error: dict[str, Any]) -> str:
         return f"{where}: required field is missing"
     if error.get("type") == "extra_forbidden":
         return f"{where}: unknown field"
+    if error.get("type") == "value_error" and where == "record":  # raised by a record validator: says it all
+        return str(error.get("msg", "invalid")).removeprefix("Value error, ")
     given = error.get("input")
     shown = json.dumps(given, default=str)[:80] if not isinstance(given, dict) else "{...}"
     return f"{where}: {error.get('msg', 'invalid')} (got {shown})"

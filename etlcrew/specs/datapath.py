@@ -6,6 +6,7 @@ keys, so a ``files`` source with a ``url`` key is an error rather than a silentl
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -66,7 +67,15 @@ class HttpSource(_SourceBase):
 
 SourceSpec = Annotated[FilesSource | SqlSource | HttpSource, Field(discriminator="type")]
 
+_CHECK_NAME = re.compile(r"[a-z][a-z0-9_]*")
 FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime", "enum", "list"]
+
+
+class CheckSpec(_Strict):
+    """A yes/no question the model answers for an enum field; a yes gives ``value`` (see ``FieldSpec.checks``)."""
+
+    value: str = Field(description="the enum value a yes gives")
+    ask: str = Field(min_length=1, description="the question, as the model sees it")
 
 
 class FieldSpec(_Strict):
@@ -85,6 +94,9 @@ class FieldSpec(_Strict):
     min: float | None = None
     max: float | None = None
     pattern: str | None = None
+    checks: dict[str, CheckSpec] = Field(default_factory=dict, description="enum only: yes/no questions the model "
+                                         "answers in place of the value; the first yes, in order, gives the value")
+    otherwise: str | None = Field(default=None, description="the value when no check is answered yes")
 
     @model_validator(mode="before")
     @classmethod
@@ -99,6 +111,25 @@ class FieldSpec(_Strict):
     def _enum_has_values(self) -> FieldSpec:
         if self.type == "enum" and not self.values:
             raise ValueError("an enum field needs 'values', e.g. values: [low, high]")
+        return self
+
+    @model_validator(mode="after")
+    def _checks_give_values(self) -> FieldSpec:
+        if not self.checks:
+            if self.otherwise is not None:
+                raise ValueError("'otherwise' is the value when no check says yes: add 'checks' or remove it")
+            return self
+        if self.type != "enum":
+            raise ValueError("'checks' decide an enum's value: set type: enum, or remove 'checks'")
+        allowed = ", ".join(self.values or [])
+        for name, check in self.checks.items():
+            if not _CHECK_NAME.fullmatch(name):
+                raise ValueError(f"check '{name}': name it with lower-case letters, digits and '_' (a JSON key)")
+            if check.value not in (self.values or []):
+                raise ValueError(f"check '{name}' gives '{check.value}', which is not one of {allowed}")
+        if self.otherwise not in (self.values or []):
+            raise ValueError(f"'otherwise' (the value when no check says yes) must be one of {allowed}"
+                             + ("" if self.otherwise is None else f", not '{self.otherwise}'"))
         return self
 
 
@@ -145,6 +176,18 @@ class SchemaSpec(_Strict):
             raise ValueError(f"primary_key names {', '.join(map(repr, missing))}, which "
                              f"{'is not a field' if len(missing) == 1 else 'are not fields'} "
                              f"(fields: {', '.join(self.fields)})")
+        return self
+
+    @model_validator(mode="after")
+    def _check_names_are_free(self) -> SchemaSpec:
+        """The model writes each check's answer under its name, next to the fields: names must not collide."""
+        taken = {"item_id", "reasoning", *self.fields}
+        for name, spec in self.fields.items():
+            for check in spec.checks:
+                if check in taken:
+                    raise ValueError(f"field '{name}': check '{check}' has the name of a field or of another "
+                                     "check; give it its own name")
+                taken.add(check)
         return self
 
     @model_validator(mode="after")
