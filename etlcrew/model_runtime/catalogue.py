@@ -44,6 +44,9 @@ class ModelEntry:
     provenance: str
     member: str
     sources: tuple[Source, ...]
+    # llama.cpp's repeat penalty as this model's server default: 1.0 (off) where yes/no answers repeat
+    # `false` by design (pipeline/checks.py); None keeps the server's default (server.REPEAT_PENALTY)
+    repeat_penalty: float | None = None
 
     @property
     def provider_name(self) -> str:
@@ -75,7 +78,11 @@ def _parse_entry(raw: Any, index: int) -> ModelEntry:
         sources.append(Source(str(part["package"]), str(part["version"])))
     if not sources:
         raise ModelError(f"{CATALOGUE_PATH.name}: {label}: no sources")
+    penalty = raw.get("repeat_penalty")
+    if penalty is not None and (isinstance(penalty, bool) or not isinstance(penalty, int | float) or penalty <= 0):
+        raise ModelError(f"{CATALOGUE_PATH.name}: {label}: 'repeat_penalty' must be a positive number")
     values = {k: raw[k] for k in _REQUIRED if k != "sources"} | {"sha256": sha, "sources": tuple(sources)}
+    values |= {"repeat_penalty": None if penalty is None else float(penalty)}
     return ModelEntry(**values)
 
 

@@ -210,7 +210,8 @@ def _build_local(name: str, settings: Settings, *, parallel: int, temperature: f
     # two slots at least: llama.cpp gives a request the slot whose cached prompt is most alike, so the
     # transformer's and the publisher's shared prompts stay cached side by side even when calls come one by one
     server = start_server(path, alias=entry.name, parallel=max(MIN_SLOTS, parallel),
-                          ctx_per_slot=min(DEFAULT_CTX_PER_SLOT, entry.context_size))
+                          ctx_per_slot=min(DEFAULT_CTX_PER_SLOT, entry.context_size),
+                          **({"repeat_penalty": entry.repeat_penalty} if entry.repeat_penalty else {}))
     crewai = import_crewai(settings.state_dir)
     from etlcrew.model_runtime.confidence import ConfidenceInterceptor
 

@@ -127,6 +127,7 @@ def start_server(
     threads: int | None = None,
     max_tokens: int = DEFAULT_MAX_TOKENS,
     health_timeout: float = HEALTH_TIMEOUT_S,
+    repeat_penalty: float = REPEAT_PENALTY,
 ) -> EmbeddedServer:
     """The server for ``model_path``, started on a free 127.0.0.1 port on first use and reused after.
 
@@ -154,8 +155,9 @@ def start_server(
         params.n_predict = max_tokens  # used when a request sets no max_tokens (CrewAI sends none by default)
         params.use_jinja = True
         # greedy decoding loops on small models ("D-1000000..." until maxLength); a mild repeat penalty as the
-        # server default (requests may override it) gave plausible findings at a third of the tokens
-        params.sampling.penalty_repeat = REPEAT_PENALTY
+        # server default (requests may override it) gave plausible findings at a third of the tokens. It also
+        # flips repeated yes/no answers, so a catalogue model may set its own (catalogue.yaml, repeat_penalty)
+        params.sampling.penalty_repeat = repeat_penalty
         params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or threads_for(key.stat().st_size)
         params.model_alias = {alias or key.stem}
         try:

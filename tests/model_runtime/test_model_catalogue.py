@@ -75,3 +75,14 @@ def test_invalid_catalogues_are_rejected() -> None:
     del missing["models"][0]["sources"]
     with pytest.raises(ModelError, match="'sources'"):
         parse_catalogue(missing)
+    for penalty in (0, -1.0, "high", True):
+        bad_penalty = copy.deepcopy(data)
+        bad_penalty["models"][0]["repeat_penalty"] = penalty
+        with pytest.raises(ModelError, match="'repeat_penalty' must be a positive number"):
+            parse_catalogue(bad_penalty)
+
+
+def test_repeat_penalty_is_set_per_model_where_measured() -> None:
+    # the default model answers yes/no checks, which a repeat penalty flips (bench/prompt_variants.py)
+    assert default_entry().repeat_penalty == 1.0
+    assert find_entry("smollm2-135m").repeat_penalty is None  # the server's default
