@@ -13,7 +13,10 @@ e.g. ``reason_nopen``); ``rules`` (urgency and sentiment as "take the first that
 ``descv`` (the values renamed to short descriptions); ``letters`` (the values numbered, the model writes the
 number); ``first`` / ``early`` (urgency and sentiment written before the reasoning sentence, or right after
 it, before product and category); ``cal`` (adds label-free calibration of the base answers: by a
-content-free item, and by the mean over the run's items).
+content-free item, and by the mean over the run's items); ``checks`` (yes/no questions in place of urgency and
+sentiment, code takes the first yes: what the crew ships, see ``pipeline/checks.py``) and ``checks2`` (its
+sentiment questions naming the signs of feeling). The server runs with llama.cpp's 1.15 repeat penalty whatever
+the catalogue says, so ``X`` and ``X_nopen`` compare the two.
 Usage: python bench/prompt_variants.py base,nopen,rules [--limit N]
 """
 
@@ -141,7 +144,8 @@ def described(schema: Any, variant: str) -> str:
             if line.startswith(("- urgency", "- sentiment")):
                 skipping = True
                 if line.startswith("- urgency"):
-                    keep += [f"- {key}: true or false: {question}" for n in ORDINAL for key, _, question in checks_for(variant)[n][0]]
+                    keep += [f"- {key}: true or false: {question}"
+                             for n in ORDINAL for key, _, question in checks_for(variant)[n][0]]
                 continue
             if skipping and line.startswith("    "):
                 continue

@@ -53,11 +53,13 @@ def direct_arm(settings: Any, project: Any, crew: str, labels: Any, ids: tuple[s
     from etlcrew.model_runtime.server import start_server
     from etlcrew.model_runtime.weights import ensure_weights
     from etlcrew.pipeline.batches import Batch, batch_output_model, describe_schema, new_data_tag, render_items
+    from etlcrew.pipeline.checks import with_values
     from etlcrew.pipeline.sources import iter_items
 
     spec = project.crews[crew]
     entry = find_entry(model)
-    server = start_server(ensure_weights(entry, settings.model_cache_dir), alias=entry.name, parallel=1)
+    server = start_server(ensure_weights(entry, settings.model_cache_dir), alias=entry.name, parallel=1,
+                          **({"repeat_penalty": entry.repeat_penalty} if entry.repeat_penalty else {}))
     items = {i.item_id: i for s in spec.sources for i in iter_items(s, settings.project_dir) if i.item_id in ids}
     system = ("You turn each item into one record with these fields, taking every value from the item:\n"
               + describe_schema(spec.output_schema))
@@ -77,7 +79,7 @@ def direct_arm(settings: Any, project: Any, crew: str, labels: Any, ids: tuple[s
         prompt += reply["usage"]["prompt_tokens"]
         completion += reply["usage"]["completion_tokens"]
         record = json.loads(reply["choices"][0]["message"]["content"])["records"][0]
-        records[item_id] = {k: v for k, v in record.items() if k != "reasoning"}
+        records[item_id] = {k: v for k, v in with_values(record, spec.output_schema).items() if k != "reasoning"}
         if VERBOSE:
             print(f"  {item_id}: {json.dumps(record, ensure_ascii=False)[:300]}", flush=True)
     seconds = time.perf_counter() - started
