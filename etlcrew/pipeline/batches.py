@@ -73,7 +73,7 @@ def describe_schema(schema: SchemaSpec) -> str:
         lines.append(f"- {REASON_FIELD}: first, {schema.reasoning_prompt} (not stored)")
     for name, spec in schema.fields.items():
         if spec.checks:
-            lines += describe_checks(name, spec)
+            lines += describe_checks(spec)
             continue
         note = f" ({spec.description})" if spec.description else ""
         optional = "" if spec.required else " [optional]"

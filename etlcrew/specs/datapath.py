@@ -181,7 +181,7 @@ class SchemaSpec(_Strict):
     @model_validator(mode="after")
     def _check_names_are_free(self) -> SchemaSpec:
         """The model writes each check's answer under its name, next to the fields: names must not collide."""
-        taken = {"item_id", "reasoning", *self.fields}
+        taken = {"item_id", "reasoning", *self.fields}  # reasoning: pipeline.records.REASON_FIELD
         for name, spec in self.fields.items():
             for check in spec.checks:
                 if check in taken:
