@@ -43,6 +43,7 @@ class RunProgress:
     skipped: int = 0
     landed_items: int = 0  # items of landed batches this run did not start (an earlier attempt, bad input)
     without_batch: int = 0  # items that need no batch: landed by an earlier attempt, or bad at their source
+    landed_batches: set[int | None] = field(default_factory=set)
     calls: int = 0
     failed_calls: int = 0
     tokens: int = 0
@@ -95,7 +96,8 @@ class RunProgress:
         self.loaded, self.quarantined = detail["loaded"], detail["quarantined"]
         self.review = detail.get("review", self.review)
         self.skipped = detail.get("skipped", self.skipped)
-        ours = sum(self.batches[n].items for n in detail.get("batches", []) if n in self.batches)
+        self.landed_batches.update(detail.get("batches", []))  # the totals above count every land of the run
+        ours = sum(self.batches[n].items for n in self.landed_batches if n in self.batches)
         self.landed_items = max(0, self.loaded + self.review + self.quarantined - ours)
 
     @property

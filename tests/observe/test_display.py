@@ -83,6 +83,20 @@ def test_items_landed_without_a_batch_of_this_run_are_counted_once() -> None:
     assert progress.items_done == 20 and progress.eta() is None
 
 
+def test_items_are_counted_once_over_several_lands() -> None:
+    """The landed totals are the run's so far, while each land names only its own batches."""
+    progress = RunProgress()
+    for number in (1, 2, 3):
+        batch_events(progress, number, ("batch_started", {"detail": {"items": 10}}), ("batch_done", {}))
+    progress.update(event("items_total", detail={"total": 30, "skipped": 0}))
+    progress.update(event("landed", detail={"loaded": 18, "quarantined": 0, "review": 2, "skipped": 0,
+                                            "batches": [1, 2]}))
+    assert progress.items_done == 30
+    progress.update(event("landed", detail={"loaded": 24, "quarantined": 0, "review": 6, "skipped": 0,
+                                            "batches": [3]}))
+    assert progress.items_done == 30  # not 50: batches 1 and 2 are in the totals already
+
+
 class Terminal:
     """A captured 100-column terminal our console draws on; ``frames`` holds its screen after every step."""
 
