@@ -76,3 +76,27 @@ def test_records_above_min_confidence_are_loaded(project_dir: Path, cli) -> None
         server.close()
     summary = result.json
     assert result.code == 0 and (summary["items"]["loaded"], summary["items"]["review"]) == (30, 0)
+
+
+def test_an_unsure_yes_no_answer_holds_the_value_it_decides(project_dir: Path, cli,  # type: ignore[no-untyped-def]
+                                                             tmp_path: Path) -> None:
+    """Urgency is decided by checks (config/crews.yaml): its confidence is the product of the answers that gave
+    it, so one unsure `false` (the first check's) puts urgency under the threshold, and nothing else."""
+    server = StubOpenAI(logprobs=lambda content, value: tokens_of(content, "false", 0.3))
+    try:
+        set_min_confidence(project_dir, 0.5)
+        result = cli("run", "--model", "openai/stub", "--base-url", server.url, "--json")
+        shown = cli("show", result.json["run_id"], "--json").json
+    finally:
+        server.close()
+    transform = next(r for r in server.requests if "security_risk" in json.dumps(r.get("response_format") or {}))
+    record = json.loads(StubOpenAI.reply(transform, None)["choices"][0]["message"]["content"])["records"][0]
+    answers = [(k, v) for k, v in record.items() if isinstance(v, bool)]
+    assert answers[0] == ("security_risk", False), "the reply's first yes/no answer is urgency's first check"
+    assert result.code == 0 and (result.json["items"]["loaded"], result.json["items"]["review"]) == (0, 30)
+    assert {r["reason"] for r in shown["review"]} == {"low confidence (urgency 0.30 < 0.5)"}
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "output" / "support_inbox.duckdb"), read_only=True) as con:
+        held = con.execute("SELECT DISTINCT urgency, sentiment FROM etlcrew.tickets__review").fetchall()
+    assert held == [("low", "neutral")]  # no check said yes: each field's `otherwise`
