@@ -70,6 +70,7 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.option("--batch-size", type=click.IntRange(1, 500), help="Items per batch (crews with sources).")
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Batches processed at once.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild the crew's tables and files, reprocessing every item.")
+@click.option("--retry-review", is_flag=True, help="Ask the model again about items held for review.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where batches run: threads here, or tasks on a Ray cluster (pip install -e \".[ray]\").")
 @click.option("--ray-address", help="Ray cluster to use (else RAY_ADDRESS, else a local cluster for the run).")
@@ -80,7 +81,8 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.pass_context
 def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: str | None, model: str | None,
         base_url: str | None, batch_size: int | None, concurrency: int | None, full_refresh: bool, quiet: bool,
-        json_mode: bool, verbose: bool, executor: str, ray_address: str | None, **budget: object) -> int:
+        json_mode: bool, verbose: bool, executor: str, ray_address: str | None, retry_review: bool,
+        **budget: object) -> int:
     """Run a crew (the default crew when CREW is omitted)."""
     from etlcrew.commands.run import run as run_command
 
@@ -89,7 +91,7 @@ def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: 
     return run_command(settings, crew=crew, input_pairs=inputs, process=process, model=model, base_url=base_url,
                        batch_size=batch_size, concurrency=concurrency, json_mode=json_mode,
                        full_refresh=full_refresh, budget=_budget(budget), verbose=verbose, executor=executor,
-                       ray_address=ray_address)
+                       ray_address=ray_address, retry_review=retry_review)
 
 
 @cli.command("eval", context_settings=CONTEXT)

@@ -109,7 +109,7 @@ class DataPath:
                     self.without_batch += 1
                     continue  # landed by this run before it was resumed
                 if not options.full_refresh and not item.quarantined and self.ledger.unchanged_since_loaded(
-                        options.crew, item.item_id, item.content_hash, self.config_hash):
+                        options.crew, item.item_id, item.content_hash, self.config_hash, options.retry_review):
                     counts.skipped += 1
                     continue
                 self.hashes[item.item_id] = item.content_hash
