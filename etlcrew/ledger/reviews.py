@@ -79,7 +79,6 @@ def reviewed_by_run(ledger: Ledger, run_ids: list[str]) -> dict[str, int]:
     """Run id -> how many of the items it held a person has decided since (each item once)."""
     if not run_ids:
         return {}
-    marks = ",".join("?" * len(run_ids))
-    rows = ledger._rows(f"SELECT run_id, COUNT(DISTINCT item_id) AS n FROM reviews WHERE run_id IN ({marks}) "
-                        "GROUP BY run_id", run_ids)
+    sql = "SELECT run_id, COUNT(DISTINCT item_id) AS n FROM reviews WHERE run_id IN ({}) GROUP BY run_id"
+    rows = ledger._rows(sql.format(",".join("?" * len(run_ids))), run_ids)
     return {r["run_id"]: int(r["n"]) for r in rows}
