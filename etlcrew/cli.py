@@ -39,6 +39,7 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
       python main.py list [crews|agents|tasks|tools]
       python main.py models [pull NAME]       embedded models and the provider in force
       python main.py runs / show RUN_ID       what past runs did, from the ledger
+      python main.py review [CREW]            accept, correct or discard the records held for review
       python main.py resume RUN_ID            continue a crashed, interrupted or budget-stopped run
       python main.py tool NAME --args JSON    try one tool; new tool NAME / new crew NAME to scaffold
     """
@@ -218,6 +219,24 @@ def new_crew(ctx: click.Context, name: str) -> int:
 
     return new_crew_command(_settings(ctx), name)
 
+
+
+@cli.command("review", context_settings=CONTEXT)
+@click.argument("crew", required=False)
+@click.option("--list", "list_only", is_flag=True, help="Print what is held for review.")
+@click.option("--export", metavar="FILE.csv", help="Write the held items to a CSV file to decide in.")
+@click.option("--import", "import_file", metavar="FILE.csv", help="Apply the accept/discard rows of a CSV file.")
+@click.option("--reviewer", help="Who decides, as the ledger records it (default: $USER).")
+@click.option("--json", "json_mode", is_flag=True, help="With --list: print one JSON object.")
+@click.pass_context
+def review_(ctx: click.Context, crew: str | None, list_only: bool, export: str | None, import_file: str | None,
+            reviewer: str | None, json_mode: bool) -> int:
+    """Clear the review queue: accept, correct or discard the records held for a person (a terminal, or CSV)."""
+    from etlcrew.commands.review import review
+
+    console.configure(json_mode=json_mode)
+    return review(_settings(ctx), crew, export=export, import_file=import_file, list_only=list_only,
+                  json_mode=json_mode, reviewer=reviewer)
 
 
 @cli.command("runs", context_settings=CONTEXT)
