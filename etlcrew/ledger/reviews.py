@@ -82,3 +82,25 @@ def reviewed_by_run(ledger: Ledger, run_ids: list[str]) -> dict[str, int]:
     sql = "SELECT run_id, COUNT(DISTINCT item_id) AS n FROM reviews WHERE run_id IN ({}) GROUP BY run_id"
     rows = ledger._rows(sql.format(",".join("?" * len(run_ids))), run_ids)
     return {r["run_id"]: int(r["n"]) for r in rows}
+
+
+def decisions_of_run(ledger: Ledger, run_id: str) -> dict[str, dict[str, Any]]:
+    """item_id -> the last decision (decision, reviewer, decided_at) on the items this run held."""
+    rows = ledger._rows("SELECT item_id, decision, reviewer, decided_at FROM reviews WHERE run_id=? ORDER BY id",
+                        (run_id,))
+    return {row["item_id"]: row for row in rows}
+
+
+def review_counts(ledger: Ledger, crew: str) -> dict[str, int]:
+    """The crew's items a person decided (reviewed or discarded) and those still waiting for one."""
+    rows = ledger._rows("SELECT state, COUNT(*) AS n FROM items WHERE crew=? AND state IN "
+                        "('review', 'reviewed', 'discarded') GROUP BY state", (crew,))
+    by_state = {r["state"]: int(r["n"]) for r in rows}
+    return {"reviewed by a person": by_state.get("reviewed", 0) + by_state.get("discarded", 0),
+            "waiting for review": by_state.get("review", 0)}
+
+
+def held_among(ledger: Ledger, crew: str, item_ids: list[str]) -> list[str]:
+    """Which of these items are held for review now (a run that loads them after all takes them out)."""
+    held = {row["item_id"] for row in held_items(ledger, crew)}
+    return [item_id for item_id in item_ids if item_id in held]

@@ -99,6 +99,12 @@ def test_export_import_lands_corrections_and_a_rerun_keeps_them(held_run, cli, t
                        [f"inbox:{p.name}" for p in (project_dir / "data" / "inbox").iterdir()])
     assert read.expected[HELD[1]]["category"] == new_category, "eval reads the reviewed labels"
 
+    first_run = cli("runs", "--json").json[0]
+    assert first_run["reviewed"] == 2 and first_run["items"]["review"] == 3
+    shown = {r["item_id"]: r for r in cli("show", first_run["run_id"], "--json").json["review"]}
+    assert shown[HELD[1]]["decision"] == "correct" and shown[HELD[1]]["reviewer"] == "ana"
+    assert shown[HELD[2]]["decision"] is None
+
     again = cli("run", "--model", "scripted/alike", "--json").json
     assert again["llm"]["calls"] == 0 and again["items"]["skipped"] == 30
     assert tables(tmp_path)["tickets"][HELD[1]]["category"] == new_category, "the person's value is kept"
@@ -146,3 +152,17 @@ def test_held_items_cost_no_calls_until_retry_review(held_run, cli) -> None:  # 
     retried = cli("run", "--model", "scripted/alike", "--retry-review", "--json").json
     assert retried["llm"]["calls"] > 0
     assert retried["items"]["skipped"] == 27 and retried["items"]["review"] == 3
+    report = Path(next(o for o in retried["outputs"] if o.endswith(".md"))).read_text()
+    assert "| waiting for review | 3 |" in report and "| reviewed by a person | 0 |" in report
+
+
+def test_a_changed_model_asks_again_and_loaded_items_leave_review(held_run, scripted, cli,  # type: ignore[no-untyped-def]
+                                                                  tmp_path: Path) -> None:
+    from etlcrew.model_runtime.scripted import sample_answer
+
+    scripted("plain", default=sample_answer)
+    again = cli("run", "--model", "scripted/plain", "--json").json
+    assert again["items"]["skipped"] == 0 and again["items"]["loaded"] == 30, "another model: every item re-asked"
+    stored = tables(tmp_path)
+    assert stored["tickets__review"] == {} and set(HELD) <= set(stored["tickets"])
+    assert cli("review", "--list", "--json").json["held"] == []
