@@ -32,7 +32,7 @@ def default_reviewer() -> str:
 def review(settings: Settings, crew: str | None, *, export: str | None = None, import_file: str | None = None,
            list_only: bool = False, json_mode: bool = False, reviewer: str | None = None) -> int:
     """Dispatch to the list, the CSV export or import, or the interactive review (a terminal only)."""
-    from etlcrew.ledger import open_ledger
+    from etlcrew.commands.ledger_access import open_existing
 
     chosen = [flag for flag, on in (("--export", export), ("--import", import_file), ("--list", list_only)) if on]
     if len(chosen) > 1:
@@ -46,7 +46,16 @@ def review(settings: Settings, crew: str | None, *, export: str | None = None, i
     if schema is None:
         raise UsageError(f"crew '{name}' has no schema, so nothing of it is ever held for review",
                          "review a crew with sources and a schema")
-    ledger = open_ledger(settings.state_dir)
+    ledger = open_existing(settings)
+    if ledger is None:  # reading must not create state: no run was ever recorded here, so nothing is held
+        if import_file:
+            raise UsageError(f"nothing of crew '{name}' is held: no run is recorded in {settings.state_dir}",
+                             "import in the project (or ETLCREW_HOME) whose run held the items")
+        if list_only and json_mode:
+            console.emit_json({"crew": name, "held": []})
+        else:
+            console.info(f"nothing of crew '{name}' is held for review (no run recorded yet)")
+        return EXIT_OK
     try:
         who = reviewer or default_reviewer()
         if list_only:

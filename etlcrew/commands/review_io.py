@@ -149,7 +149,7 @@ def check_import(path: Path, schema: SchemaSpec, queue: list[HeldItem]) -> _Chec
 def import_csv(settings: Settings, project: ProjectSpec, ledger: Ledger, crew: str, path: Path,
                reviewer: str) -> int:
     """Apply the file's decisions, all or none: bad rows exit 2 before anything is landed."""
-    from etlcrew.pipeline.review_queue import decide, held_queue, source_texts
+    from etlcrew.pipeline.review_queue import decide, held_queue, readable_texts
 
     schema = project.crews[crew].output_schema
     assert schema is not None
@@ -157,7 +157,7 @@ def import_csv(settings: Settings, project: ProjectSpec, ledger: Ledger, crew: s
     checked = check_import(path, schema, queue)
     if checked.problems:
         raise ConfigError(checked.problems)
-    files = {i: t.file for i, t in source_texts(settings, project, crew).items()} if checked.decisions else {}
+    files = {i: t.file for i, t in readable_texts(settings, project, crew).items()} if checked.decisions else {}
     counts = dict.fromkeys(("accept", "correct", "discard"), 0)
     for item, decision, final in checked.decisions:
         decide(settings, project, crew, ledger, item, decision, final, reviewer, files)

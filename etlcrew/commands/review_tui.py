@@ -88,6 +88,9 @@ class ItemScreen:
             if self.text else "source text not found (the item changed or its source is gone)"
         out.print(f"[bold]{self.position}[/]  {redact(held.item_id)}  ({where})", markup=True, highlight=False)
         out.print(f"held: {redact(held.reason)}", markup=False, highlight=False)
+        if self.text and self.text.content_hash and self.text.content_hash != held.content_hash:
+            out.print("the item changed since it was held: the text below is the new one, the values are for the "
+                      "old one (a run will ask the model again)", markup=False, highlight=False, style="yellow")
         excerpt = redact(self.text.text[:EXCERPT_CHARS]) if self.text else ""
         if self.text and len(self.text.text) > EXCERPT_CHARS:
             excerpt += " ..."
@@ -148,13 +151,13 @@ def _number(read_key: Callable[[], str], count: int, prompt: str) -> int | None:
 
 def review_in_terminal(settings: Settings, project: ProjectSpec, ledger: Ledger, crew: str, reviewer: str) -> int:
     """Go through the held items, lowest confidence first, until the queue is done or the person quits."""
-    from etlcrew.pipeline.review_queue import held_queue, source_texts
+    from etlcrew.pipeline.review_queue import held_queue, readable_texts
 
     queue = held_queue(ledger, crew)
     if not queue:
         console.info(f"nothing of crew '{crew}' is held for review")
         return EXIT_OK
-    texts = source_texts(settings, project, crew)
+    texts = readable_texts(settings, project, crew)
     files = {item_id: t.file for item_id, t in texts.items()}
     schema = project.crews[crew].output_schema
     assert schema is not None

@@ -101,16 +101,17 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
         which = f" of crew '{crew}'" if crew else ""
         console.info(f"no runs{which} yet; start one with: python main.py run" + (f" {crew}" if crew else ""))
         return EXIT_OK
+    held = any(r["items"]["review"] for r in records)  # the review column only when a listed run held items
     table = []
     for record, row in zip(records, rows, strict=True):
         items, llm = record["items"], record["llm"]
+        review = [held_text(items["review"], record["reviewed"])] if held else []
         table.append([record["run_id"], record["crew"], status_text(record, row), when(record["started_at"]),
-                      duration(record["duration_s"]), items["loaded"], held_text(items["review"], record["reviewed"]),
-                      items["quarantined"], items["skipped"],
+                      duration(record["duration_s"]), items["loaded"], *review, items["quarantined"], items["skipped"],
                       items["pending"], llm["calls"], llm["prompt_tokens"] + llm["completion_tokens"],
                       f"${llm['cost_usd']:.4f}"])
-    console.table(None, ["run", "crew", "status", "started (UTC)", "duration", "loaded", "review", "quarantined",
-                         "skipped", "pending", "calls", "tokens", "cost"], table, whole=(0,))
+    console.table(None, ["run", "crew", "status", "started (UTC)", "duration", "loaded", *(["review"] if held else []),
+                         "quarantined", "skipped", "pending", "calls", "tokens", "cost"], table, whole=(0,))
     resumable = [r["run_id"] for r in records if r["resumable"]]
     if resumable:
         console.info(f"resume a run with: {resume_command(resumable[0])}; details: {show_command(resumable[0])}")

@@ -59,6 +59,7 @@ class SourceText:
     text: str
     source: str
     file: str | None
+    content_hash: str = ""
 
 
 def editable_fields(schema: SchemaSpec) -> list[str]:
@@ -96,8 +97,20 @@ def source_texts(settings: Settings, project: ProjectSpec, crew: str, item_ids: 
                 path = item.metadata.get("path")
                 is_file = isinstance(path, str) and item.item_id == f"{item.source}:{path}"
                 found[item.item_id] = SourceText(item.text or item.raw or "", item.source,
-                                                 path if is_file else None)
+                                                 path if is_file else None, item.content_hash)
     return found
+
+
+def readable_texts(settings: Settings, project: ProjectSpec, crew: str) -> dict[str, SourceText]:
+    """``source_texts`` of every item, or none with a warning when a source cannot be read now: a person can
+    still decide from the values and the reason."""
+    from etlcrew import console
+
+    try:
+        return source_texts(settings, project, crew)
+    except Exception as exc:
+        console.warn(f"the sources cannot be read now, so no item text is shown: {exc}")
+        return {}
 
 
 def decide(settings: Settings, project: ProjectSpec, crew: str, ledger: Ledger, held: HeldItem, decision: str,
