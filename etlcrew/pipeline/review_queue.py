@@ -116,7 +116,16 @@ def readable_texts(settings: Settings, project: ProjectSpec, crew: str) -> dict[
 def decide(settings: Settings, project: ProjectSpec, crew: str, ledger: Ledger, held: HeldItem, decision: str,
            final: dict[str, Any] | None, reviewer: str, files: dict[str, str | None]) -> None:
     """Land a person's decision on one held item: the record (unless discarded), out of review, in the ledger,
-    then in the reviewed labels (``files``: item_id -> its file, for the labels' key column)."""
+    then in the reviewed labels (``files``: item_id -> its file, for the labels' key column). Under the crew's
+    lock, held for this one decision only: a run of the crew is not writing the same tables meanwhile."""
+    from etlcrew.ledger.crew_lock import crew_lock
+
+    with crew_lock(settings.state_dir, crew, f"review by {reviewer}"):
+        _land_decision(settings, project, crew, ledger, held, decision, final, reviewer, files)
+
+
+def _land_decision(settings: Settings, project: ProjectSpec, crew: str, ledger: Ledger, held: HeldItem,
+                   decision: str, final: dict[str, Any] | None, reviewer: str, files: dict[str, str | None]) -> None:
     from etlcrew.pipeline.targets import land_records
     from etlcrew.pipeline.targets.review_rows import remove_from_review
 

@@ -4,6 +4,7 @@ DuckDB and ledger files, after a scripted-model run that held three items; a hel
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 from pathlib import Path
 
@@ -166,3 +167,28 @@ def test_a_changed_model_asks_again_and_loaded_items_leave_review(held_run, scri
     stored = tables(tmp_path)
     assert stored["tickets__review"] == {} and set(HELD) <= set(stored["tickets"])
     assert cli("review", "--list", "--json").json["held"] == []
+
+
+def test_decisions_leave_the_review_rows_of_sqlite_and_jsonl_targets(project_dir: Path, scripted, cli,  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
+    from yaml_edit import edit_config
+
+    edit_config(project_dir / "config" / "crews.yaml", "  targets:\n    - type: duckdb\n    - type: report\n",
+                "  targets:\n    - type: sqlite\n    - type: jsonl\n    - type: report\n")
+    scripted("alike", default=three_alike)
+    outputs = cli("run", "--model", "scripted/alike", "--json").json["outputs"]
+    exported = tmp_path / "queue.csv"
+    cli("review", "--export", str(exported))
+    rows = read_csv(exported)
+    rows[0]["decision"], rows[1]["decision"] = "accept", "discard"
+    write_csv(exported, rows)
+    assert cli("review", "--import", str(exported)).code == 0
+    database = next(Path(o) for o in outputs if o.endswith(".sqlite"))
+    with sqlite3.connect(database) as db:
+        held = {r[0] for r in db.execute("SELECT item_id FROM tickets__review")}
+        loaded = {r[0] for r in db.execute("SELECT item_id FROM tickets")}
+    assert held == {rows[2]["item_id"]} and rows[0]["item_id"] in loaded and rows[1]["item_id"] not in loaded
+    lines = (tmp_path / "output" / "support_inbox__review.jsonl").read_text().splitlines()
+    assert [json.loads(line)["item_id"] for line in lines] == [rows[2]["item_id"]]
+    records = (tmp_path / "output" / "support_inbox.jsonl").read_text()
+    assert rows[0]["item_id"] in records and rows[1]["item_id"] not in records
