@@ -114,3 +114,5 @@ def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
         console.out(f"  output: {path}")
     if summary["status"] in ("interrupted", "failed", "stopped-by-budget"):
         console.out(f"  resume: {resume_command(summary['run_id'])}")
+    if summary["items"].get("review"):
+        console.out(f"  review: python main.py review {summary['crew']}  (or --export FILE.csv, then --import)")
