@@ -84,26 +84,43 @@ class _Checked:
             self.problems.append(ConfigProblem(self.file, where + message, line, key=column, hint=hint))
 
 
+def _check_header(names: list[str], line: int, schema: SchemaSpec, fields: list[str], checked: _Checked) -> None:
+    for name in ("item_id", "decision"):
+        if name not in names:
+            checked.add(line, name, "missing from the header", "keep the columns --export wrote")
+    for name in names:
+        if name not in FIXED and name not in fields:
+            checked.add(line, name, f"is not a field of table '{schema.table}'", f"the fields are: {', '.join(fields)}")
+
+
+def _check_values(row: dict[str, str], line: int, item: HeldItem, schema: SchemaSpec, fields: list[str],
+                  checked: _Checked) -> None:
+    """An accepted row: the values as edited, each checked against its field; a change makes it a correction."""
+    from etlcrew.pipeline.review_values import parse_value
+
+    final = {f: item.record.get(f) for f in fields}
+    for name in fields:
+        if name in row:
+            try:
+                final[name] = parse_value(schema.fields[name], row[name])
+            except ValueError as exc:
+                checked.add(line, name, str(exc))
+    same = all(final[f] == item.record.get(f) for f in fields)
+    checked.decisions.append((item, "accept" if same else "correct", final))
+
+
 def check_import(path: Path, schema: SchemaSpec, queue: list[HeldItem]) -> _Checked:
     """Every row checked against the held items and the schema; nothing is applied here."""
     from etlcrew.pipeline.review_queue import editable_fields
-    from etlcrew.pipeline.review_values import parse_value
 
     checked = _Checked(str(path))
     rows = _rows(path)
     if not rows:
         checked.add(1, None, "the file is empty", "export one with --export FILE.csv")
         return checked
-    header_line, header = rows[0]
-    names = [n.strip() for n in header]
+    names = [n.strip() for n in rows[0][1]]
     fields = editable_fields(schema)
-    for name in ("item_id", "decision"):
-        if name not in names:
-            checked.add(header_line, name, "missing from the header", "keep the columns --export wrote")
-    for name in names:
-        if name not in FIXED and name not in fields:
-            checked.add(header_line, name, f"is not a field of table '{schema.table}'",
-                        f"the fields are: {', '.join(fields)}")
+    _check_header(names, rows[0][0], schema, fields, checked)
     if checked.problems:
         return checked
     held = {h.item_id: h for h in queue}
@@ -115,34 +132,20 @@ def check_import(path: Path, schema: SchemaSpec, queue: list[HeldItem]) -> _Chec
             continue
         row = dict(zip(names, (c.strip() for c in cells), strict=True))
         item = held.get(row["item_id"])
-        if item is None:
-            checked.add(line, "item_id", f"'{row['item_id']}' is not held for review",
-                        "list what is held with --list")
-            continue
-        if row["item_id"] in seen:
-            checked.add(line, "item_id", f"'{row['item_id']}' appears twice (first on line {seen[row['item_id']]})",
-                        "keep one row per item")
+        if item is None or row["item_id"] in seen:
+            checked.add(line, "item_id", f"'{row['item_id']}' is not held for review" if item is None else
+                        f"'{row['item_id']}' appears twice (first on line {seen[row['item_id']]})",
+                        "list what is held with --list" if item is None else "keep one row per item")
             continue
         seen[row["item_id"]] = line
         decision = row["decision"].casefold()
-        if not decision:
-            continue
-        if decision not in IMPORTED:
+        if decision and decision not in IMPORTED:
             checked.add(line, "decision", f"'{row['decision']}' is not a decision",
                         "write accept or discard, or leave it empty to keep the item held")
-            continue
-        if decision == "discard":
+        elif decision == "discard":
             checked.decisions.append((item, "discard", None))
-            continue
-        final = {f: item.record.get(f) for f in fields}
-        for name in fields:
-            if name in row:
-                try:
-                    final[name] = parse_value(schema.fields[name], row[name])
-                except ValueError as exc:
-                    checked.add(line, name, str(exc))
-        same = all(final[f] == item.record.get(f) for f in fields)
-        checked.decisions.append((item, "accept" if same else "correct", final))
+        elif decision == "accept":
+            _check_values(row, line, item, schema, fields, checked)
     return checked
 
 
