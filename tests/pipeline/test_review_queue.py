@@ -98,7 +98,9 @@ def test_export_import_lands_corrections_and_a_rerun_keeps_them(held_run, cli, t
     schema = load_checked(load_settings())[0].crews["support_inbox"].output_schema
     read = read_labels(project_dir / "data" / "support_inbox_reviewed.csv", "reviewed", schema,
                        [f"inbox:{p.name}" for p in (project_dir / "data" / "inbox").iterdir()])
-    assert read.expected[HELD[1]]["category"] == new_category, "eval reads the reviewed labels"
+    assert read.expected[HELD[1]]["category"] == new_category, "the reviewed labels read as eval labels"
+    scored = cli("eval", "--labels", "data/support_inbox_reviewed.csv", "--model", "scripted/alike", "--json")
+    assert scored.code == 0 and scored.json["items"] == 2, scored.err
 
     first_run = cli("runs", "--json").json[0]
     assert first_run["reviewed"] == 2 and first_run["items"]["review"] == 3
