@@ -132,8 +132,9 @@ class ItemScreen:
 
     def pick_text_field(self, read_key: Callable[[], str]) -> str | None:
         texts = [f for f in self.fields if self.schema.fields[f].type not in ("enum", "boolean")]
-        if len(texts) == 1:
-            return texts[0]
+        if len(texts) <= 1:
+            self.message = "" if texts else "this record has no text field: change a value by its number"
+            return texts[0] if texts else None
         self.message = "edit which field? " + "   ".join(f"{self.fields.index(f) + 1} {f}" for f in texts)
         self.draw()
         picked = _number(read_key, len(self.fields), "field number, then Enter: ")
