@@ -62,11 +62,12 @@ def record_decision(ledger: Ledger, d: Decision) -> None:
 
 
 def latest_decisions(ledger: Ledger, crew: str) -> list[dict[str, Any]]:
-    """The last decision on each item of the crew that is still decided (content unchanged since), by item id;
-    ``suggestion`` and ``final`` parsed."""
+    """The last decision on each item of the crew whose content is unchanged since (a ``--full-refresh`` that
+    asks the model again does not undo what a person said about the same text), by item id; ``suggestion`` and
+    ``final`` parsed."""
     rows = ledger._rows(
         "SELECT r.* FROM reviews r JOIN items i ON i.crew=r.crew AND i.item_id=r.item_id "
-        "WHERE r.crew=? AND i.state IN ('reviewed', 'discarded') AND r.id = (SELECT MAX(id) FROM reviews "
+        "AND i.content_hash=r.content_hash WHERE r.crew=? AND r.id = (SELECT MAX(id) FROM reviews "
         "WHERE crew=r.crew AND item_id=r.item_id) ORDER BY r.item_id", (crew,))
     for row in rows:
         row["suggestion"] = json.loads(row.pop("suggestion_json"))

@@ -42,4 +42,8 @@ def test_held_items_wait_and_decided_items_stay_decided_across_config_changes(tm
     assert [(d["item_id"], d["decision"], d["suggestion"], d["final"]) for d in decided] == [
         ("s:1", "correct", suggestion, {"category": "billing"})]
     assert review_counts(ledger, "c") == {"reviewed by a person": 1, "waiting for review": 1}
+    ledger.record_items("c", "R2", "cfg-b", [("s:1", "h1", "loaded", None)])  # e.g. --full-refresh, same text
+    assert [d["item_id"] for d in latest_decisions(ledger, "c")] == ["s:1"], "the person's label stands"
+    ledger.record_items("c", "R3", "cfg-b", [("s:1", "h-new", "loaded", None)])
+    assert latest_decisions(ledger, "c") == [], "a label for other text is no label"
     ledger.close()
