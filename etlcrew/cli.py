@@ -39,6 +39,7 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
       python main.py list [crews|agents|tasks|tools]
       python main.py models [pull NAME]       embedded models and the provider in force
       python main.py runs / show RUN_ID       what past runs did, from the ledger
+      python main.py review [CREW]            accept, correct or discard the records held for review
       python main.py resume RUN_ID            continue a crashed, interrupted or budget-stopped run
       python main.py tool NAME --args JSON    try one tool; new tool NAME / new crew NAME to scaffold
     """
@@ -70,6 +71,7 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.option("--batch-size", type=click.IntRange(1, 500), help="Items per batch (crews with sources).")
 @click.option("--concurrency", type=click.IntRange(1, 64), help="Batches processed at once.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild the crew's tables and files, reprocessing every item.")
+@click.option("--retry-review", is_flag=True, help="Ask the model again about items held for review.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where batches run: threads here, or tasks on a Ray cluster (pip install -e \".[ray]\").")
 @click.option("--ray-address", help="Ray cluster to use (else RAY_ADDRESS, else a local cluster for the run).")
@@ -80,7 +82,8 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.pass_context
 def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: str | None, model: str | None,
         base_url: str | None, batch_size: int | None, concurrency: int | None, full_refresh: bool, quiet: bool,
-        json_mode: bool, verbose: bool, executor: str, ray_address: str | None, **budget: object) -> int:
+        json_mode: bool, verbose: bool, executor: str, ray_address: str | None, retry_review: bool,
+        **budget: object) -> int:
     """Run a crew (the default crew when CREW is omitted)."""
     from etlcrew.commands.run import run as run_command
 
@@ -89,7 +92,7 @@ def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: 
     return run_command(settings, crew=crew, input_pairs=inputs, process=process, model=model, base_url=base_url,
                        batch_size=batch_size, concurrency=concurrency, json_mode=json_mode,
                        full_refresh=full_refresh, budget=_budget(budget), verbose=verbose, executor=executor,
-                       ray_address=ray_address)
+                       ray_address=ray_address, retry_review=retry_review)
 
 
 @cli.command("eval", context_settings=CONTEXT)
@@ -216,6 +219,24 @@ def new_crew(ctx: click.Context, name: str) -> int:
 
     return new_crew_command(_settings(ctx), name)
 
+
+
+@cli.command("review", context_settings=CONTEXT)
+@click.argument("crew", required=False)
+@click.option("--list", "list_only", is_flag=True, help="Print what is held for review.")
+@click.option("--export", metavar="FILE.csv", help="Write the held items to a CSV file to decide in.")
+@click.option("--import", "import_file", metavar="FILE.csv", help="Apply the accept/discard rows of a CSV file.")
+@click.option("--reviewer", help="Who decides, as the ledger records it (default: $USER).")
+@click.option("--json", "json_mode", is_flag=True, help="With --list: print one JSON object.")
+@click.pass_context
+def review_(ctx: click.Context, crew: str | None, list_only: bool, export: str | None, import_file: str | None,
+            reviewer: str | None, json_mode: bool) -> int:
+    """Clear the review queue: accept, correct or discard the records held for a person (a terminal, or CSV)."""
+    from etlcrew.commands.review import review
+
+    console.configure(json_mode=json_mode)
+    return review(_settings(ctx), crew, export=export, import_file=import_file, list_only=list_only,
+                  json_mode=json_mode, reviewer=reviewer)
 
 
 @cli.command("runs", context_settings=CONTEXT)

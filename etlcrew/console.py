@@ -70,6 +70,12 @@ def err_console() -> Console:
     return _console("err")
 
 
+def screen() -> Console:
+    """The rich console on stdout, for an interactive screen the user drives (``review``); callers redact the
+    text they draw."""
+    return _console("out")
+
+
 def _say(message: str, style: str = "", one_line: bool = False, soft_wrap: bool = False) -> None:
     """One message on stderr as plain ``Text``: no markup is parsed, and the style stays on this text alone (a live
     panel redrawn below it by the same ``print`` keeps its own look). ``one_line`` cuts instead of wrapping;

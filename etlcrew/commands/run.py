@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], process: str | None,
         model: str | None, base_url: str | None, batch_size: int | None, concurrency: int | None,
         json_mode: bool, full_refresh: bool = False, budget: dict[str, float | None] | None = None,
-        verbose: bool = False, executor: str = "local", ray_address: str | None = None) -> int:
+        verbose: bool = False, executor: str = "local", ray_address: str | None = None,
+        retry_review: bool = False) -> int:
     """Everything is checked before CrewAI is imported; then the crew runs and the summary is printed."""
     project, tools = load_checked(settings)
     name = pick_crew(project, crew)
@@ -40,7 +41,7 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
 
     options = RunOptions(crew=name, inputs=inputs, process=process, model=model, base_url=base_url,
                          batch_size=batch_size, concurrency=concurrency, full_refresh=full_refresh, verbose=verbose,
-                         executor=executor, ray_address=ray_address, **(budget or {}))
+                         executor=executor, ray_address=ray_address, retry_review=retry_review, **(budget or {}))
     return execute(settings, project, tools, options, json_mode)
 
 
@@ -113,3 +114,5 @@ def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
         console.out(f"  output: {path}")
     if summary["status"] in ("interrupted", "failed", "stopped-by-budget"):
         console.out(f"  resume: {resume_command(summary['run_id'])}")
+    if summary["items"].get("review"):
+        console.out(f"  review: python main.py review {summary['crew']}  (or --export FILE.csv, then --import)")

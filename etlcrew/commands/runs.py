@@ -9,12 +9,14 @@ and creates no state when nothing ran yet.
       "started_at": "2025-01-02T03:04:05+00:00", "finished_at": "2025-01-02T03:08:28+00:00",
       "duration_s": 263.1, "process": "sequential", "models": ["local/smollm2-135m"], "resumed": 0,
       "items": {"extracted": 30, "loaded": 30, "quarantined": 0, "skipped": 0, "review": 0, "pending": 0},
+      "reviewed": 0,
       "llm": {"calls": 9, "failed_calls": 0, "prompt_tokens": 11220, "completion_tokens": 2048, "cost_usd": 0.0},
       "error": null,
       "resumable": false
     }
 
-``items`` and ``llm`` have the shape of ``run --json``. A run still marked ``running`` whose process is gone
+``items`` and ``llm`` have the shape of ``run --json``; ``reviewed`` counts the items the run held for review
+that a person has decided since (``python main.py review``). A run still marked ``running`` whose process is gone
 crashed: ``resumable`` is true and the table says so.
 """
 
@@ -37,13 +39,15 @@ def crashed(row: dict[str, Any]) -> bool:
     return row["status"] == "running" and not process_alive(row.get("pid"))
 
 
-def run_record(row: dict[str, Any]) -> dict[str, Any]:
-    """One ledger ``runs`` row as the documented JSON object."""
+def run_record(row: dict[str, Any], reviewed: int = 0) -> dict[str, Any]:
+    """One ledger ``runs`` row as the documented JSON object; ``reviewed``: how many of the items it held a
+    person has decided since (``review``)."""
     return {
         "run_id": row["run_id"], "crew": row["crew"], "status": row["status"],
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],
         "process": row["process"], "models": json.loads(row["models_json"] or "[]"), "resumed": row["resumed"],
         "items": ItemCounts.of(row).as_dict(),
+        "reviewed": reviewed,
         "llm": llm_usage(row),
         "error": row["error"],
         "resumable": row["status"] in RESUMABLE or crashed(row),
@@ -67,6 +71,11 @@ def when(stamp: str | None) -> str:
     return "-" if not stamp else stamp[:19].replace("T", " ")
 
 
+def held_text(held: int, reviewed: int) -> str:
+    """Held for review, and how many of them a person has decided since: ``3 (2 reviewed)``."""
+    return f"{held} ({reviewed} reviewed)" if reviewed else str(held)
+
+
 def status_text(record: dict[str, Any], row: dict[str, Any]) -> str:
     return "running (process gone)" if crashed(row) else record["status"]
 
@@ -75,12 +84,16 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
     """Print the ``limit`` most recent runs (of ``crew`` only, when given)."""
     ledger = open_existing(settings)
     rows: list[dict[str, Any]] = []
+    reviewed: dict[str, int] = {}
     if ledger is not None:
+        from etlcrew.ledger.reviews import reviewed_by_run
+
         try:
             rows = ledger.runs(limit, crew=crew)
+            reviewed = reviewed_by_run(ledger, [r["run_id"] for r in rows])
         finally:
             ledger.close()
-    records = [run_record(r) for r in rows]
+    records = [run_record(r, reviewed.get(r["run_id"], 0)) for r in rows]
     if json_mode:
         console.emit_json(records)
         return EXIT_OK
@@ -88,15 +101,17 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
         which = f" of crew '{crew}'" if crew else ""
         console.info(f"no runs{which} yet; start one with: python main.py run" + (f" {crew}" if crew else ""))
         return EXIT_OK
+    held = any(r["items"]["review"] for r in records)  # the review column only when a listed run held items
     table = []
     for record, row in zip(records, rows, strict=True):
         items, llm = record["items"], record["llm"]
+        review = [held_text(items["review"], record["reviewed"])] if held else []
         table.append([record["run_id"], record["crew"], status_text(record, row), when(record["started_at"]),
-                      duration(record["duration_s"]), items["loaded"], items["quarantined"], items["skipped"],
+                      duration(record["duration_s"]), items["loaded"], *review, items["quarantined"], items["skipped"],
                       items["pending"], llm["calls"], llm["prompt_tokens"] + llm["completion_tokens"],
                       f"${llm['cost_usd']:.4f}"])
-    console.table(None, ["run", "crew", "status", "started (UTC)", "duration", "loaded", "quarantined", "skipped",
-                         "pending", "calls", "tokens", "cost"], table, whole=(0,))
+    console.table(None, ["run", "crew", "status", "started (UTC)", "duration", "loaded", *(["review"] if held else []),
+                         "quarantined", "skipped", "pending", "calls", "tokens", "cost"], table, whole=(0,))
     resumable = [r["run_id"] for r in records if r["resumable"]]
     if resumable:
         console.info(f"resume a run with: {resume_command(resumable[0])}; details: {show_command(resumable[0])}")

@@ -19,14 +19,18 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
       ],
       "batches": {"landed": 3},
       "quarantined": [{"item_id": "inbox:0007.eml", "source": "inbox", "reason": "..."}],
-      "review": [{"item_id": "inbox:0009.eml", "reason": "summary repeated verbatim by inbox:0010.eml"}],
+      "reviewed": 1,
+      "review": [{"item_id": "inbox:0009.eml", "reason": "summary repeated verbatim by inbox:0010.eml",
+                  "decision": "correct", "reviewer": "ana"}],
       "webhook_deliveries": 0,
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
       "resume": null
     }
 
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
-crashed (still marked running, its process gone). A run still running shows its counts so far.
+crashed (still marked running, its process gone). A run still running shows its counts so far. ``reviewed``
+counts the held items a person has decided since; each held item carries that ``decision`` (accept, correct,
+discard) and its ``reviewer``, or ``null``.
 """
 
 from __future__ import annotations
@@ -106,6 +110,7 @@ def phase_breakdown(breakdown: list[dict[str, Any]], errors: list[dict[str, Any]
 def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     """Everything ``show`` prints, as the documented JSON object."""
     from etlcrew.ledger import open_ledger
+    from etlcrew.ledger.reviews import decisions_of_run
     from etlcrew.pipeline.journal import BatchOutcome
 
     row = find_run(settings, run_id)
@@ -118,9 +123,10 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
         outcomes = [BatchOutcome.from_json(n, text) for n, text in ledger.outcomes(run_id)]
         batches, phases_done = ledger.batch_counts(run_id), ledger.phase_counts(run_id)
         deliveries = ledger.delivery_count(run_id)
+        decided = decisions_of_run(ledger, run_id)
     finally:
         ledger.close()
-    record = run_record(row)
+    record = run_record(row, len(decided))
     details = {k: v for k, v in record.items() if k != "resumable"}
     details["inputs"] = json.loads(row["inputs_json"] or "{}")
     if row["status"] == "running":  # not finished: the row's counts are not written yet, count what landed
@@ -132,8 +138,10 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details["batches"] = batches
     details["quarantined"] = sorted(({"item_id": q.item_id, "source": q.source, "reason": q.reason}
                                      for o in outcomes for q in o.quarantined), key=lambda q: q["item_id"])
-    details["review"] = sorted(({"item_id": r.item_id, "reason": r.reason} for o in outcomes for r in o.review),
-                               key=lambda r: r["item_id"])
+    details["review"] = sorted(({"item_id": r.item_id, "reason": r.reason,
+                                "decision": (decided.get(r.item_id) or {}).get("decision"),
+                                "reviewer": (decided.get(r.item_id) or {}).get("reviewer")}
+                               for o in outcomes for r in o.review), key=lambda r: r["item_id"])
     details["webhook_deliveries"] = deliveries
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = resume_command(run_id) if record["resumable"] else None
@@ -180,9 +188,10 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
         for q in quarantined:
             console.out(f"  {q['item_id']}: {_short(q['reason'], 160)}")
     if details["review"]:
-        console.out(f"\nheld for review ({len(details['review'])}):")
+        console.out(f"\nheld for review ({len(details['review'])}, {details['reviewed']} reviewed since):")
         for r in details["review"]:
-            console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}")
+            done = f"  [{r['decision']} by {r['reviewer']}]" if r.get("decision") else ""
+            console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}{done}")
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
 

@@ -120,10 +120,50 @@ def m003_review_state(db: sqlite3.Connection) -> None:
     """)
 
 
+def m005_reviews(db: sqlite3.Connection) -> None:
+    """A person's decisions on held items (``ledger.reviews``): the model's suggestion (value and probability per
+    field) kept beside the person's final values, never merged; items a person decided are 'reviewed' or
+    'discarded' (the items table is rebuilt, as in m003, to widen its CHECK)."""
+    db.executescript("""
+        CREATE TABLE items_new (
+            crew TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('loaded', 'quarantined', 'review', 'reviewed', 'discarded')),
+            reason TEXT,
+            run_id TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (crew, item_id)
+        );
+        INSERT INTO items_new SELECT crew, item_id, content_hash, config_hash, state, reason, run_id, updated_at
+            FROM items;
+        DROP TABLE items;
+        ALTER TABLE items_new RENAME TO items;
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            crew TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            config_hash TEXT NOT NULL,
+            reason TEXT,
+            suggestion_json TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('accept', 'correct', 'discard')),
+            final_json TEXT,
+            reviewer TEXT NOT NULL,
+            decided_at TEXT NOT NULL
+        );
+        CREATE INDEX reviews_by_item ON reviews (crew, item_id, id);
+        CREATE INDEX reviews_by_run ON reviews (run_id);
+    """)
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, m001_initial),
     (2, m002_durable_runs),
     (3, m003_review_state),
+    (5, m005_reviews),
 ]
 
 

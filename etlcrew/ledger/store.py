@@ -103,12 +103,19 @@ class Ledger:
         return [r["run_id"] for r in rows]
 
     # items
-    def unchanged_since_loaded(self, crew: str, item_id: str, content_hash: str, config_hash: str) -> bool:
-        """True when the item was last loaded from the same content under the same relevant config."""
+    def unchanged_since_loaded(self, crew: str, item_id: str, content_hash: str, config_hash: str,
+                               retry_review: bool = False) -> bool:
+        """True when the item needs no model call: loaded, or held for review (unless ``retry_review``), from the
+        same content under the same relevant config; or decided by a person (reviewed, discarded) from the same
+        content, whatever the config (a person's decision outranks a config change; ``ledger.reviews``)."""
         with self._lock:
             row = self._db.execute("SELECT content_hash, config_hash, state FROM items WHERE crew=? AND item_id=?",
                                    (crew, item_id)).fetchone()
-        return row == (content_hash, config_hash, "loaded")
+        if row is None or row[0] != content_hash:
+            return False
+        if row[2] in ("reviewed", "discarded"):
+            return True
+        return row[1] == config_hash and (row[2] == "loaded" or (row[2] == "review" and not retry_review))
 
     def record_items(self, crew: str, run_id: str, config_hash: str,
                      outcomes: list[tuple[str, str, str, str | None]]) -> None:

@@ -109,7 +109,7 @@ class DataPath:
                     self.without_batch += 1
                     continue  # landed by this run before it was resumed
                 if not options.full_refresh and not item.quarantined and self.ledger.unchanged_since_loaded(
-                        options.crew, item.item_id, item.content_hash, self.config_hash):
+                        options.crew, item.item_id, item.content_hash, self.config_hash, options.retry_review):
                     counts.skipped += 1
                     continue
                 self.hashes[item.item_id] = item.content_hash
@@ -259,6 +259,7 @@ class DataPath:
             self.land_causes.append(written.cause)
             self.control.request_stop("failed")
             return
+        self._out_of_review([r["item_id"] for r in records] + [q.item_id for q in quarantined])
         pop = self.hashes.pop
         states = [(r["item_id"], pop(r["item_id"], ""), "loaded", None) for r in records]
         states += [(q.item_id, pop(q.item_id, ""), "quarantined", q.reason) for q in quarantined]
@@ -271,6 +272,19 @@ class DataPath:
         totals = {key: self.landed_now[key] + self.landed_before[key] for key in self.landed_now}
         self.journal.emit("landed", detail=totals | {"skipped": self.result.items.skipped,
                                                      "batches": [o.batch_no for o in outcomes]})
+
+    def _out_of_review(self, item_ids: list[str]) -> None:
+        """Items held before and loaded or quarantined now (``--retry-review``, changed content) leave
+        ``<table>__review``."""
+        from etlcrew.ledger.reviews import held_among
+        from etlcrew.pipeline.targets.review_rows import remove_from_review
+
+        held = held_among(self.ledger, self.options.crew, item_ids)
+        if held:
+            try:
+                remove_from_review(self.options.crew, self.schema, list(self.spec.targets), held, self.settings)
+            except Exception as exc:  # the records are loaded; a stale review row is no reason to fail the run
+                console.warn(f"could not take {len(held)} loaded items out of the review table: {exc}")
 
     # -- finish -------------------------------------------------------------------------------------------------
 

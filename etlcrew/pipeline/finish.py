@@ -51,7 +51,10 @@ def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: 
             if not outcomes and result.items.skipped and path.exists():
                 console.info(f"nothing changed since the last run: the report {path.name} is left as it was")
             else:
-                path = write_report(path, crew, result.run_id, result.items.as_dict(), records, schema,
+                from etlcrew.ledger.reviews import review_counts
+
+                counts = result.items.as_dict() | review_counts(ledger, crew)
+                path = write_report(path, crew, result.run_id, counts, records, schema,
                                     "\n\n".join(_digests(outcomes)) or None, quarantined,
                                     calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
             outputs += [str(p) for p in (path, path.with_suffix(".svg")) if p.exists()]  # the report, its chart

@@ -36,6 +36,7 @@ class RunOptions:
     executor: str = "local"  # or "ray": batches as tasks on a Ray cluster (pipeline.executors)
     ray_address: str | None = None
     only_items: tuple[str, ...] | None = None  # process just these item ids (``eval``: the labelled items)
+    retry_review: bool = False  # ask the model again about items held for review (else they wait for a person)
 
     def resolved_for(self, spec: CrewSpec) -> RunOptions:
         """The run plan: flags over the crew's YAML, resolved once at the start so every step reads one value

@@ -62,7 +62,9 @@ def test_ledger_commands_do_not_import_crewai(isolated_state: Path) -> None:
     ledger.start_run("01TESTRUN0000000000000000A", "support_inbox", {}, "cfg")
     ledger.record_call("01TESTRUN0000000000000000A", "m", 10, 2, 5.0, None, agent="Researcher", task="extract")
     ledger.close()
-    for args in (["runs"], ["runs", "--json"], ["show", "01TESTRUN"], ["show", "01TESTRUN", "--json"]):
+    for args in (["runs"], ["runs", "--json"], ["show", "01TESTRUN"], ["show", "01TESTRUN", "--json"],
+                 ["review", "--list"], ["review", "--list", "--json"],
+                 ["review", "--export", str(isolated_state / "held.csv")]):
         code = (f"import sys; from etlcrew.cli import main; rc = main({args!r}); "
                 "print('CREWAI_IMPORTED' if 'crewai' in sys.modules else 'CREWAI_ABSENT', rc, file=sys.stderr)")
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
