@@ -68,7 +68,7 @@ def main() -> None:
     timer = Timer()
     for name in ("start_run", "finish_run", "resume_run", "unchanged_since_loaded", "record_items", "add_batch",
                  "save_phase", "save_outcome", "mark_landed", "batches", "record_call", "calls", "call_totals",
-                 "delivered", "record_delivery"):
+                 "enqueue", "open_deliveries", "mark_delivered"):
         timer.wrap(Ledger, name)
     started = time.perf_counter()
     code, summary = run_cli(["run", "--model", "scripted/ledger", "--batch-size", str(args.batch_size),

@@ -23,6 +23,9 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
       "review": [{"item_id": "inbox:0009.eml", "reason": "summary repeated verbatim by inbox:0010.eml",
                   "decision": "correct", "reviewer": "ana"}],
       "webhook_deliveries": 0,
+      "deliveries": [{"target": "notify:output/actions.jsonl", "item_id": "inbox:0003.eml", "status": "delivered",
+                      "attempts": 1, "runs": 1, "last_error": null, "enqueued_by": "01JB...",
+                      "delivered_at": "..."}],
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
       "resume": null
     }
@@ -30,7 +33,9 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
 crashed (still marked running, its process gone). A run still running shows its counts so far. ``reviewed``
 counts the held items a person has decided since; each held item carries that ``decision`` (accept, correct,
-discard) and its ``reviewer``, or ``null``.
+discard) and its ``reviewer``, or ``null``. ``webhook_deliveries`` counts the webhook POSTs the run delivered;
+``deliveries`` lists every action delivery (webhook or notify, ``pipeline.outbox``) the run enqueued or last tried:
+pending, delivered, failed or given_up, with its attempts, the runs that tried it and the last error.
 """
 
 from __future__ import annotations
@@ -122,7 +127,8 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
         breakdown, errors = ledger.call_breakdown(run_id), ledger.call_errors(run_id)
         outcomes = [BatchOutcome.from_json(n, text) for n, text in ledger.outcomes(run_id)]
         batches, phases_done = ledger.batch_counts(run_id), ledger.phase_counts(run_id)
-        deliveries = ledger.delivery_count(run_id)
+        sent_hooks = ledger.delivered_count(run_id, "webhook")
+        deliveries = [_delivery(d) for d in ledger.deliveries(run_id)]
         decided = decisions_of_run(ledger, run_id)
     finally:
         ledger.close()
@@ -142,10 +148,35 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
                                 "decision": (decided.get(r.item_id) or {}).get("decision"),
                                 "reviewer": (decided.get(r.item_id) or {}).get("reviewer")}
                                for o in outcomes for r in o.review), key=lambda r: r["item_id"])
-    details["webhook_deliveries"] = deliveries
+    details["webhook_deliveries"] = sent_hooks
+    details["deliveries"] = deliveries
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = resume_command(run_id) if record["resumable"] else None
     return details
+
+
+def _delivery(row: dict[str, Any]) -> dict[str, Any]:
+    return {"target": row["target"], "item_id": row["item_id"], "status": row["status"],
+            "attempts": int(row["attempts"]), "runs": int(row["rounds"]), "last_error": row["last_error"],
+            "enqueued_by": row["run_id"], "delivered_at": row["delivered_at"]}
+
+
+def print_deliveries(deliveries: list[dict[str, Any]]) -> None:
+    """The action deliveries, a line each: target, item, status, attempts, the last error."""
+    if not deliveries:
+        return
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(_statuses(deliveries).items()))
+    console.out(f"\ndeliveries ({counts}):")
+    rows = [[d["target"], d["item_id"], d["status"], d["attempts"], _short(d["last_error"] or "-", 60)]
+            for d in deliveries]
+    console.table(None, ["target", "item", "status", "attempts", "last error"], rows)
+
+
+def _statuses(deliveries: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in deliveries:
+        out[d["status"]] = out.get(d["status"], 0) + 1
+    return out
 
 
 def _ms(value: float | None) -> str:
@@ -192,6 +223,7 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
         for r in details["review"]:
             done = f"  [{r['decision']} by {r['reviewer']}]" if r.get("decision") else ""
             console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}{done}")
+    print_deliveries(details["deliveries"])
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
 

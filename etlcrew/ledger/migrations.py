@@ -159,11 +159,46 @@ def m005_reviews(db: sqlite3.Connection) -> None:
     """)
 
 
+def m006_outbox(db: sqlite3.Connection) -> None:
+    """Action targets deliver through an outbox: one row per (crew, target, item, content), enqueued before it is
+    sent, with its status, attempts and last error. Sent webhooks move in as delivered, so none is sent again;
+    their content is the item's as last loaded (the old key did not hold it)."""
+    db.executescript("""
+        CREATE TABLE deliveries (
+            idempotency_key TEXT PRIMARY KEY,
+            crew TEXT NOT NULL,
+            target TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            content_hash TEXT,
+            run_id TEXT NOT NULL,
+            payload_json TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'given_up')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            rounds INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            last_run_id TEXT,
+            enqueued_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            delivered_at TEXT
+        );
+        CREATE UNIQUE INDEX deliveries_once ON deliveries (crew, target, item_id, content_hash);
+        CREATE INDEX deliveries_open ON deliveries (crew, target, status);
+        CREATE INDEX deliveries_by_run ON deliveries (run_id);
+        CREATE INDEX deliveries_by_last_run ON deliveries (last_run_id);
+        INSERT OR IGNORE INTO deliveries
+            SELECT w.idempotency_key, COALESCE(r.crew, ''), 'webhook:' || w.url, w.item_id,
+                   (SELECT i.content_hash FROM items i WHERE i.crew = r.crew AND i.item_id = w.item_id),
+                   w.run_id, '{}', 'delivered', 1, 1, NULL, w.run_id, w.delivered_at, w.delivered_at, w.delivered_at
+            FROM webhook_deliveries w LEFT JOIN runs r ON r.run_id = w.run_id;
+    """)
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, m001_initial),
     (2, m002_durable_runs),
     (3, m003_review_state),
     (5, m005_reviews),
+    (6, m006_outbox),
 ]
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from etlcrew.ledger.deliveries import DeliveryRows
 from etlcrew.ledger.migrations import migrate
 from etlcrew.redact import redact
 
@@ -30,7 +31,7 @@ def _redacted(text: str | None) -> str | None:
     return None if text is None else redact(text)
 
 
-class Ledger:
+class Ledger(DeliveryRows):
     """One connection shared by the run's threads (CrewAI's event handlers record calls from their own)."""
 
     def __init__(self, path: Path) -> None:
@@ -159,20 +160,6 @@ class Ledger:
             batch["items"] = [tuple(pair) for pair in json.loads(batch.pop("items_json"))]
             batch["phases"] = by_batch.get(batch["batch_no"], {})
         return batches
-
-    # webhook deliveries: one per idempotency key, ever
-    def delivered(self, key: str) -> bool:
-        return bool(self._rows("SELECT 1 AS x FROM webhook_deliveries WHERE idempotency_key=?", (key,)))
-
-    def record_delivery(self, key: str, run_id: str, url: str, item_id: str) -> None:
-        self._write("INSERT OR IGNORE INTO webhook_deliveries VALUES (?, ?, ?, ?, ?)",
-                    (key, run_id, redact(url), item_id, _now()))
-
-    def deliveries(self, run_id: str) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM webhook_deliveries WHERE run_id=? ORDER BY delivered_at", (run_id,))
-
-    def delivery_count(self, run_id: str) -> int:
-        return int(self._rows("SELECT COUNT(*) AS n FROM webhook_deliveries WHERE run_id=?", (run_id,))[0]["n"])
 
     def batch_counts(self, run_id: str) -> dict[str, int]:
         """Batch state -> count (pseudo-batches of source-quarantined items, numbered below 1, left out)."""

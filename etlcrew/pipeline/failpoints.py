@@ -11,7 +11,9 @@ it, a retried Ray task would die again at the same point.
 
 Points: ``phase:<extract|transform|load>`` (a batch's phase output is committed), ``batch-done`` (its outcome is
 committed, not yet landed), ``mid-load`` (the targets hold the rows, the ledger does not know yet), ``landed``
-(the ledger knows), ``webhook`` (one delivery is recorded, others may follow), ``finish`` (before the run is
+(the ledger knows), ``outbox-enqueued`` (the action deliveries are enqueued, none sent), ``delivery-sent`` (a
+webhook was posted or a notify line written, the ledger not told), ``webhook`` / ``notify`` (one delivery is
+recorded, others may follow), ``finish`` (before the run is
 marked finished), ``ray-worker-phase`` (a Ray worker finished a phase of its batch; the driver knows nothing),
 ``model-call`` (in the middle of a model call; hit by the crash tests' scripted model).
 """

@@ -1,7 +1,7 @@
-"""The end of a run with sources: the report and the webhooks, from every outcome the run landed.
+"""The end of a run with sources: the report and the action targets, from every outcome the run landed.
 
 They come from the ledger, after every batch is landed, so a resumed run reports and notifies about each record
-exactly once; each webhook delivery is kept in the ledger.
+exactly once; webhook and notify deliveries go through the ledger's outbox (``pipeline.outbox``).
 """
 
 from __future__ import annotations
@@ -32,11 +32,34 @@ def _digests(outcomes: list[BatchOutcome]) -> list[str]:
     return digests
 
 
+def _deliver_actions(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome],
+                     run_id: str) -> None:
+    """The webhook and notify targets, through the outbox; the action items are the batches' for now."""
+    from etlcrew.pipeline.outbox import deliver as deliver_actions
+
+    records_by_id = {str(r.get("item_id")): r for o in outcomes for r in o.records}
+    action_item_ids = [i for o in outcomes for i in o.action_item_ids]
+    report = deliver_actions(settings, crew, spec, ledger, run_id, records_by_id, action_item_ids)
+    for target in report.targets:
+        if target.failed or target.given_up:
+            given_up = f", {target.given_up} given up" if target.given_up else ""
+            console.warn(f"{target.target}: {target.failed + target.given_up} deliveries failed{given_up} "
+                         f"(first: {target.errors[0]}); the next run or resume tries the failed ones again")
+
+
+def _notify_files(settings: Settings, crew: str, spec: Any) -> list[str]:
+    """The files the notify targets append to, once they exist."""
+    from etlcrew.pipeline.targets.notify import notify_path
+
+    paths = [notify_path(t, crew, settings) for t in spec.targets if t.type == "notify" and not t.tool]
+    return [str(p) for p in paths if p.exists()]
+
+
 def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome],
             result: RunResult, phase_of: dict[str, str]) -> None:
-    """Write the report, post the webhooks, list the outputs and set the final status."""
+    """Write the report, deliver the action targets, list the outputs and set the final status."""
     from etlcrew.pipeline.report import report_path, write_report
-    from etlcrew.pipeline.targets import post_webhooks, written_files
+    from etlcrew.pipeline.targets import written_files
 
     schema = spec.output_schema
     records = [r for o in outcomes for r in o.records]
@@ -58,16 +81,8 @@ def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: 
                                     "\n\n".join(_digests(outcomes)) or None, quarantined,
                                     calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
             outputs += [str(p) for p in (path, path.with_suffix(".svg")) if p.exists()]  # the report, its chart
-        elif target.type == "webhook" and target.enabled:
-            def sent(key: str, item_id: str, url: str = target.url) -> None:
-                ledger.record_delivery(key, result.run_id, url, item_id)
-                failpoints.hit("webhook")
-
-            results = post_webhooks(target, records, result.run_id, ledger.delivered, crew=crew,
-                                    table=schema.table, on_sent=sent)
-            failed = [r for r in results if r.outcome == "failed"]
-            if failed:
-                console.warn(f"webhook {target.url}: {len(failed)} deliveries failed")
+    _deliver_actions(settings, crew, spec, ledger, outcomes, result.run_id)
+    outputs += _notify_files(settings, crew, spec)
     failpoints.hit("finish")
     result.outputs = outputs
     result.status = "partial" if result.items.quarantined or result.items.review else "succeeded"

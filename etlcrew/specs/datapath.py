@@ -227,19 +227,51 @@ class ReportTarget(_Strict):
     path: str | None = None
 
 
+ActionItems = Literal["records", "actions"]
+
+
 class WebhookTarget(_Strict):
-    """POST each record matching ``when`` (e.g. ``urgency == 'urgent'``) with an idempotency key."""
+    """POST each record matching ``when`` (e.g. ``urgency == 'urgent'``) with an idempotency key, through the
+    ledger's outbox (``pipeline.outbox``); ``items: actions`` posts the run's action items instead."""
 
     type: Literal["webhook"]
     url: str
+    items: ActionItems = Field(default="records", description="records: every landed record (matching when); "
+                               "actions: the run's action items (matching when)")
     when: str | None = None
     headers: dict[str, str] = Field(default_factory=dict, description="sent with each POST, e.g. Authorization: "
                                     "'Bearer ${HOOK_TOKEN}' with HOOK_TOKEN in the environment or .env")
     enabled: bool = True
     timeout_s: float = Field(default=10.0, gt=0)
-    max_attempts: int = Field(default=3, ge=1, le=10)
+    max_attempts: int = Field(default=3, ge=1, le=10, description="tries within one run, with backoff")
+    max_runs: int = Field(default=3, ge=1, le=100, description="runs (or resumes) that try a failed delivery "
+                          "before it is given up")
 
+
+class NotifyTarget(_Strict):
+    """One notice per action item: a JSON line appended to ``path`` (default ``output/<crew>-actions.jsonl``) or
+    a call of the tool ``tool`` from ``tools/``; once per item and content, through the ledger's outbox."""
+
+    type: Literal["notify"]
+    path: str | None = None
+    tool: str | None = None
+    items: ActionItems = Field(default="actions", description="actions: the run's action items; records: "
+                               "every landed record; either narrowed by when")
+    when: str | None = None
+    enabled: bool = True
+    max_attempts: int = Field(default=3, ge=1, le=10, description="tries within one run, with backoff")
+    max_runs: int = Field(default=3, ge=1, le=100, description="runs (or resumes) that try a failed delivery "
+                          "before it is given up")
+
+    @model_validator(mode="after")
+    def _path_or_tool(self) -> NotifyTarget:
+        if self.path and self.tool:
+            raise ValueError("a notify target appends to 'path' or runs 'tool', not both: keep one")
+        return self
+
+
+ActionTarget = WebhookTarget | NotifyTarget
 
 TargetSpec = Annotated[
-    DatabaseTarget | FileTarget | ReportTarget | WebhookTarget, Field(discriminator="type")
+    DatabaseTarget | FileTarget | ReportTarget | WebhookTarget | NotifyTarget, Field(discriminator="type")
 ]

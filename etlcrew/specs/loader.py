@@ -40,7 +40,8 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> set[str]:
     if info is not None and loc[0] == "sources" and not (len(loc) >= 4 and loc[2] == "pagination"):
         candidates = [datapath.FilesSource, datapath.SqlSource, datapath.HttpSource]
     elif info is not None and loc[0] == "targets":
-        candidates = [datapath.DatabaseTarget, datapath.FileTarget, datapath.ReportTarget, datapath.WebhookTarget]
+        candidates = [datapath.DatabaseTarget, datapath.FileTarget, datapath.ReportTarget, datapath.WebhookTarget,
+                      datapath.NotifyTarget]
     elif loc[0] in ("schema", "output_schema") and len(loc) >= 4 and loc[1] == "fields":
         candidates = [datapath.FieldSpec]
     elif loc[0] in ("schema", "output_schema") and len(loc) >= 4 and loc[1] == "examples":
@@ -79,7 +80,8 @@ def _readable_loc(loc: tuple[Any, ...]) -> tuple[Any, ...]:
     cleaned = []
     for part in loc:
         if isinstance(part, str) and ("[" in part or part in {"files", "sql", "http", "duckdb", "sqlite", "dlt",
-                                                               "jsonl", "parquet", "report", "webhook"}):
+                                                               "jsonl", "parquet", "report", "webhook",
+                                                               "notify"}):
             continue
         cleaned.append("schema" if part == "output_schema" else part)
     return tuple(cleaned)

@@ -11,7 +11,7 @@ from yaml_edit import edit_config, with_researcher
 RUN_KEYS = {"run_id", "crew", "status", "started_at", "finished_at", "duration_s", "process", "models", "resumed",
             "reviewed", "items", "llm", "error", "resumable"}
 SHOW_KEYS = (RUN_KEYS - {"resumable"}) | {"inputs", "phases", "batches", "quarantined", "review", "webhook_deliveries",
-                                          "outputs", "resume"}
+                                          "deliveries", "outputs", "resume"}
 METRICS = {"calls", "failed_calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd", "avg_latency_ms",
            "max_latency_ms"}
 
@@ -102,7 +102,7 @@ def test_show_a_run_phase_by_phase(two_runs: tuple[dict, dict], cli) -> None:  #
     assert phases[0]["batches_done"] == 6 and phases[0]["agents"][0]["agent"] == "Researcher"
     assert shown["batches"] == {"landed": 6}
     assert shown["quarantined"] == [{"item_id": "inbox:9999-empty.eml", "source": "inbox", "reason": "empty file"}]
-    assert shown["webhook_deliveries"] == 0
+    assert shown["webhook_deliveries"] == 0 and shown["deliveries"] == []
     code, text, _ = cli("show", done["run_id"])
     assert code == 0
     assert f"run {done['run_id']}  crew support_inbox  status partial" in text

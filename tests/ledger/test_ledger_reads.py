@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from etlcrew.ledger import open_ledger
+from etlcrew.ledger.deliveries import Enqueued
 
 KEY = "sk-test-1234567890abcdef"
 
@@ -64,9 +65,15 @@ def test_batches_outcomes_deliveries_and_runs_by_crew(tmp_path: Path) -> None:
     assert ledger.phase_counts("01A") == {"extract": 2, "transform": 1}
     assert [n for n, _ in ledger.outcomes("01A")] == [-1, 2]
     assert [n for n, _ in ledger.outcomes("01A", "done")] == [1]
-    ledger.record_delivery("k1", "01A", "http://127.0.0.1:9/hook", "s:2")
-    ledger.record_delivery("k1", "01A", "http://127.0.0.1:9/hook", "s:2")
-    assert ledger.delivery_count("01A") == 1 and ledger.delivery_count("01B") == 0
+    row = Enqueued("k1", "webhook:http://127.0.0.1:9/hook", "s:2", "h", {"item_id": "s:2"})
+    ledger.enqueue("inbox", "01A", [row])
+    ledger.enqueue("inbox", "01A", [row._replace(key="k2")])  # same target, item and content: enqueued once
+    assert [r["status"] for r in ledger.open_deliveries("inbox", row.target)] == ["pending"]
+    ledger.mark_delivered("k1", "01A", 1)
+    ledger.enqueue("inbox", "01B", [row])
+    assert ledger.open_deliveries("inbox", row.target) == [], "a delivered key is never enqueued again"
+    assert ledger.delivered_count("01A") == ledger.delivered_count("01A", "webhook") == 1
+    assert ledger.delivered_count("01B") == 0 and ledger.delivered_count("01A", "notify") == 0
 
 
 def test_stored_text_is_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,7 +88,9 @@ def test_stored_text_is_redacted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                                "raw_input": KEY, "raw_model_output": None}], "digest": KEY}
     ledger.save_outcome("01A", 1, json.dumps(outcome))
     ledger.record_items("inbox", "01A", "cfg", [("s:1", "h", "quarantined", f"bad {url}")])
-    ledger.record_delivery("k", "01A", "https://hooks.local/x?token=abcdef123", "s:1")
+    ledger.enqueue("inbox", "01A", [Enqueued("k", "webhook:https://hooks.local/x?token=abcdef123", "s:1", "h",
+                                             {"note": f"the mail quotes {KEY}"})])
+    ledger.mark_failed("k", "01A", 3, f"HTTP 500 from https://hooks.local/x?token=abcdef123 {KEY}", 3)
     ledger.finish_run(_summary("01A", error=f"failed at {url} with {KEY}"))
     stored = json.loads(ledger.outcomes("01A", "done")[0][1])
     assert stored["quarantined"][0]["reason"] == "bad http://admin:***@db.local/x", "still JSON, masked"

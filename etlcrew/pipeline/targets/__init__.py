@@ -1,8 +1,8 @@
 """Load: validated records into the crew's targets, idempotently (merge on the primary key everywhere).
 
-``land_records`` handles database (dlt) and file targets. Report and webhook targets need more than records
-(counts and digest; the ledger's sent keys), so the runner calls ``pipeline.report.write_report`` and
-``post_webhooks`` for those; ``land_records`` passes over them.
+``land_records`` handles database (dlt) and file targets. Report, webhook and notify targets need more than
+records (counts and digest; the ledger's outbox), so the run's end calls ``pipeline.report.write_report`` and
+``pipeline.outbox.deliver`` for those; ``land_records`` passes over them.
 """
 
 from __future__ import annotations

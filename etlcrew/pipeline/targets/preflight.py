@@ -8,7 +8,8 @@ What a load would otherwise find only after every model call was spent:
   or a NOT NULL column (made by an earlier version) for a field that is now optional or gone (exit 2, naming the
   field and the command that rebuilds the table). A new field needs nothing: it becomes a new nullable column
   and the rows loaded before it stay empty there;
-- a DuckDB file another process holds open (exit 1, naming the process; checked by ``run`` only).
+- a DuckDB file another process holds open (exit 1, naming the process; checked by ``run`` only);
+- a webhook or notify target's ``when``, tool or file that cannot work (``targets.action_checks``).
 
 The tables' shape is read from dlt's own stored schema (``<state_dir>/dlt/<pipeline>/schemas``), which dlt
 keeps in step with the destination; a target never loaded has nothing to check.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from etlcrew.errors import ConfigError, ConfigProblem, EtlcrewError
+from etlcrew.pipeline.targets.action_checks import action_problems
 from etlcrew.pipeline.targets.database import (
     column_hints,
     database_path,
@@ -55,6 +57,7 @@ def check_targets(settings: Settings, project: ProjectSpec, crew: str, full_refr
         problems += found
     if not full_refresh:
         problems += parquet_problems(settings, project, crew)
+    problems += action_problems(settings, project, crew)
     if problems:
         raise ConfigError(problems)
 

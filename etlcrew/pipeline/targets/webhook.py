@@ -38,9 +38,11 @@ class WebhookResult:
     error: str | None = None
 
 
-def idempotency_key(crew: str, table: str, item_id: str, action: str) -> str:
-    """Stable across runs and processes: the receiver (and the ledger) can drop repeats by it."""
-    return hashlib.sha256(f"{crew}/{table}/{item_id}/{action}".encode()).hexdigest()
+def idempotency_key(crew: str, table: str, item_id: str, action: str, content_hash: str | None = None) -> str:
+    """Stable across runs and processes: the receiver (and the ledger) can drop repeats by it. The outbox adds
+    the item's content hash, so a changed item is delivered again and an unchanged one never."""
+    tail = f"/{content_hash}" if content_hash is not None else ""
+    return hashlib.sha256(f"{crew}/{table}/{item_id}/{action}{tail}".encode()).hexdigest()
 
 
 def webhook_action(spec: WebhookTarget) -> str:
@@ -77,7 +79,7 @@ def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id
         if already(key):
             results.append(WebhookResult(item_id, key, "skipped"))
             continue
-        result = _deliver(spec, key, item_id, {
+        result = post_with_retries(spec, key, item_id, {
             "crew": crew, "table": table, "run_id": run_id, "item_id": item_id, "record": record,
         }, backoff_s, sleep)
         if result.outcome == "sent":
@@ -89,8 +91,9 @@ def post_webhooks(spec: WebhookTarget, records: Iterable[dict[str, Any]], run_id
     return results
 
 
-def _deliver(spec: WebhookTarget, key: str, item_id: str, payload: dict[str, Any], backoff_s: float,
-             sleep: Callable[[float], None]) -> WebhookResult:
+def post_with_retries(spec: WebhookTarget, key: str, item_id: str, payload: dict[str, Any], backoff_s: float,
+                      sleep: Callable[[float], None]) -> WebhookResult:
+    """One delivery: up to ``spec.max_attempts`` POSTs with backoff; a final 4xx or a bad URL stops at once."""
     headers = with_env(spec.headers) | {"Idempotency-Key": key}
     policy = RetryPolicy(attempts=spec.max_attempts, backoff_s=backoff_s, max_backoff_s=30.0, jitter=0.0)
     status: int | None = None
