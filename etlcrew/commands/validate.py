@@ -11,16 +11,19 @@ from etlcrew.specs.references import check_inputs
 
 
 def _check_labels(settings: Settings, project: ProjectSpec, crews: list[str]) -> None:
-    """Each crew's ``eval`` labels against its schema and items, for crews whose sources are local files (reading
-    a database or an API is left to ``eval``); every problem of every crew at once."""
+    """Each crew's ``eval`` labels (and its held-out ``test`` labels) against its schema and items, for crews whose
+    sources are local files (reading a database or an API is left to ``eval``); every problem of every crew at
+    once."""
     from etlcrew.evaluation.compare import read_crew_labels
 
     problems = []
     for name in crews:
         spec = project.crews[name]
-        if spec.eval and spec.sources and all(s.type == "files" for s in spec.sources):
+        if not (spec.eval and spec.sources and all(s.type == "files" for s in spec.sources)):
+            continue
+        for labels in [None] if spec.eval.test is None else [None, spec.eval.test]:
             try:
-                read_crew_labels(settings, project, name, None)
+                read_crew_labels(settings, project, name, labels)
             except ConfigError as exc:
                 problems += exc.problems
             except SourceError as exc:  # a missing or unreadable source folder: a config problem to fix first
