@@ -95,8 +95,7 @@ def test_a_label_for_an_item_missing_beside_it_exits_2(heldout: Path, known_answ
 def test_validate_checks_a_test_set_named_in_the_crew(heldout: Path, cli) -> None:  # type: ignore[no-untyped-def]
     (heldout / "labels.csv").write_text(LABELS.replace("a-right.eml,billing", "a-right.eml,refunds"))
     crews = heldout.parent.parent / "config" / "crews.yaml"
-    edit_config(crews, "eval: {labels: data/inbox_expected.csv}",
-                "eval: {labels: data/inbox_expected.csv, test: data/heldout/labels.csv}")
+    edit_config(crews, "test: data/inbox_test/labels.csv}", "test: data/heldout/labels.csv}")
     code, _, err = cli("validate")
     assert code == 2
     assert "data/heldout/labels.csv:2: column 'category': 'refunds' is not one of" in err
@@ -104,8 +103,7 @@ def test_validate_checks_a_test_set_named_in_the_crew(heldout: Path, cli) -> Non
 
 def test_validate_refuses_a_test_set_for_a_crew_with_two_sources(heldout: Path, cli) -> None:  # type: ignore[no-untyped-def]
     crews = heldout.parent.parent / "config" / "crews.yaml"
-    edit_config(crews, "eval: {labels: data/inbox_expected.csv}",
-                "eval: {labels: data/inbox_expected.csv, test: data/heldout/labels.csv}")
+    edit_config(crews, "test: data/inbox_test/labels.csv}", "test: data/heldout/labels.csv}")
     edit_config(crews, "      truncate: true\n", "      truncate: true\n"
                 "    - {name: more, type: files, path: data/docs, patterns: ['*.md']}\n")
     code, _, err = cli("validate")
