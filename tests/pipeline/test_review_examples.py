@@ -95,3 +95,29 @@ def test_a_new_review_does_not_make_the_next_run_re_ask_loaded_items(project_dir
     again = cli("run", "--model", "scripted/teach", "--json")
     assert again.code == 0, again.err
     assert again.json["llm"]["calls"] == 0 and again.json["items"]["skipped"] == 3
+
+
+def test_the_learning_bench_splits_folds_and_writes_a_reviewed_file_the_crew_reads(project_dir: Path) -> None:
+    import importlib.util
+
+    from etlcrew.evaluation.compare import read_crew_labels
+    from etlcrew.settings import load_settings
+    from etlcrew.specs.loader import load_project
+
+    root = Path(__file__).resolve().parents[2]
+    loaded = importlib.util.spec_from_file_location("learning", root / "bench" / "learning.py")
+    assert loaded is not None and loaded.loader is not None
+    learning = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(learning)
+
+    settings = load_settings(load_dotenv_file=False)
+    project = learning.with_shots(load_project(settings.config_dir), "support_inbox", 4)
+    labels = read_crew_labels(settings, project, "support_inbox", None)
+    ids = list(labels.expected)
+    folds = learning.folds_of(ids, 3)
+    assert sorted(i for fold in folds for i in fold) == sorted(ids) and [len(f) for f in folds] == [10, 10, 10]
+    training = [i for i in ids if i not in folds[0]]
+    learning.write_reviewed(project_dir / "data" / "support_inbox_reviewed.csv", labels, training)
+    reviewed = read_crew_labels(settings, project, "support_inbox", "data/support_inbox_reviewed.csv")
+    assert reviewed.expected == {i: labels.expected[i] for i in training}
+    assert project.crews["support_inbox"].output_schema.examples_from_reviews.max == 4
