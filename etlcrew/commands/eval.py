@@ -38,13 +38,13 @@ def eval_crew(settings: Settings, *, crew: str | None, labels: str | None, model
               limit: int | None, input_pairs: tuple[str, ...], json_mode: bool, show_misses: bool = False) -> int:
     """Check the labels, run each model, print the scores side by side."""
     from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-    from etlcrew.evaluation.compare import evaluate, labelled_project, read_crew_labels
+    from etlcrew.evaluation.compare import eval_project, evaluate, read_crew_labels
 
     project, tools = load_checked(settings)
     name = pick_crew(project, crew)
     inputs = crew_inputs(project, name, parse_inputs(input_pairs))
     label_set = read_crew_labels(settings, project, name, labels)
-    scored = labelled_project(settings, project, name, labels)
+    scored = eval_project(settings, project, name, labels)
     count = min(limit, len(label_set.expected)) if limit else len(label_set.expected)
     beside = "" if scored is project else " (items read from its folder)"
     console.info(f"eval: crew '{name}', {count} labelled items from {label_set.file}{beside}, "

@@ -8,6 +8,7 @@ and every wrong value (``misses``), so a prompt change can be judged item by ite
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,25 @@ def labelled_project(settings: Settings, project: ProjectSpec, crew: str, given:
 
     path, shown = labels_path(settings, project, crew, given)
     return reading_from(project, crew, items_folder(project, crew, path, shown, settings.project_dir))
+
+
+def eval_project(settings: Settings, project: ProjectSpec, crew: str, given: str | None) -> ProjectSpec:
+    """The project ``eval`` runs: ``labelled_project``, and when that moves the crew to the items beside a
+    ``labels.csv``, the crew's examples from reviews are taken first from its own items (the reviewed file names
+    those, not the test items) and the option is then off for the run."""
+    from etlcrew.evaluation.items import items_folder, reading_from
+    from etlcrew.pipeline.review_examples import with_review_examples
+
+    path, shown = labels_path(settings, project, crew, given)
+    folder = items_folder(project, crew, path, shown, settings.project_dir)
+    if folder is None:
+        return project
+    taught = with_review_examples(settings, project, crew)
+    spec = taught.crews[crew]
+    if spec.output_schema is not None and spec.output_schema.examples_from_reviews is not None:
+        schema = spec.output_schema.model_copy(update={"examples_from_reviews": None})
+        taught = replace(taught, crews={**taught.crews, crew: spec.model_copy(update={"output_schema": schema})})
+    return reading_from(taught, crew, folder)
 
 
 def read_crew_labels(settings: Settings, project: ProjectSpec, crew: str, given: str | None) -> LabelSet:
@@ -123,6 +143,4 @@ def evaluate(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
 
 
 def _only(labels: LabelSet, ids: tuple[str, ...]) -> LabelSet:
-    from dataclasses import replace
-
     return replace(labels, expected={i: labels.expected[i] for i in ids}, lines={i: labels.lines[i] for i in ids})

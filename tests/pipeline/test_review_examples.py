@@ -121,3 +121,19 @@ def test_the_learning_bench_splits_folds_and_writes_a_reviewed_file_the_crew_rea
     reviewed = read_crew_labels(settings, project, "support_inbox", "data/support_inbox_reviewed.csv")
     assert reviewed.expected == {i: labels.expected[i] for i in training}
     assert project.crews["support_inbox"].output_schema.examples_from_reviews.max == 4
+
+
+def test_a_test_set_beside_its_labels_is_scored_with_examples_from_the_crews_own_reviews(  # type: ignore[no-untyped-def]
+        project_dir: Path, sample, cli) -> None:
+    import shutil
+
+    with_reviews(project_dir, 2)
+    folder = project_dir / "data" / "heldout"
+    folder.mkdir()
+    shutil.copy(project_dir / "data" / "inbox" / "0001-double-charge.eml", folder / "x-charge.eml")
+    (folder / "labels.csv").write_text("file,category\nx-charge.eml,billing\n")
+    code, _, err = cli("eval", "--labels", "data/heldout/labels.csv", "--model", "scripted/teach", "--json")
+    assert code == 0, err
+    [prompt] = [c.prompt for c in sample.history if c.task == "transform"]
+    examples = prompt.split("Examples (text -> values):", 1)[1].split("<<DATA", 1)[0]
+    assert "no longer holds" in examples and "THIS IS UNACCEPTABLE" in examples, "0002, then 0003 (tie with 0012)"
