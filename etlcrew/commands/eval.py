@@ -9,6 +9,7 @@ changes what a later ``run`` skips. ``--json`` prints one object::
                   "fields": {"category": {"accuracy": 0.8, "correct": 24, "total": 30,
                                           "confusion": {"bug": {"bug": 8, "other": 1}, ...}}, ...},
                   "items": 30, "correct_records": 12, "loaded": 30, "loaded_accuracy": 0.79,
+                  "loaded_records_all_right": 0.4, "wrong_values_caught": 0.0,
                   "review": 0, "quarantined": 0, "calls": 33, "prompt_tokens": 21000,
                   "completion_tokens": 3000, "cost_usd": 0.0, "seconds": 390.2, "seconds_per_item": 13.0,
                   "seconds_per_correct_record": 32.5, "cost_per_correct_record": 0.0,
@@ -16,7 +17,10 @@ changes what a later ``run`` skips. ``--json`` prints one object::
                               "expected": "medium", "produced": "high", "confidence": 0.62}, ...]}]}
 
 ``confusion`` is expected value -> produced value -> count, for enum fields (``null`` for others); a record
-is correct when every field its label row checks is right. ``misses`` lists every wrong value, with the model's
+is correct when every field its label row checks is right. ``loaded_records_all_right`` is the share of records
+loaded into the table with every checked field right; ``wrong_values_caught`` the share of wrong values (in records
+the crew produced) that sat in records held for review: how well the review gate catches mistakes (``null`` when
+nothing was loaded, or nothing was wrong). ``misses`` lists every wrong value, with the model's
 probability for what it wrote (``null`` when the model gives no log-probabilities); ``--misses`` prints them.
 """
 
@@ -34,18 +38,20 @@ def eval_crew(settings: Settings, *, crew: str | None, labels: str | None, model
               limit: int | None, input_pairs: tuple[str, ...], json_mode: bool, show_misses: bool = False) -> int:
     """Check the labels, run each model, print the scores side by side."""
     from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-    from etlcrew.evaluation.compare import evaluate, read_crew_labels
+    from etlcrew.evaluation.compare import eval_project, evaluate, read_crew_labels
 
     project, tools = load_checked(settings)
     name = pick_crew(project, crew)
     inputs = crew_inputs(project, name, parse_inputs(input_pairs))
     label_set = read_crew_labels(settings, project, name, labels)
+    scored = eval_project(settings, project, name, labels)
     count = min(limit, len(label_set.expected)) if limit else len(label_set.expected)
-    console.info(f"eval: crew '{name}', {count} labelled items from {label_set.file}, "
+    beside = "" if scored is project else " (items read from its folder)"
+    console.info(f"eval: crew '{name}', {count} labelled items from {label_set.file}{beside}, "
                  f"fields {', '.join(label_set.fields)}")
     import_crewai(settings.state_dir)
     quiet_crewai_logging()
-    report = evaluate(settings, project, tools, name, inputs, label_set, list(models) or [None], limit)
+    report = evaluate(settings, scored, tools, name, inputs, label_set, list(models) or [None], limit)
     if json_mode:
         console.emit_json(report)
     else:
@@ -62,12 +68,14 @@ def print_report(report: dict[str, Any], show_misses: bool = False) -> None:
     results = report["results"]
     fields = list(results[0]["fields"]) if results else []
     rows = [[r["model"], *(_percent(r["fields"][f]["accuracy"]) for f in fields),
-             f"{r['loaded']} ({_percent(r['loaded_accuracy'])})", r["review"], r["quarantined"], r["calls"],
+             f"{r['loaded']} ({_percent(r['loaded_accuracy'])})", _percent(r["loaded_records_all_right"]),
+             _percent(r["wrong_values_caught"]), r["review"], r["quarantined"], r["calls"],
              r["prompt_tokens"] + r["completion_tokens"], f"${r['cost_usd']:.4f}", f"{r['seconds']:.0f}",
              "-" if r["seconds_per_correct_record"] is None else f"{r['seconds_per_correct_record']:.1f}"]
             for r in results]
     console.table(f"eval {report['crew']}: {report['items']} items from {report['labels']}",
-                  ["model", *fields, "loaded (acc.)", "review", "quarantined", "calls", "tokens", "cost", "s",
+                  ["model", *fields, "loaded (acc.)", "loaded all right", "wrong caught", "review", "quarantined",
+                   "calls", "tokens", "cost", "s",
                    "s / correct record"], rows)
     for result in results:
         for field, scored in result["fields"].items():

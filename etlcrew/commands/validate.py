@@ -6,21 +6,30 @@ from etlcrew import console
 from etlcrew.commands.project import collect_checked, parse_inputs, pick_crew
 from etlcrew.errors import ConfigError, ConfigProblem, SourceError
 from etlcrew.settings import Settings
+from etlcrew.specs.models import CrewSpec
 from etlcrew.specs.project import ProjectSpec
 from etlcrew.specs.references import check_inputs
 
 
 def _check_labels(settings: Settings, project: ProjectSpec, crews: list[str]) -> None:
-    """Each crew's ``eval`` labels against its schema and items, for crews whose sources are local files (reading
-    a database or an API is left to ``eval``); every problem of every crew at once."""
+    """Each crew's ``eval`` labels (and its held-out ``test`` labels, and the reviewed items it shows as examples)
+    against its schema and items, for crews whose sources are local files (reading a database or an API is left to
+    ``eval``); every problem of every crew at once."""
     from etlcrew.evaluation.compare import read_crew_labels
+    from etlcrew.pipeline.review_examples import shown_as
 
     problems = []
     for name in crews:
         spec = project.crews[name]
-        if spec.eval and spec.sources and all(s.type == "files" for s in spec.sources):
+        if not (spec.sources and all(s.type == "files" for s in spec.sources)):
+            continue
+        checked: list[str | None] = [None] if spec.eval else []
+        checked += [spec.eval.test] if spec.eval and spec.eval.test else []
+        if _takes_review_examples(settings, spec, name):
+            checked.append(shown_as(name))
+        for labels in checked:
             try:
-                read_crew_labels(settings, project, name, None)
+                read_crew_labels(settings, project, name, labels)
             except ConfigError as exc:
                 problems += exc.problems
             except SourceError as exc:  # a missing or unreadable source folder: a config problem to fix first
@@ -28,6 +37,14 @@ def _check_labels(settings: Settings, project: ProjectSpec, crews: list[str]) ->
                                               entry=name, hint=exc.hint))
     if problems:
         raise ConfigError(problems)
+
+
+def _takes_review_examples(settings: Settings, spec: CrewSpec, crew: str) -> bool:
+    """Whether the crew shows reviewed items as examples and has a reviewed labels file to check."""
+    from etlcrew.pipeline.review_values import reviewed_labels_path
+
+    schema = spec.output_schema
+    return bool(schema and schema.examples_from_reviews and reviewed_labels_path(settings.project_dir, crew).is_file())
 
 
 def _target_problems(settings: Settings, project: ProjectSpec, crews: list[str]) -> list[ConfigProblem]:

@@ -8,6 +8,7 @@ and every wrong value (``misses``), so a prompt change can be judged item by ite
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,19 +35,48 @@ def labels_path(settings: Settings, project: ProjectSpec, crew: str, given: str 
     return (path if path.is_absolute() else settings.project_dir / path), shown
 
 
+def labelled_project(settings: Settings, project: ProjectSpec, crew: str, given: str | None) -> ProjectSpec:
+    """The project whose crew reads the items the labels file scores (``evaluation.items``: a ``labels.csv``
+    beside its own items moves the crew's files source there)."""
+    from etlcrew.evaluation.items import items_folder, reading_from
+
+    path, shown = labels_path(settings, project, crew, given)
+    return reading_from(project, crew, items_folder(project, crew, path, shown, settings.project_dir))
+
+
+def eval_project(settings: Settings, project: ProjectSpec, crew: str, given: str | None) -> ProjectSpec:
+    """The project ``eval`` runs: ``labelled_project``, and when that moves the crew to the items beside a
+    ``labels.csv``, the crew's examples from reviews are taken first from its own items (the reviewed file names
+    those, not the test items) and the option is then off for the run."""
+    from etlcrew.evaluation.items import items_folder, reading_from
+    from etlcrew.pipeline.review_examples import with_review_examples
+
+    path, shown = labels_path(settings, project, crew, given)
+    folder = items_folder(project, crew, path, shown, settings.project_dir)
+    if folder is None:
+        return project
+    taught = with_review_examples(settings, project, crew)
+    spec = taught.crews[crew]
+    if spec.output_schema is not None and spec.output_schema.examples_from_reviews is not None:
+        schema = spec.output_schema.model_copy(update={"examples_from_reviews": None})
+        taught = replace(taught, crews={**taught.crews, crew: spec.model_copy(update={"output_schema": schema})})
+    return reading_from(taught, crew, folder)
+
+
 def read_crew_labels(settings: Settings, project: ProjectSpec, crew: str, given: str | None) -> LabelSet:
     """The crew's labels, checked against its schema and the ids its sources give (no model is called)."""
     from etlcrew.evaluation.labels import read_labels
     from etlcrew.pipeline.sources import iter_items
 
-    spec = project.crews[crew]
-    if spec.output_schema is None or not spec.sources:
+    if project.crews[crew].output_schema is None or not project.crews[crew].sources:
         raise UsageError(f"crew '{crew}' has no sources and schema: there are no records to score")
     path, shown = labels_path(settings, project, crew, given)
+    spec = labelled_project(settings, project, crew, given).crews[crew]
     ids: list[str] = []
     for source in spec.sources:
         listed = _listed_ids(source, settings.project_dir)
         ids += listed if listed is not None else [item.item_id for item in iter_items(source, settings.project_dir)]
+    assert spec.output_schema is not None
     return read_labels(path, shown, spec.output_schema, ids)
 
 
@@ -77,6 +107,7 @@ def result_row(run: ModelRun, score: Score) -> dict[str, Any]:
         "fields": {name: field.as_dict() for name, field in score.fields.items()},
         "items": score.items, "correct_records": correct,
         "loaded": score.loaded, "loaded_accuracy": score.loaded_accuracy,
+        "loaded_records_all_right": score.loaded_records_all_right, "wrong_values_caught": score.wrong_values_caught,
         "review": run.review, "quarantined": run.quarantined,
         "calls": llm["calls"], "prompt_tokens": llm["prompt_tokens"], "completion_tokens": llm["completion_tokens"],
         "cost_usd": llm["cost_usd"], "seconds": seconds,
@@ -112,6 +143,4 @@ def evaluate(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
 
 
 def _only(labels: LabelSet, ids: tuple[str, ...]) -> LabelSet:
-    from dataclasses import replace
-
     return replace(labels, expected={i: labels.expected[i] for i in ids}, lines={i: labels.lines[i] for i in ids})

@@ -10,7 +10,7 @@ import csv
 import difflib
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -20,6 +20,9 @@ from etlcrew.specs.datapath import FieldSpec, SchemaSpec
 
 KEY_COLUMNS = ("item_id", "file")
 MAX_PROBLEMS = 20
+# columns that label what should happen to an item rather than a field of its record: checked as booleans, kept in
+# ``LabelSet.outcomes``, not scored as fields (data/README.md gives the policy; a schema field of the same name wins)
+OUTCOME_COLUMNS = ("needs_action",)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class LabelSet:
     fields: tuple[str, ...]
     expected: dict[str, dict[str, str]]
     lines: dict[str, int]
+    outcomes: dict[str, dict[str, bool]] = field(default_factory=dict)  # item_id -> outcome column -> value
 
 
 class _Problems:
@@ -111,7 +115,7 @@ def _header(names: list[str], line: int, schema: SchemaSpec, problems: _Problems
         elif name in schema.fields and schema.fields[name].type == "list":
             problems.add(f"column '{name}' is a list field, which cannot be labelled", line, key=name,
                          hint="remove the column")
-        elif name in schema.fields:
+        elif name in schema.fields or name in OUTCOME_COLUMNS:
             columns[index] = name
         elif name in KEY_COLUMNS:
             problems.add(f"column '{name}' is not a field of table '{schema.table}'", line, key=name,
@@ -204,6 +208,7 @@ def read_labels(path: Path, shown_as: str, schema: SchemaSpec, item_ids: Iterabl
     key_index = names.index(key_column)
     expected: dict[str, dict[str, str]] = {}
     lines: dict[str, int] = {}
+    outcomes: dict[str, dict[str, bool]] = {}
     for line, cells in rows[1:]:
         if len(cells) != len(names):
             problems.add(f"the row has {len(cells)} cells but the header has {len(names)} columns", line,
@@ -217,9 +222,14 @@ def read_labels(path: Path, shown_as: str, schema: SchemaSpec, item_ids: Iterabl
             problems.add(f"column '{key_column}': '{cells[key_index].strip()}' is labelled twice "
                          f"(first on line {lines[item_id]})", line, key=key_column, hint="keep one row per item")
             continue
+        outcome = {name: parse_boolean(values.pop(name)) for name in OUTCOME_COLUMNS
+                    if name in values and name not in schema.fields}
         expected[item_id], lines[item_id] = values, line
+        if outcome:
+            outcomes[item_id] = outcome
     problems.raise_if_any()
-    return LabelSet(shown_as, key_column, tuple(columns.values()), expected, lines)
+    fields = tuple(name for name in columns.values() if name in schema.fields)
+    return LabelSet(shown_as, key_column, fields, expected, lines, outcomes)
 
 
 def _row_values(cells: list[str], columns: dict[int, str], schema: SchemaSpec, line: int,
@@ -230,7 +240,8 @@ def _row_values(cells: list[str], columns: dict[int, str], schema: SchemaSpec, l
         value = cells[index].strip()
         if not value:
             continue
-        problem = _value_problem(schema.fields[name], value)
+        spec = schema.fields[name] if name in schema.fields else FieldSpec(type="boolean")
+        problem = _value_problem(spec, value)
         if problem:
             problems.add(f"column '{name}': {problem[0]}", line, key=name, hint=problem[1])
         else:

@@ -81,7 +81,11 @@ class Miss:
 
 @dataclass
 class Score:
-    """One model's figures on a label set; ``loaded_*`` covers only the records that reached the main table."""
+    """One model's figures on a label set; ``loaded_*`` covers only the records that reached the main table.
+
+    ``wrong_held`` and ``wrong_loaded`` count the wrong values of records held for review and of loaded records:
+    how well the review gate catches mistakes. An item with no record (quarantined) is in neither: it has no
+    value a gate could hold or let through."""
 
     items: int
     fields: dict[str, FieldScore]
@@ -90,6 +94,20 @@ class Score:
     loaded_correct_values: int
     loaded_checked_values: int
     misses: list[Miss] = dataclass_field(default_factory=list)  # every wrong value, in label order
+    loaded_all_right: int = 0  # loaded records with every checked field right
+    wrong_held: int = 0
+    wrong_loaded: int = 0
+
+    @property
+    def loaded_records_all_right(self) -> float | None:
+        """Share of loaded records with every checked field right (None: nothing loaded)."""
+        return round(self.loaded_all_right / self.loaded, 4) if self.loaded else None
+
+    @property
+    def wrong_values_caught(self) -> float | None:
+        """Share of the wrong values in produced records that sat in records held for review (None: none wrong)."""
+        wrong = self.wrong_held + self.wrong_loaded
+        return round(self.wrong_held / wrong, 4) if wrong else None
 
     @property
     def loaded_accuracy(self) -> float | None:
@@ -130,5 +148,9 @@ def score(labels: LabelSet, schema: SchemaSpec, records: Mapping[str, Mapping[st
             result.loaded += 1
             result.loaded_correct_values += right
             result.loaded_checked_values += len(expected)
+            result.loaded_all_right += right == len(expected)
+            result.wrong_loaded += len(expected) - right
+        elif record is not None:
+            result.wrong_held += len(expected) - right
     return result
 

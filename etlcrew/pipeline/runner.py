@@ -70,10 +70,13 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     from etlcrew.model_runtime.usage import UsageMeter, load_prices
     from etlcrew.observe.events import CrewaiBridge
     from etlcrew.pipeline.control import RunControl, stop_on_ctrl_c
+    from etlcrew.pipeline.review_examples import with_review_examples
     from etlcrew.tools.scope import scope_for_crew, use_scope
 
     crew_spec = project.crews[options.crew]
     options = options.resolved_for(crew_spec)
+    hashed = project  # reviewed examples are not hashed: a new review does not re-ask loaded items
+    project = with_review_examples(settings, project, options.crew, options.only_items)
     load_prices(settings.config_dir)
     ledger = open_ledger(settings.state_dir)
     assert options.process is not None and options.concurrency is not None
@@ -92,7 +95,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url,
                            parallel=options.concurrency, should_stop=control.stop_requested)
     models = chooser.planned_models()
-    config_hash = relevant_config_hash(project, options, models)
+    config_hash = relevant_config_hash(hashed, options, models)
     chooser.prepare()
     if resume_of:
         ledger.resume_run(resume_of)

@@ -144,6 +144,13 @@ class ExampleSpec(_Strict):
     values: dict[str, str | int | float | bool] = Field(min_length=1)
 
 
+class ReviewExamplesSpec(_Strict):
+    """Reviewed items as few-shot examples: up to ``max`` rows of ``data/<crew>_reviewed.csv``, the text read
+    from the item (``pipeline.review_examples``)."""
+
+    max: int = Field(ge=1, le=20, description="how many reviewed items to show as examples")
+
+
 class SchemaSpec(_Strict):
     """The records a crew produces: a table name, typed fields and the primary key (``item_id`` by default)."""
 
@@ -151,6 +158,7 @@ class SchemaSpec(_Strict):
     primary_key: list[str] = Field(default_factory=lambda: ["item_id"])
     fields: dict[str, FieldSpec] = Field(min_length=1)
     examples: list[ExampleSpec] = Field(default_factory=list, max_length=20)
+    examples_from_reviews: ReviewExamplesSpec | None = None
     reasoning: bool | str = Field(default=False, description="the model first writes one sentence on what the item "
                                   "is about (not stored): measured to help small models pick enum values; a text "
                                   "says what the sentence should weigh")
@@ -192,6 +200,9 @@ class SchemaSpec(_Strict):
 
     @model_validator(mode="after")
     def _examples_fit(self) -> SchemaSpec:
+        if self.examples_from_reviews and len(self.examples) + self.examples_from_reviews.max > 20:
+            raise ValueError(f"examples ({len(self.examples)}) and examples_from_reviews max "
+                             f"({self.examples_from_reviews.max}) make more than 20 examples: lower max")
         for n, example in enumerate(self.examples, 1):
             for name, value in example.values.items():
                 if name not in self.fields:

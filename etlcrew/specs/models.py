@@ -130,6 +130,9 @@ class EvalSpec(StrictSpec):
     """Where ``python main.py eval`` finds the crew's labelled items."""
 
     labels: str = Field(description="CSV: an item_id or file column, then one column per schema field checked")
+    test: str | None = Field(default=None, description=(
+        "a held-out labels file (never used to tune prompts), checked by validate; score it with "
+        "eval --labels FILE. A labels.csv beside its own items is scored on them (evaluation/items.py)"))
 
 
 class CrewSpec(StrictSpec):

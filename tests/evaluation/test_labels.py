@@ -229,3 +229,17 @@ def test_shipped_inbox_labels_read_against_the_support_inbox_schema():
     assert labels.key_column == "file"
     assert len(labels.expected) == 30
     assert set(labels.expected) <= set(ids)
+
+
+def test_needs_action_is_an_outcome_column_read_as_a_boolean_not_a_field(tmp_path: Path) -> None:
+    labels = read(tmp_path, "file,category,needs_action\n0001-a.eml,bug,true\n0002-b.eml,billing,no\n"
+                            "0003-c.txt,other,\n")
+    assert labels.fields == ("category",), "needs_action is not a record field: not scored as one"
+    assert labels.expected["inbox:0001-a.eml"] == {"category": "bug"}
+    assert labels.outcomes == {"inbox:0001-a.eml": {"needs_action": True}, "inbox:0002-b.eml": {"needs_action": False}}
+
+
+def test_a_needs_action_that_is_not_a_boolean_names_line_and_column(tmp_path: Path) -> None:
+    [problem] = problems_of(tmp_path, "file,category,needs_action\n0001-a.eml,bug,maybe\n")
+    assert (problem.line, problem.key) == (2, "needs_action")
+    assert "'maybe' is not a boolean" in problem.message

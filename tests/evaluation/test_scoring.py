@@ -135,3 +135,30 @@ def test_matches_by_type(spec, expected, produced, result):
 def test_none_never_matches(field_type):
     assert matches(FieldSpec(type=field_type), "", None) is False
     assert matches(FieldSpec(type=field_type), "0", None) is False
+
+
+def test_loaded_records_all_right_and_wrong_values_caught_by_review(labels):
+    records = {
+        "inbox:a.eml": {"category": "bug", "urgency": "low", "summary": "App crashes on start"},  # loaded, right
+        "inbox:b.eml": {"category": "billing", "urgency": "low"},  # held: 2 wrong values
+        "inbox:c.eml": {"category": "billing", "urgency": "urgent", "summary": "charged twice"},  # loaded: 1 wrong
+    }
+    result = score(labels, SCHEMA, records, loaded=["inbox:a.eml", "inbox:c.eml"])
+    assert (result.loaded_all_right, result.wrong_held, result.wrong_loaded) == (1, 2, 1)
+    assert result.loaded_records_all_right == 0.5
+    assert result.wrong_values_caught == 0.6667
+
+
+def test_no_record_is_neither_caught_nor_let_through_and_nothing_wrong_is_none(labels):
+    result = score(labels, SCHEMA, {"inbox:a.eml": None}, loaded=[])
+    assert (result.wrong_held, result.wrong_loaded) == (0, 0), "a quarantined item has no value to hold"
+    assert result.wrong_values_caught is None and result.loaded_records_all_right is None
+    right = {"inbox:a.eml": {"category": "bug", "urgency": "low", "summary": "App crashes on start"}}
+    only_a = labels_from_rows(labels, ["inbox:a.eml"])
+    assert score(only_a, SCHEMA, right, loaded=["inbox:a.eml"]).wrong_values_caught is None
+
+
+def labels_from_rows(labels: LabelSet, ids: list[str]) -> LabelSet:
+    from dataclasses import replace
+
+    return replace(labels, expected={i: labels.expected[i] for i in ids}, lines={i: labels.lines[i] for i in ids})
