@@ -26,10 +26,15 @@ from typing import Any
 from etlcrew import console
 from etlcrew.commands.ledger_access import open_existing, process_alive
 from etlcrew.errors import EXIT_OK
-from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, show_command
+from etlcrew.pipeline.run_result import (
+    RESUMABLE,
+    ItemCounts,
+    llm_usage,
+    resume_command,
+    show_command,
+    status_of,
+)
 from etlcrew.settings import Settings
-
-RESUMABLE = ("failed", "interrupted", "stopped-by-budget")
 
 
 def crashed(row: dict[str, Any]) -> bool:
@@ -40,13 +45,13 @@ def crashed(row: dict[str, Any]) -> bool:
 def run_record(row: dict[str, Any]) -> dict[str, Any]:
     """One ledger ``runs`` row as the documented JSON object."""
     return {
-        "run_id": row["run_id"], "crew": row["crew"], "status": row["status"],
+        "run_id": row["run_id"], "crew": row["crew"], "status": status_of(row["status"]),
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],
         "process": row["process"], "models": json.loads(row["models_json"] or "[]"), "resumed": row["resumed"],
         "items": ItemCounts.of(row).as_dict(),
         "llm": llm_usage(row),
         "error": row["error"],
-        "resumable": row["status"] in RESUMABLE or crashed(row),
+        "resumable": status_of(row["status"]) in RESUMABLE or crashed(row),
     }
 
 

@@ -176,7 +176,7 @@ class Ledger:
     def phase_counts(self, run_id: str) -> dict[str, int]:
         """Phase -> number of batches that committed it."""
         rows = self._rows("SELECT phase, COUNT(*) AS n FROM batch_phases WHERE run_id=? AND batch_no > 0 "
-                          "GROUP BY phase", (run_id,))
+                          "AND phase NOT LIKE 'part:%' GROUP BY phase", (run_id,))
         return {r["phase"]: int(r["n"]) for r in rows}
 
     def outcomes(self, run_id: str, state: str = "landed") -> list[tuple[int, str]]:

@@ -82,7 +82,8 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     spent = (0, 0, 0.0)
     if resume_of:
         before, row = ledger.call_totals(resume_of), ledger.run(resume_of) or {}
-        spent = (before["calls"], before["prompt_tokens"] + before["completion_tokens"], row.get("duration_s") or 0.0)
+        attempts = len(ledger.calls(resume_of))  # the budget counts every attempt, failed ones too
+        spent = (attempts, before["prompt_tokens"] + before["completion_tokens"], row.get("duration_s") or 0.0)
     events, closers = _observers(settings, project, options.crew, result.run_id, options.verbose)
     record = _call_recorder(ledger, events, result.run_id)
     meter = UsageMeter(record)
@@ -90,7 +91,8 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                          lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
                          spent_before=spent)
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url,
-                           parallel=options.concurrency, should_stop=control.stop_requested)
+                           parallel=options.concurrency, should_stop=control.stop_requested,
+                           reserve=control.reserve_call)
     models = chooser.planned_models()
     config_hash = relevant_config_hash(project, options, models)
     chooser.prepare()

@@ -71,7 +71,7 @@ def test_runs_newest_first_then_show_stopped_and_crashed_runs(
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["run", "crew", "status"]
-    assert stopped["run_id"] in lines[1] and "stopped-by-budget" in lines[1]
+    assert stopped["run_id"] in lines[1] and "stopped" in lines[1]
     assert done["run_id"] in lines[2] and "succeeded" not in lines[1]
     assert "━" not in out and "│" not in out, "plain columns when piped"
     assert "resume" in err
@@ -114,7 +114,7 @@ def _stopped_and_crashed(stopped: dict, cli, isolated_state: Path) -> None:  # t
     result = cli("show", stopped["run_id"], "--json")
     assert result.code == 0
     shown = result.json
-    assert shown["status"] == "stopped-by-budget" and "max_llm_calls" in shown["error"]
+    assert shown["status"] == "stopped" and "max_llm_calls" in shown["error"]
     assert shown["resume"] == f"python main.py resume {stopped['run_id']}"
     code, out, _ = cli("show", stopped["run_id"])
     assert code == 0
