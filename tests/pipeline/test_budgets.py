@@ -161,7 +161,7 @@ def test_a_run_stopped_under_the_old_status_name_reads_as_stopped_and_resumes(  
     code, out, err = cli("run", "--model", "scripted/old", "--max-llm-calls", "1")
     run_id = cli("runs", "--json").json[0]["run_id"]
     assert code == 3 and "status stopped" in out
-    assert f"stopped: budget max_llm_calls reached: spent 1 calls of 1" in " ".join(err.split())
+    assert "stopped: budget max_llm_calls reached: spent 1 calls of 1" in " ".join(err.split())
     assert f"python main.py resume {run_id} --max-llm-calls 2" in " ".join(err.split())
     with sqlite3.connect(isolated_state / "ledger.db") as db:  # as releases before 'stopped' wrote it
         db.execute("UPDATE runs SET status='stopped-by-budget' WHERE run_id=?", (run_id,))
