@@ -22,8 +22,12 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
       "review": [{"item_id": "inbox:0009.eml", "reason": "summary repeated verbatim by inbox:0010.eml"}],
       "webhook_deliveries": 0,
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
-      "resume": null
+      "resume": null,
+      "plan": {"calls": {"transform": 30, "load": 1, "total": 31}, "prompt_tokens": 33805, ...}
     }
+
+``plan`` is the estimate the run made before it started (``run --dry-run --json``'s object; null for runs
+recorded before estimates were stored).
 
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
 crashed (still marked running, its process gone). A run still running shows its counts so far.
@@ -137,7 +141,23 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details["webhook_deliveries"] = deliveries
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = resume_command(run_id) if record["resumable"] else None
+    details["plan"] = json.loads(row.get("options_json") or "{}").get("plan")  # the estimate made at its start
     return details
+
+
+def plan_line(details: dict[str, Any]) -> str | None:
+    """The run's estimate beside what it spent (runs from before estimates were stored have none)."""
+    plan, llm = details.get("plan"), details["llm"]
+    if not plan:
+        return None
+    seconds = "-" if plan.get("seconds") is None else f"~{plan['seconds']:,.0f} s"
+    at_least = "" if plan.get("exact", True) else ">="
+    pairs = [("calls", f"{at_least}{plan['calls']['total']}", f"{llm['calls']}"),
+             ("prompt tokens", f"~{plan['prompt_tokens']:,}", f"{llm['prompt_tokens']:,}"),
+             ("completion tokens", f"~{plan['completion_tokens']:,}", f"{llm['completion_tokens']:,}"),
+             ("time", seconds, duration(details["duration_s"])),
+             ("cost", f"${plan['cost_usd']:.4f}", f"${llm['cost_usd']:.4f}")]
+    return "  estimate / actual: " + ", ".join(f"{name} {e} / {a}" for name, e, a in pairs)
 
 
 def _ms(value: float | None) -> str:
@@ -154,6 +174,9 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
         console.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items())))
     for line in summary_lines(details):
         console.out(line)
+    estimate = plan_line(details)
+    if estimate:
+        console.out(estimate)
     batches = ", ".join(f"{n} {state}" for state, n in sorted(details["batches"].items())) or "none"
     console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
     for path in details["outputs"]:

@@ -99,7 +99,11 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     if resume_of:
         ledger.resume_run(resume_of)
     else:
-        ledger.start_run(result.run_id, options.crew, options.inputs, config_hash, options=asdict(options))
+        from etlcrew.pipeline.plan import plan_of_run
+
+        plan = plan_of_run(settings, project, options, ledger, config_hash)  # before any item is touched
+        ledger.start_run(result.run_id, options.crew, options.inputs, config_hash,
+                         options=asdict(options) | {"plan": plan})
     events.emit("run_started", detail={"crew": options.crew, "process": result.process, "models": models,
                                        "resumed": resume_of is not None, "inputs": options.inputs})
     try:
