@@ -8,8 +8,10 @@ How it counts (``calls_per_phase``):
 - extract (when the crew has that phase): one call per batch;
 - transform: one call per ``items_per_call`` items of each batch (sequential crews), else one per batch;
 - load (the publisher): one call per run that has at least one item to process.
-Retries, fallbacks, a held item redone on its own and a hierarchical manager's own calls come on top: for a
-hierarchical crew the figure is a lower bound (``exact`` is false).
+A task whose agent has tools costs at least two calls (its answer, then CrewAI's call turning it into the
+structured output), one more per tool it calls. Retries, fallbacks, a held item redone on its own and a
+hierarchical manager's own calls come on top: for a hierarchical crew or tool-using agents the figure is a lower
+bound (``exact`` is false).
 
 Tokens: the last finished runs' per-call averages of each task on the same model, when the ledger has them; else
 the prompt the crew would send, measured (the task's and agent's text with the batch's items and the schema
@@ -88,8 +90,12 @@ def transform_parts(batch_len: int, items_per_call: int | None, process: str) ->
 
 
 def calls_per_phase(phases: dict[str, str], batch_sizes: list[int], items_per_call: int | None,
-                    process: str) -> dict[str, int]:
-    """Model calls per phase for batches of these sizes, and their total (see the module docstring)."""
+                    process: str, tooled: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Model calls per phase for batches of these sizes, and their total (see the module docstring).
+
+    A task whose agent has tools (``tooled``: its phases) makes at least two calls: the agent's answer, then
+    CrewAI's call that turns it into the structured output; each tool it calls adds one more.
+    """
     calls: dict[str, int] = {}
     if "extract" in phases:
         calls["extract"] = len(batch_sizes)
@@ -97,8 +103,21 @@ def calls_per_phase(phases: dict[str, str], batch_sizes: list[int], items_per_ca
         calls["transform"] = sum(transform_parts(n, items_per_call, process) for n in batch_sizes)
     if "load" in phases:
         calls["load"] = 1 if batch_sizes else 0
+    for phase in tooled & set(calls):
+        calls[phase] *= 2
     calls["total"] = sum(calls.values())
     return calls
+
+
+def tooled_phases(project: ProjectSpec, crew: str, phases: dict[str, str], model_of: Any) -> frozenset[str]:
+    """Phases whose agent gets tools (``ModelChooser.uses_tools``: not on the embedded model)."""
+    found = set()
+    for phase, name in phases.items():
+        task = project.tasks[name]
+        agent = project.agents.get(task.agent or "")
+        if (task.tools or (agent is not None and agent.tools)) and model_of(task.agent):
+            found.add(phase)
+    return frozenset(found)
 
 
 def sort_items(items: list[Item], crew: str, ledger: Ledger | None, config_hash: str, full_refresh: bool
@@ -223,9 +242,14 @@ def make_plan(settings: Settings, project: ProjectSpec, options: RunOptions, led
     size = options.batch_size
     batches = [Batch(n + 1, todo[s:s + size]) for n, s in enumerate(range(0, len(todo), size))]
     phases = phases_of(project, options.crew)
+    from etlcrew.pipeline.models import ModelChooser
+
+    chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url)
+    tooled = tooled_phases(project, options.crew, phases, chooser.uses_tools)
     plan = Plan(options.crew, model, options.process, size, spec.items_per_call, options.concurrency, counts,
                 len(batches), calls_per_phase(phases, [len(b.items) for b in batches], spec.items_per_call,
-                                              options.process), exact=options.process == "sequential")
+                                              options.process, tooled),
+                exact=options.process == "sequential" and not tooled)
     past, latency = past_averages(ledger, options.crew, model, phases)
     measured = measured_tokens(project, options, phases, batches)
     for phase, (prompt, completion) in measured.items():
