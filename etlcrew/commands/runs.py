@@ -72,6 +72,16 @@ def when(stamp: str | None) -> str:
     return "-" if not stamp else stamp[:19].replace("T", " ")
 
 
+def cost_text(usd: float) -> str:
+    """``$0.0123``; nothing spent is ``$0`` (local models), which leaves the width to the counts."""
+    return f"${usd:.4f}" if usd else "$0"
+
+
+def short_when(stamp: str | None) -> str:
+    """An ISO timestamp as ``12-07 14:50`` (month-day, hours and minutes, UTC): the runs table's width."""
+    return "-" if not stamp else stamp[5:16].replace("T", " ")
+
+
 def status_text(record: dict[str, Any], row: dict[str, Any]) -> str:
     return "running (process gone)" if crashed(row) else record["status"]
 
@@ -96,12 +106,13 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
     table = []
     for record, row in zip(records, rows, strict=True):
         items, llm = record["items"], record["llm"]
-        table.append([record["run_id"], record["crew"], status_text(record, row), when(record["started_at"]),
+        table.append([record["run_id"], record["crew"], status_text(record, row), short_when(record["started_at"]),
                       duration(record["duration_s"]), items["loaded"], items["quarantined"], items["skipped"],
                       items["pending"], llm["calls"], llm["prompt_tokens"] + llm["completion_tokens"],
-                      f"${llm['cost_usd']:.4f}"])
-    console.table(None, ["run", "crew", "status", "started (UTC)", "duration", "loaded", "quarantined", "skipped",
-                         "pending", "calls", "tokens", "cost"], table, whole=(0,))
+                      cost_text(llm["cost_usd"])])
+    # run, crew, status, start and cost always, whole; then as many counts as the width holds, most wanted first
+    console.table(None, ["run", "crew", "status", "started UTC", "duration", "loaded", "quarant.", "skipped",
+                         "pending", "calls", "tokens", "cost"], table, optional=(5, 8, 9, 4, 6, 10, 7))
     resumable = [r["run_id"] for r in records if r["resumable"]]
     if resumable:
         console.info(f"resume a run with: {resume_command(resumable[0])}; details: {show_command(resumable[0])}")

@@ -190,7 +190,7 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     if rows:
         console.out()
         console.table(None, ["phase", "agent", "task", "calls", "failed", "retries", "prompt tok", "compl. tok",
-                             "avg ms", "max ms"], rows)
+                             "avg ms", "max ms"], rows, optional=(4, 8, 5, 9))
     errors = [(phase["phase"], agent["agent"], e) for phase in details["phases"] for agent in phase["agents"]
               for e in agent["errors"]]
     if errors:

@@ -46,8 +46,8 @@ def two_runs(project_dir: Path, scripted, cli) -> tuple[dict, dict]:  # type: ig
         unregister_scripted("faulty")
     assert done.code == 0
     scripted("steady", default=sample_answer)
-    stopped = cli("run", "--model", "scripted/steady", "--full-refresh", "--max-llm-calls", "3", "--concurrency", "1",
-                  "--json")
+    stopped = cli("run", "--model", "scripted/steady", "--full-refresh", "--max-llm-calls", "10", "--concurrency", "1",
+                  "--batch-size", "5", "--json")  # a batch of 5 is 7 calls: one lands, the next is stopped
     assert stopped.code == 3
     return done.json, stopped.json
 
