@@ -115,7 +115,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                 DataPath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash, control,
                          events, resuming=resume_of is not None, record_call=record).run()
             else:
-                _run_plain(settings, project, options, chooser, ToolBox(tools), result)
+                _run_plain_within_budget(settings, project, options, chooser, ToolBox(tools), result, control)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
         result.status = "interrupted" if interrupted else "failed"
@@ -187,6 +187,22 @@ def _usage_from_ledger(ledger: Ledger, run_id: str) -> dict[str, object]:
             "prompt_tokens": sum(c["prompt_tokens"] for c in ok),
             "completion_tokens": sum(c["completion_tokens"] for c in ok),
             "cost_usd": round(sum(cost_usd(c["model"], c["prompt_tokens"], c["completion_tokens"]) for c in ok), 6)}
+
+
+def _run_plain_within_budget(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
+                             toolbox: ToolBox, result: RunResult, control: Any) -> None:
+    """A crew without sources; a call its budget refused ends it ``stopped`` (exit 3), like a data path run."""
+    from etlcrew.model_runtime.resilience import CallsStopped
+    from etlcrew.pipeline.run_result import budget_message, budget_resume_command
+
+    try:
+        _run_plain(settings, project, options, chooser, toolbox, result)
+    except CallsStopped:
+        if control.budget_stop is None:
+            raise
+        result.status = "stopped"
+        result.error = (f"{budget_message(control.budget_stop, control.spent(), control.budget)}; continue with: "
+                        f"{budget_resume_command(result.run_id, control.budget)}")
 
 
 def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
