@@ -101,7 +101,10 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     else:
         from etlcrew.pipeline.plan import plan_of_run
 
-        plan = plan_of_run(settings, project, options, ledger, config_hash)  # before any item is touched
+        try:
+            plan = plan_of_run(settings, project, options, ledger, config_hash)  # before any item is touched
+        except Exception:
+            plan = None
         ledger.start_run(result.run_id, options.crew, options.inputs, config_hash,
                          options=asdict(options) | {"plan": plan})
     events.emit("run_started", detail={"crew": options.crew, "process": result.process, "models": models,
