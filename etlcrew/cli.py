@@ -34,6 +34,7 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
     Typical use:
       python main.py run                      run the default crew on the embedded model
       python main.py run CREW --input k=v     run another crew with inputs
+      python main.py run --dry-run            what a run would process and cost, without running it
       python main.py eval [CREW] [--model M]  score the records against the crew's labels
       python main.py validate                 check config/*.yaml without running anything
       python main.py list [crews|agents|tasks|tools]
@@ -75,6 +76,7 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Where batches run: threads here, or tasks on a Ray cluster (pip install -e \".[ray]\").")
 @click.option("--ray-address", help="Ray cluster to use (else RAY_ADDRESS, else a local cluster for the run).")
+@click.option("--dry-run", is_flag=True, help="Print what a run would do and cost; run nothing.")
 @budget_options
 @click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Also show agent steps: tasks, tool calls (truncated).")
@@ -82,13 +84,19 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.pass_context
 def run(ctx: click.Context, crew: str | None, inputs: tuple[str, ...], process: str | None, model: str | None,
         base_url: str | None, batch_size: int | None, concurrency: int | None, full_refresh: bool, quiet: bool,
-        json_mode: bool, verbose: bool, executor: str, ray_address: str | None, retry_review: bool,
+        json_mode: bool, verbose: bool, executor: str, ray_address: str | None, retry_review: bool, dry_run: bool,
         **budget: object) -> int:
     """Run a crew (the default crew when CREW is omitted)."""
-    from etlcrew.commands.run import run as run_command
-
     console.configure(quiet=quiet, json_mode=json_mode)
     settings = _settings(ctx, model=model, base_url=base_url)
+    if dry_run:
+        from etlcrew.commands.dry_run import dry_run as dry_run_command
+
+        return dry_run_command(settings, crew=crew, input_pairs=inputs, process=process, model=model,
+                               base_url=base_url, batch_size=batch_size, concurrency=concurrency,
+                               full_refresh=full_refresh, json_mode=json_mode)
+    from etlcrew.commands.run import run as run_command
+
     return run_command(settings, crew=crew, input_pairs=inputs, process=process, model=model, base_url=base_url,
                        batch_size=batch_size, concurrency=concurrency, json_mode=json_mode,
                        full_refresh=full_refresh, budget=_budget(budget), verbose=verbose, executor=executor,

@@ -127,23 +127,38 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]], whole: tuple[int, ...] = ()) -> None:
+def table(title: str | None, columns: list[str], rows: list[list[Any]], whole: tuple[int, ...] = (),
+          optional: tuple[int, ...] = ()) -> None:
     """A table on stdout; piped, plain aligned columns without box-drawing characters (cp1252, ``awk``).
 
-    Columns listed in ``whole`` (by index) are never cut or wrapped, e.g. run ids a user copies.
+    Columns listed in ``whole`` (by index) are never cut or wrapped, e.g. run ids a user copies. With
+    ``optional`` (indexes, the most wanted first), the table fits the console's width by leaving out optional
+    columns, the last listed first, and every column shown is whole: at 80 columns a cut "suppor…" helps no one.
     """
     from rich.table import Table
 
     framed = sys.stdout.isatty()
-    grid = Table(title=title, show_edge=False, header_style="bold", safe_box=True, box=_box() if framed else None)
-    for index, column in enumerate(columns):
+    cells = [["" if cell is None else redact(str(cell)) for cell in row] for row in rows]
+    shown = list(range(len(columns)))
+    if optional:
+        natural = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
+        gap = 3 if framed else 2  # "│" between padded cells, or two spaces
+        width = _console("out").width
+        dropping = list(reversed(optional))
+        while dropping and sum(natural[i] for i in shown) + gap * (len(shown) - 1) + (2 if framed else 0) > width:
+            shown.remove(dropping.pop(0))
+        whole = tuple(shown)
+    grid = Table(title=title, show_edge=False, header_style="bold", safe_box=True, box=_box() if framed else None,
+                 pad_edge=framed)
+    for index in shown:
+        column = columns[index]
         if index in whole:
-            width = max([len(column), *(len(str(row[index])) for row in rows)])
+            width = max([len(column), *(len(row[index]) for row in cells)])
             grid.add_column(column, no_wrap=True, min_width=width)
         else:
             grid.add_column(column)
-    for row in rows:
-        grid.add_row(*["" if cell is None else redact(str(cell)) for cell in row])
+    for row in cells:
+        grid.add_row(*[row[i] for i in shown])
     _console("out").print(grid)
 
 

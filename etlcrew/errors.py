@@ -11,7 +11,7 @@ One tree keeps messages and exit codes consistent across commands::
     ├── CrewBusy                 exit 4   (another run holds the crew; this one started nothing)
     └── RunInterrupted           exit 130 (Ctrl-C; the run can be resumed)
 
-A run that stops on its budget is not an error: it ends with status ``stopped-by-budget`` and exit 3.
+A run that stops on its budget is not an error: it ends with status ``stopped`` and exit 3.
 
 The CLI prints ``str(error)`` (plus ``hint``) and never a traceback unless ``--debug``.
 """

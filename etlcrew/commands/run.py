@@ -95,16 +95,15 @@ def _execute_locked(settings: Settings, project: ProjectSpec, tools: dict[str, T
         console.emit_json(summary)
     else:
         print_summary(summary)
-    if result.status == "stopped-by-budget":
-        console.warn(f"stopped by budget: {result.error}; resume with a larger one "
-                     "(--max-llm-calls, --max-tokens or --max-seconds)")
+    if result.status == "stopped":
+        console.warn(f"stopped: {result.error}")
         return EXIT_STOPPED
     return EXIT_OK if result.status in ("succeeded", "partial") else EXIT_FAILED
 
 
 def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     """The human summary: status, counts, model usage, outputs."""
-    from etlcrew.pipeline.run_result import resume_command, summary_lines
+    from etlcrew.pipeline.run_result import RESUMABLE, resume_command, summary_lines
 
     console.out(f"run {summary['run_id']}  crew {summary['crew']}  status {summary['status']}  "
                 f"({summary['duration_s']:.1f} s)")
@@ -112,7 +111,7 @@ def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
         console.out(line)
     for path in summary["outputs"]:
         console.out(f"  output: {path}")
-    if summary["status"] in ("interrupted", "failed", "stopped-by-budget"):
+    if summary["status"] in RESUMABLE:
         console.out(f"  resume: {resume_command(summary['run_id'])}")
     if summary["items"].get("review"):
         console.out(f"  review: python main.py review {summary['crew']}  (or --export FILE.csv, then --import)")

@@ -28,10 +28,15 @@ from typing import Any
 from etlcrew import console
 from etlcrew.commands.ledger_access import open_existing, process_alive
 from etlcrew.errors import EXIT_OK
-from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, show_command
+from etlcrew.pipeline.run_result import (
+    RESUMABLE,
+    ItemCounts,
+    llm_usage,
+    resume_command,
+    show_command,
+    status_of,
+)
 from etlcrew.settings import Settings
-
-RESUMABLE = ("failed", "interrupted", "stopped-by-budget")
 
 
 def crashed(row: dict[str, Any]) -> bool:
@@ -43,14 +48,14 @@ def run_record(row: dict[str, Any], reviewed: int = 0) -> dict[str, Any]:
     """One ledger ``runs`` row as the documented JSON object; ``reviewed``: how many of the items it held a
     person has decided since (``review``)."""
     return {
-        "run_id": row["run_id"], "crew": row["crew"], "status": row["status"],
+        "run_id": row["run_id"], "crew": row["crew"], "status": status_of(row["status"]),
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],
         "process": row["process"], "models": json.loads(row["models_json"] or "[]"), "resumed": row["resumed"],
         "items": ItemCounts.of(row).as_dict(),
         "reviewed": reviewed,
         "llm": llm_usage(row),
         "error": row["error"],
-        "resumable": row["status"] in RESUMABLE or crashed(row),
+        "resumable": status_of(row["status"]) in RESUMABLE or crashed(row),
     }
 
 
@@ -74,6 +79,16 @@ def when(stamp: str | None) -> str:
 def held_text(held: int, reviewed: int) -> str:
     """Held for review, and how many of them a person has decided since: ``3 (2 reviewed)``."""
     return f"{held} ({reviewed} reviewed)" if reviewed else str(held)
+
+
+def cost_text(usd: float) -> str:
+    """``$0.0123``; nothing spent is ``$0`` (local models), which leaves the width to the counts."""
+    return f"${usd:.4f}" if usd else "$0"
+
+
+def short_when(stamp: str | None) -> str:
+    """An ISO timestamp as ``12-07 14:50`` (month-day, hours and minutes, UTC): the runs table's width."""
+    return "-" if not stamp else stamp[5:16].replace("T", " ")
 
 
 def status_text(record: dict[str, Any], row: dict[str, Any]) -> str:
@@ -106,12 +121,15 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
     for record, row in zip(records, rows, strict=True):
         items, llm = record["items"], record["llm"]
         review = [held_text(items["review"], record["reviewed"])] if held else []
-        table.append([record["run_id"], record["crew"], status_text(record, row), when(record["started_at"]),
+        table.append([record["run_id"], record["crew"], status_text(record, row), short_when(record["started_at"]),
                       duration(record["duration_s"]), items["loaded"], *review, items["quarantined"], items["skipped"],
                       items["pending"], llm["calls"], llm["prompt_tokens"] + llm["completion_tokens"],
-                      f"${llm['cost_usd']:.4f}"])
-    console.table(None, ["run", "crew", "status", "started (UTC)", "duration", "loaded", *(["review"] if held else []),
-                         "quarantined", "skipped", "pending", "calls", "tokens", "cost"], table, whole=(0,))
+                      cost_text(llm["cost_usd"])])
+    # run, crew, status, start and cost always, whole; then as many counts as the width holds, most wanted first
+    shift = 1 if held else 0  # the review column, shown only when a listed run held items, sits after loaded
+    optional = (5, *([6] if held else []), 8 + shift, 9 + shift, 4, 6 + shift, 10 + shift, 7 + shift)
+    console.table(None, ["run", "crew", "status", "started UTC", "duration", "loaded", *(["review"] if held else []),
+                         "quarant.", "skipped", "pending", "calls", "tokens", "cost"], table, optional=optional)
     resumable = [r["run_id"] for r in records if r["resumable"]]
     if resumable:
         console.info(f"resume a run with: {resume_command(resumable[0])}; details: {show_command(resumable[0])}")

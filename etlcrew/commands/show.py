@@ -27,8 +27,12 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
                       "attempts": 1, "runs": 1, "last_error": null, "enqueued_by": "01JB...",
                       "delivered_at": "..."}],
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
-      "resume": null
+      "resume": null,
+      "plan": {"calls": {"transform": 30, "load": 1, "total": 31}, "prompt_tokens": 33805, ...}
     }
+
+``plan`` is the estimate the run made before it started (``run --dry-run --json``'s object; null for runs
+recorded before estimates were stored).
 
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
 crashed (still marked running, its process gone). A run still running shows its counts so far. ``reviewed``
@@ -152,6 +156,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details["deliveries"] = deliveries
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = resume_command(run_id) if record["resumable"] else None
+    details["plan"] = json.loads(row.get("options_json") or "{}").get("plan")  # the estimate made at its start
     return details
 
 
@@ -177,6 +182,19 @@ def _statuses(deliveries: list[dict[str, Any]]) -> dict[str, int]:
     for d in deliveries:
         out[d["status"]] = out.get(d["status"], 0) + 1
     return out
+def plan_line(details: dict[str, Any]) -> str | None:
+    """The run's estimate beside what it spent (runs from before estimates were stored have none)."""
+    plan, llm = details.get("plan"), details["llm"]
+    if not plan:
+        return None
+    seconds = "-" if plan.get("seconds") is None else f"~{plan['seconds']:,.0f} s"
+    at_least = "" if plan.get("exact", True) else ">="
+    pairs = [("calls", f"{at_least}{plan['calls']['total']}", f"{llm['calls']}"),
+             ("prompt tokens", f"~{plan['prompt_tokens']:,}", f"{llm['prompt_tokens']:,}"),
+             ("completion tokens", f"~{plan['completion_tokens']:,}", f"{llm['completion_tokens']:,}"),
+             ("time", seconds, duration(details["duration_s"])),
+             ("cost", f"${plan['cost_usd']:.4f}", f"${llm['cost_usd']:.4f}")]
+    return "  estimate / actual: " + ", ".join(f"{name} {e} / {a}" for name, e, a in pairs)
 
 
 def _ms(value: float | None) -> str:
@@ -193,6 +211,9 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
         console.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items())))
     for line in summary_lines(details):
         console.out(line)
+    estimate = plan_line(details)
+    if estimate:
+        console.out(estimate)
     batches = ", ".join(f"{n} {state}" for state, n in sorted(details["batches"].items())) or "none"
     console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
     for path in details["outputs"]:
@@ -206,7 +227,7 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     if rows:
         console.out()
         console.table(None, ["phase", "agent", "task", "calls", "failed", "retries", "prompt tok", "compl. tok",
-                             "avg ms", "max ms"], rows)
+                             "avg ms", "max ms"], rows, optional=(4, 8, 5, 9))
     errors = [(phase["phase"], agent["agent"], e) for phase in details["phases"] for agent in phase["agents"]
               for e in agent["errors"]]
     if errors:

@@ -118,6 +118,11 @@ class Ledger(DeliveryRows):
             return True
         return row[1] == config_hash and (row[2] == "loaded" or (row[2] == "review" and not retry_review))
 
+    def item_hashes(self, crew: str) -> dict[str, tuple[str, str, str]]:
+        """item_id -> (content hash, config hash, state) of every item the crew ever landed (``run --dry-run``)."""
+        rows = self._rows("SELECT item_id, content_hash, config_hash, state FROM items WHERE crew=?", (crew,))
+        return {r["item_id"]: (r["content_hash"], r["config_hash"], r["state"]) for r in rows}
+
     def record_items(self, crew: str, run_id: str, config_hash: str,
                      outcomes: list[tuple[str, str, str, str | None]]) -> None:
         """``outcomes``: (item_id, content_hash, state, reason) after the items were written to the targets."""
@@ -170,7 +175,7 @@ class Ledger(DeliveryRows):
     def phase_counts(self, run_id: str) -> dict[str, int]:
         """Phase -> number of batches that committed it."""
         rows = self._rows("SELECT phase, COUNT(*) AS n FROM batch_phases WHERE run_id=? AND batch_no > 0 "
-                          "GROUP BY phase", (run_id,))
+                          "AND phase NOT LIKE 'part:%' GROUP BY phase", (run_id,))
         return {r["phase"]: int(r["n"]) for r in rows}
 
     def outcomes(self, run_id: str, state: str = "landed") -> list[tuple[int, str]]:
@@ -218,6 +223,13 @@ class Ledger(DeliveryRows):
             for key in sums:
                 sums[key] += int(row[key] or 0)
         return out
+
+    def call_averages(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """Per task, over these runs: mean prompt and completion tokens of a successful call, mean latency (ms)
+        and how many calls (the estimate of ``run --dry-run``)."""
+        return self._rows("SELECT task, AVG(prompt_tokens) AS prompt, AVG(completion_tokens) AS completion, "
+                          "AVG(latency_ms) AS latency_ms, COUNT(*) AS n FROM model_calls WHERE error IS NULL "
+                          "AND run_id IN (SELECT value FROM json_each(?)) GROUP BY task", (json.dumps(run_ids),))
 
     def call_totals(self, run_id: str) -> dict[str, int]:
         """Successful calls and tokens so far: a resumed run's budget counts what it already spent."""

@@ -74,7 +74,8 @@ class ModelUnavailable(ModelError, HookAborted):
 
 
 class CallsStopped(HookAborted):
-    """``should_stop()`` said so (Ctrl-C): the current call finished, no new one starts."""
+    """``should_stop()`` said so (Ctrl-C), or ``reserve()`` refused the call (budget spent): the calls under way
+    finish, no new one starts, and the items the refused call was for stay pending for ``resume``."""
 
     def __init__(self, reason: str = "model calls stopped") -> None:
         super().__init__(reason)
@@ -200,13 +201,15 @@ class ResilientLLM(BaseLLM):
     _policy: RetryPolicy = PrivateAttr(default_factory=RetryPolicy)
     _breaker: FailureBreaker = PrivateAttr(default_factory=FailureBreaker)
     _should_stop: Callable[[], bool] | None = PrivateAttr(default=None)
+    _reserve: Callable[[], bool] | None = PrivateAttr(default=None)
     _sleep: Callable[[float], None] = PrivateAttr(default=time.sleep)
     _rng: random.Random = PrivateAttr(default_factory=random.Random)
     _rng_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, chain: Sequence[tuple[str, BaseLLM]], policy: RetryPolicy | None = None,
                  breaker: FailureBreaker | None = None, *, should_stop: Callable[[], bool] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, rng: random.Random | None = None,
+                 reserve: Callable[[], bool] | None = None, sleep: Callable[[float], None] = time.sleep,
+                 rng: random.Random | None = None,
                  **data: Any) -> None:
         if not chain:
             raise ValueError("ResilientLLM needs at least one model")
@@ -217,6 +220,7 @@ class ResilientLLM(BaseLLM):
         self._policy = policy or RetryPolicy()
         self._breaker = breaker or FailureBreaker(self._policy.max_consecutive_failures)
         self._chain, self._should_stop, self._sleep = list(chain), should_stop, sleep
+        self._reserve = reserve  # the run's budget: every attempt is reserved before it starts
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         for _, llm in self._chain:
             apply_timeout(llm, self._policy.timeout_s)
@@ -284,6 +288,8 @@ class ResilientLLM(BaseLLM):
         if self._should_stop is not None and self._should_stop():
             raise CallsStopped()
         self._breaker.check()
+        if self._reserve is not None and not self._reserve():
+            raise CallsStopped("the run's budget is spent")
 
     def _wait(self, delay: float) -> None:
         """Sleep, in short steps when ``should_stop`` is set so Ctrl-C is not held up by a long backoff."""

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from etlcrew.settings import Settings
     from etlcrew.specs.project import ProjectSpec
 
+PART_PREFIX = "part:transform:"  # committed transform parts of an unfinished batch (``_transform_in_parts``)
+
+
 def phase_tasks(project: ProjectSpec, crew: str) -> dict[str, str]:
     """Phase -> task name for the crew (``phase:`` in tasks.yaml, else the task's own name)."""
     found: dict[str, str] = {}
@@ -112,7 +115,8 @@ class BatchRunner:
     def _kickoff(self, batch: Batch, models: dict[str, type], stored: dict[str, str], commit: bool
                  ) -> dict[str, Any]:
         """Phase -> output (pydantic instance, or raw text) for every phase; runs only the phases not stored."""
-        outputs: dict[str, Any] = {phase: _parse(models[phase], text) for phase, text in stored.items()}
+        outputs: dict[str, Any] = {phase: _parse(models[phase], text) for phase, text in stored.items()
+                                   if phase in models}
         if all(phase in stored for phase in self.phases):
             return outputs
         if self._per_call(batch):
@@ -140,7 +144,7 @@ class BatchRunner:
             if phase not in self.phases or phase in texts:
                 continue
             if phase == "transform":
-                raw = self._transform_in_parts(batch, texts.get("extract"))
+                raw = self._transform_in_parts(batch, texts.get("extract"), texts if commit else None)
                 outputs[phase] = _parse(models[phase], raw)
                 context = _without_reasoning(raw)  # the publisher reads the records, not the model's notes
             else:
@@ -155,10 +159,15 @@ class BatchRunner:
             if commit:
                 self.journal.phase_done(batch.number, phase, raw)
 
-    def _transform_in_parts(self, batch: Batch, findings: str | None) -> str:
+    def _transform_in_parts(self, batch: Batch, findings: str | None, stored: dict[str, str] | None) -> str:
         """The batch's records as one JSON text, from one transform call per part, ``concurrency`` parts at once
         (the embedded server has as many slots); a failed part leaves its items without a record (they are
-        retried one by one, then quarantined)."""
+        retried one by one, then quarantined).
+
+        With ``stored`` (the batch's committed phases), each finished part is committed at once and a part
+        committed by an earlier attempt is not asked again: a run stopped mid-batch (budget, Ctrl-C) pays for no
+        call twice when it is resumed.
+        """
         import contextvars
         from concurrent.futures import ThreadPoolExecutor
 
@@ -166,24 +175,30 @@ class BatchRunner:
         parts = [Batch(batch.number, batch.items[s:s + size]) for s in range(0, len(batch.items), size)]
         with ThreadPoolExecutor(max_workers=max(1, min(self.concurrency, len(parts)))) as pool:
             # each call keeps the batch's context (CURRENT_BATCH, the retry scope) in its own thread
-            futures = [pool.submit(contextvars.copy_context().run, self._transform_part, part, findings)
+            futures = [pool.submit(contextvars.copy_context().run, self._transform_part, part, findings, stored)
                        for part in parts]
             records = [record for future in futures for record in future.result()]
         return json.dumps({"records": records}, ensure_ascii=False)
 
-    def _transform_part(self, part: Batch, findings: str | None) -> list[Any]:
+    def _transform_part(self, part: Batch, findings: str | None, stored: dict[str, str] | None) -> list[Any]:
+        key = part_key(part.item_ids)
+        if stored is not None and key in stored:
+            return list(json.loads(stored[key]))
         prior = {"extract": _findings_for(findings, part.item_ids)} if findings else {}
         done: list[Any] = []
         crew = self._crew(part, {"transform": batch_output_model(self.schema, part.item_ids)}, prior,
                           done.append, only_phase="transform")
         try:
             crew.kickoff()
-            return candidate_records(done[-1].pydantic or done[-1].raw) if done else []
         except Exception as exc:
             if _stops_run(exc):
                 raise
             console.warn(f"batch {part.number}: transform of {', '.join(part.item_ids)} failed: {exc}")
             return []
+        records = candidate_records(done[-1].pydantic or done[-1].raw) if done else []
+        if stored is not None:
+            self.journal.part_done(part.number, key, json.dumps(records, ensure_ascii=False, default=str))
+        return records
 
     def run(self, batch: Batch, stored: dict[str, str] | None = None) -> BatchOutcome:
         """The batch's outcome, committed to the ledger before it is returned (then it only needs loading)."""
@@ -290,6 +305,11 @@ class BatchRunner:
             total.quarantined += part.quarantined
             total.digest = total.digest or part.digest
         return total
+
+
+def part_key(item_ids: list[str]) -> str:
+    """The ledger key of one transform part's candidate records (its first item names it)."""
+    return f"{PART_PREFIX}{item_ids[0]}"
 
 
 def _without_reasoning(records_json: str) -> str:

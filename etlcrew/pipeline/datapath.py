@@ -25,7 +25,7 @@ from etlcrew.pipeline.executors import LocalExecutor
 from etlcrew.pipeline.items import Item
 from etlcrew.pipeline.journal import BatchOutcome, RunJournal, StoredBatch
 from etlcrew.pipeline.records import QuarantineRow
-from etlcrew.pipeline.run_result import resume_hint
+from etlcrew.pipeline.run_result import budget_message, budget_resume_command, resume_hint
 
 if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
@@ -148,9 +148,12 @@ class DataPath:
         budget_stop: str | None = None
         try:
             in_flight: set[Any] = set()
-            for batch, earlier in self.plan_batches():
+            work = self.plan_batches()
+            for batch, earlier in work:
                 budget_stop = None if self.control.stop_requested() else self.control.budget_reached()
                 if self.control.stop_requested() or budget_stop:
+                    for _ in work:  # the rest is counted (extracted, skipped), so it shows as pending
+                        pass
                     break
                 if earlier is None:
                     self.journal.begin(batch.number, [(i.item_id, i.content_hash) for i in batch.items])
@@ -166,7 +169,7 @@ class DataPath:
             self._land_ready(force=True)  # what finished is landed, also when the run stops early
         finally:
             self.executor.close()
-        self.finish(budget_stop)
+        self.finish(self.control.budget_stop or budget_stop)
 
     def _executor(self, concurrency: int) -> LocalExecutor | RayExecutor:
         if self.options.executor != "ray":
@@ -305,8 +308,9 @@ class DataPath:
             raise EtlcrewError(f"target {self.land_errors[0]}", hint=resume_hint(result.run_id)) from cause
         if self.control.stop_reason == "interrupted":
             raise RunInterrupted("interrupted: finished work is committed", hint=resume_hint(result.run_id))
-        if budget_stop:
-            result.status = "stopped-by-budget"
-            result.error = budget_stop
-            return
         deliver(self.settings, self.options.crew, self.spec, self.ledger, outcomes, result, self.runner.phase_of)
+        if budget_stop:  # what landed is reported and listed; the rest is pending, for ``resume``
+            result.status = "stopped"
+            result.error = (f"{budget_message(budget_stop, self.control.spent(), self.control.budget)}; "
+                            f"{result.items.pending} items pending, continue with: "
+                            f"{budget_resume_command(result.run_id, self.control.budget)}")

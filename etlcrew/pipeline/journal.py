@@ -77,6 +77,11 @@ class RunJournal:
         self.emit("phase_done", batch=batch_no, phase=phase)
         failpoints.hit(f"phase:{phase}")
 
+    def part_done(self, batch_no: int, key: str, output: str) -> None:
+        """One transform part of a batch, kept so a resumed batch does not ask for it again (no event: the
+        transform phase is done only when every part is)."""
+        self.ledger.save_phase(self.run_id, batch_no, key, output)
+
     def outcome_done(self, outcome: BatchOutcome) -> None:
         from etlcrew.pipeline import failpoints
 

@@ -24,16 +24,23 @@ class ModelChooser:
     """Maps agent names to LLM instances; instances are shared per model name (counting uses events)."""
 
     def __init__(self, project: ProjectSpec, crew: str, settings: Settings, flag_model: str | None,
-                 base_url: str | None, parallel: int = 1, should_stop: Callable[[], bool] | None = None) -> None:
-        from etlcrew.model_runtime.resilience import FailureBreaker
-
+                 base_url: str | None, parallel: int = 1, should_stop: Callable[[], bool] | None = None,
+                 reserve: Callable[[], bool] | None = None) -> None:
         self.project, self.crew, self.settings = project, crew, settings
         self.flag_model, self.base_url, self.parallel = flag_model, base_url, parallel
-        self.should_stop = should_stop
+        self.should_stop, self.reserve = should_stop, reserve  # reserve: ``RunControl.reserve_call``
         self.retry = project.crews[crew].retry
-        self.breaker = FailureBreaker(self.retry.max_consecutive_failures)
+        self._breaker: Any = None  # built with the first model: naming models must not import CrewAI (dry run)
         self._built: dict[str, Any] = {}
         self._wrapped: dict[tuple[str, ...], Any] = {}
+
+    def breaker(self) -> Any:
+        """The failure breaker all the run's models share."""
+        from etlcrew.model_runtime.resilience import FailureBreaker
+
+        if self._breaker is None:
+            self._breaker = FailureBreaker(self.retry.max_consecutive_failures)
+        return self._breaker
 
     def name_for(self, agent: str | None) -> str:
         from etlcrew.model_runtime.providers import resolve_model_name
@@ -72,8 +79,8 @@ class ModelChooser:
             policy = RetryPolicy(attempts=self.retry.attempts, backoff_s=self.retry.backoff_s,
                                  max_backoff_s=self.retry.max_backoff_s, timeout_s=None,  # set per model
                                  max_consecutive_failures=self.retry.max_consecutive_failures)
-            self._wrapped[chain] = ResilientLLM([(name, self._raw(name)) for name in chain], policy, self.breaker,
-                                                should_stop=self.should_stop)
+            self._wrapped[chain] = ResilientLLM([(name, self._raw(name)) for name in chain], policy, self.breaker(),
+                                                should_stop=self.should_stop, reserve=self.reserve)
         return self._wrapped[chain]
 
     def _build(self, name: str) -> Any:

@@ -10,7 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", "stopped-by-budget"]
+RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", "stopped"]
+RESUMABLE = ("failed", "interrupted", "stopped")
+OLD_STATUS = {"stopped-by-budget": "stopped"}  # names older ledgers hold
+
+
+def status_of(stored: str) -> str:
+    """A ledger row's status under today's name (runs that stopped on their budget were ``stopped-by-budget``)."""
+    return OLD_STATUS.get(stored, stored)
 LLM_KEYS = ("calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost_usd")
 
 
@@ -33,6 +40,25 @@ def with_resume_hint(hint: str | None, run_id: str) -> str:
     if hint and resume_command(run_id) in hint:
         return hint
     return f"{hint}; {resume_hint(run_id)}" if hint else resume_hint(run_id)
+
+
+def budget_message(limit: str, spent: Any, budget: Any) -> str:
+    """Why a run stopped on its budget, with what it spent against every limit set (the run's total, resumes
+    included): ``limit`` is the flag name, ``spent`` a ``control.Spent``, ``budget`` a ``control.Budget``."""
+    figures = {"max_llm_calls": f"{spent.calls} calls", "max_tokens": f"{spent.tokens:,} tokens",
+               "max_seconds": f"{spent.seconds:.1f} s"}
+    limits = budget.limits()
+    against = ", ".join(f"{figures[k]} of {v:g}" if k == "max_seconds" else f"{figures[k]} of {v:,}"
+                        for k, v in limits.items())
+    others = ", ".join(figures[k] for k in figures if k not in limits)
+    return f"budget {limit} reached: spent {against}" + (f" ({others})" if others else "")
+
+
+def budget_resume_command(run_id: str, budget: Any) -> str:
+    """The command that continues a run stopped on its budget: the same limits, doubled (they count the run's
+    total, so a resume with the same figures would stop at once)."""
+    flags = " ".join(f"--{k.replace('_', '-')} {v * 2:g}" for k, v in budget.limits().items())
+    return f"{resume_command(run_id)} {flags}".strip()
 
 
 def llm_usage(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -85,7 +85,8 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     spent = (0, 0, 0.0)
     if resume_of:
         before, row = ledger.call_totals(resume_of), ledger.run(resume_of) or {}
-        spent = (before["calls"], before["prompt_tokens"] + before["completion_tokens"], row.get("duration_s") or 0.0)
+        attempts = len(ledger.calls(resume_of))  # the budget counts every attempt, failed ones too
+        spent = (attempts, before["prompt_tokens"] + before["completion_tokens"], row.get("duration_s") or 0.0)
     events, closers = _observers(settings, project, options.crew, result.run_id, options.verbose)
     record = _call_recorder(ledger, events, result.run_id)
     meter = UsageMeter(record)
@@ -93,14 +94,22 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                          lambda: (meter.usage.calls, meter.usage.prompt_tokens + meter.usage.completion_tokens),
                          spent_before=spent)
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url,
-                           parallel=options.concurrency, should_stop=control.stop_requested)
+                           parallel=options.concurrency, should_stop=control.stop_requested,
+                           reserve=control.reserve_call)
     models = chooser.planned_models()
     config_hash = relevant_config_hash(hashed, options, models)
     chooser.prepare()
     if resume_of:
         ledger.resume_run(resume_of)
     else:
-        ledger.start_run(result.run_id, options.crew, options.inputs, config_hash, options=asdict(options))
+        from etlcrew.pipeline.plan import plan_of_run
+
+        try:
+            plan = plan_of_run(settings, project, options, ledger, config_hash)  # before any item is touched
+        except Exception:
+            plan = None
+        ledger.start_run(result.run_id, options.crew, options.inputs, config_hash,
+                         options=asdict(options) | {"plan": plan})
     events.emit("run_started", detail={"crew": options.crew, "process": result.process, "models": models,
                                        "resumed": resume_of is not None, "inputs": options.inputs})
     try:
@@ -112,7 +121,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                 DataPath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash, control,
                          events, resuming=resume_of is not None, record_call=record).run()
             else:
-                _run_plain(settings, project, options, chooser, ToolBox(tools), result)
+                _run_plain_within_budget(settings, project, options, chooser, ToolBox(tools), result, control)
     except BaseException as exc:
         interrupted = isinstance(exc, KeyboardInterrupt | RunInterrupted)
         result.status = "interrupted" if interrupted else "failed"
@@ -184,6 +193,22 @@ def _usage_from_ledger(ledger: Ledger, run_id: str) -> dict[str, object]:
             "prompt_tokens": sum(c["prompt_tokens"] for c in ok),
             "completion_tokens": sum(c["completion_tokens"] for c in ok),
             "cost_usd": round(sum(cost_usd(c["model"], c["prompt_tokens"], c["completion_tokens"]) for c in ok), 6)}
+
+
+def _run_plain_within_budget(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
+                             toolbox: ToolBox, result: RunResult, control: Any) -> None:
+    """A crew without sources; a call its budget refused ends it ``stopped`` (exit 3), like a data path run."""
+    from etlcrew.model_runtime.resilience import CallsStopped
+    from etlcrew.pipeline.run_result import budget_message, budget_resume_command
+
+    try:
+        _run_plain(settings, project, options, chooser, toolbox, result)
+    except CallsStopped:
+        if control.budget_stop is None:
+            raise
+        result.status = "stopped"
+        result.error = (f"{budget_message(control.budget_stop, control.spent(), control.budget)}; continue with: "
+                        f"{budget_resume_command(result.run_id, control.budget)}")
 
 
 def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,

@@ -109,8 +109,8 @@ class RetrySpec(StrictSpec):
 
 
 class BudgetSpec(StrictSpec):
-    """Limits per run (a resumed run counts what it spent before); reached, the run stops after its batches
-    in flight, as ``stopped-by-budget``, resumable with a larger budget."""
+    """Limits per run (a resumed run counts what it spent before): no model call starts beyond them, the run
+    ends ``stopped`` (exit 3) with what finished landed, resumable with a larger budget."""
 
     max_llm_calls: int | None = Field(default=None, ge=1)
     max_tokens: int | None = Field(default=None, ge=1, description="prompt + completion tokens")

@@ -11,7 +11,7 @@ from yaml_edit import edit_config, with_researcher
 RUN_KEYS = {"run_id", "crew", "status", "started_at", "finished_at", "duration_s", "process", "models", "resumed",
             "reviewed", "items", "llm", "error", "resumable"}
 SHOW_KEYS = (RUN_KEYS - {"resumable"}) | {"inputs", "phases", "batches", "quarantined", "review", "webhook_deliveries",
-                                          "deliveries", "outputs", "resume"}
+                                          "deliveries", "outputs", "resume", "plan"}
 METRICS = {"calls", "failed_calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd", "avg_latency_ms",
            "max_latency_ms"}
 
@@ -46,8 +46,8 @@ def two_runs(project_dir: Path, scripted, cli) -> tuple[dict, dict]:  # type: ig
         unregister_scripted("faulty")
     assert done.code == 0
     scripted("steady", default=sample_answer)
-    stopped = cli("run", "--model", "scripted/steady", "--full-refresh", "--max-llm-calls", "3", "--concurrency", "1",
-                  "--json")
+    stopped = cli("run", "--model", "scripted/steady", "--full-refresh", "--max-llm-calls", "10", "--concurrency", "1",
+                  "--batch-size", "5", "--json")  # a batch of 5 is 7 calls: one lands, the next is stopped
     assert stopped.code == 3
     return done.json, stopped.json
 
@@ -71,7 +71,7 @@ def test_runs_newest_first_then_show_stopped_and_crashed_runs(
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["run", "crew", "status"]
-    assert stopped["run_id"] in lines[1] and "stopped-by-budget" in lines[1]
+    assert stopped["run_id"] in lines[1] and "stopped" in lines[1]
     assert done["run_id"] in lines[2] and "succeeded" not in lines[1]
     assert "━" not in out and "│" not in out, "plain columns when piped"
     assert "resume" in err
@@ -114,7 +114,7 @@ def _stopped_and_crashed(stopped: dict, cli, isolated_state: Path) -> None:  # t
     result = cli("show", stopped["run_id"], "--json")
     assert result.code == 0
     shown = result.json
-    assert shown["status"] == "stopped-by-budget" and "max_llm_calls" in shown["error"]
+    assert shown["status"] == "stopped" and "max_llm_calls" in shown["error"]
     assert shown["resume"] == f"python main.py resume {stopped['run_id']}"
     code, out, _ = cli("show", stopped["run_id"])
     assert code == 0

@@ -180,6 +180,18 @@ def test_transient_errors_are_retried_with_backoff_then_succeed(sleeps: list[flo
     assert len(sleeps) == 2 and sleeps[1] > sleeps[0] > 0  # 1 s then 2 s, jittered by at most half
 
 
+def test_every_attempt_is_reserved_and_a_refused_one_never_reaches_the_model(sleeps: list[float]) -> None:
+    from etlcrew.model_runtime.resilience import CallsStopped
+
+    granted = [True, True]  # the budget holds two calls: the failed attempt and its retry
+    inner = scripted(TimeoutError("slow"), "answer", "never asked")
+    llm = resilient([("primary", inner)], sleeps, reserve=lambda: bool(granted) and granted.pop())
+    assert llm.call("hello") == "answer" and len(inner.history) == 2
+    with pytest.raises(CallsStopped, match="budget"):
+        llm.call("again")
+    assert len(inner.history) == 2
+
+
 def test_a_non_transient_error_goes_straight_to_the_fallback(sleeps: list[float]) -> None:
     primary = scripted(api_error(openai.AuthenticationError, 401), "never used")
     fallback = scripted("from the fallback")

@@ -47,4 +47,4 @@ def test_a_resumed_run_appends_to_its_trace(project_dir: Path, scripted, cli,  #
     run_id = stopped.json["run_id"]
     assert cli("resume", run_id, "--max-llm-calls", "1000", "--json").code == 0
     finished = [e for e in read_trace(isolated_state, run_id) if e["type"] == "run_finished"]
-    assert [e["detail"]["status"] for e in finished] == ["stopped-by-budget", "succeeded"]
+    assert [e["detail"]["status"] for e in finished] == ["stopped", "succeeded"]

@@ -112,12 +112,12 @@ def test_budget_stops_cleanly_and_a_larger_budget_resumes_without_redoing_work(
                  "--max-llm-calls", "6", "--json")
     assert result.code == 3, result.err
     stopped = result.json
-    assert stopped["status"] == "stopped-by-budget"
+    assert stopped["status"] == "stopped"
     assert 0 < stopped["items"]["loaded"] < 30 and stopped["items"]["pending"] > 0
-    assert "max_llm_calls reached" in stopped["error"]
+    assert "budget max_llm_calls reached: spent 6 calls of 6" in stopped["error"]
     again = cli("resume", stopped["run_id"], "--max-llm-calls", "6", "--json")
     assert again.code == 3, again.err
-    assert again.json["status"] == "stopped-by-budget", "the budget counts what the run spent before"
+    assert again.json["status"] == "stopped", "the budget counts what the run spent before"
     result = cli("resume", stopped["run_id"], "--max-llm-calls", "1000", "--json")
     assert result.code == 0, result.err
     done = result.json
