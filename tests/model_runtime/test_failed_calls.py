@@ -50,6 +50,23 @@ def test_ollama_is_found_through_either_variable(project_dir: Path, cli, monkeyp
     assert server.requests and all(r["model"] == "qwen2.5" for r in server.requests)
 
 
+@pytest.mark.parametrize("variable", ["OPENAI_BASE_URL", "OPENAI_API_BASE"])
+def test_an_openai_compatible_server_is_found_through_the_openai_variables(  # type: ignore[no-untyped-def]
+        project_dir: Path, cli, monkeypatch, variable: str) -> None:
+    """How vLLM, LM Studio and llama-server users point CrewAI at their server: MODEL plus the OpenAI SDK's
+    variable, any model name, no key."""
+    server = StubOpenAI()
+    try:
+        monkeypatch.setenv("MODEL", "openai/my-model")
+        monkeypatch.setenv(variable, server.url)
+        result = cli("run", "--json")
+    finally:
+        server.close()
+    assert result.code == 0, result.err
+    assert result.json["items"]["loaded"] == 30
+    assert server.requests and all(r["model"] == "my-model" for r in server.requests)
+
+
 @pytest.mark.parametrize(("model", "key", "extra"), [
     ("anthropic/claude-3-5-haiku-latest", "ANTHROPIC_API_KEY", "anthropic"),
     ("gemini/gemini-2.0-flash", "GEMINI_API_KEY", "gemini"),
