@@ -20,12 +20,14 @@ crashed: ``resumable`` is true and the table says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from etlcrew import console
 from etlcrew.commands.ledger_access import open_existing, process_alive
-from etlcrew.errors import EXIT_OK
+from etlcrew.errors import EXIT_OK, ConfigError
+from etlcrew.model_runtime.usage import PRICE_HINT, cost_text, load_prices, unpriced
 from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, show_command
 from etlcrew.settings import Settings
 
@@ -37,14 +39,20 @@ def crashed(row: dict[str, Any]) -> bool:
     return row["status"] == "running" and not process_alive(row.get("pid"))
 
 
-def run_record(row: dict[str, Any]) -> dict[str, Any]:
-    """One ledger ``runs`` row as the documented JSON object."""
+def run_record(row: dict[str, Any], calls: list[tuple[str, int, int]] | None = None) -> dict[str, Any]:
+    """One ledger ``runs`` row as the documented JSON object; its cost from ``calls`` (``ledger.costs``), ``None``
+    when a model has no price."""
+    from etlcrew.model_runtime.usage import total_cost
+
+    llm = llm_usage(row)
+    if calls is not None:
+        llm["cost_usd"] = total_cost(calls, json.loads(row["models_json"] or "[]"))
     return {
         "run_id": row["run_id"], "crew": row["crew"], "status": row["status"],
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],
         "process": row["process"], "models": json.loads(row["models_json"] or "[]"), "resumed": row["resumed"],
         "items": ItemCounts.of(row).as_dict(),
-        "llm": llm_usage(row),
+        "llm": llm,
         "error": row["error"],
         "resumable": row["status"] in RESUMABLE or crashed(row),
     }
@@ -73,14 +81,20 @@ def status_text(record: dict[str, Any], row: dict[str, Any]) -> str:
 
 def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool) -> int:
     """Print the ``limit`` most recent runs (of ``crew`` only, when given)."""
+    from etlcrew.ledger.costs import tokens_by_model
+
     ledger = open_existing(settings)
     rows: list[dict[str, Any]] = []
+    calls: dict[str, list[tuple[str, int, int]]] = {}
     if ledger is not None:
         try:
             rows = ledger.runs(limit, crew=crew)
+            calls = tokens_by_model(ledger, [r["run_id"] for r in rows])
         finally:
             ledger.close()
-    records = [run_record(r) for r in rows]
+    with contextlib.suppress(ConfigError):  # a broken prices.yaml must not stop anyone reading the ledger
+        load_prices(settings.config_dir)
+    records = [run_record(r, calls.get(r["run_id"], [])) for r in rows]
     if json_mode:
         console.emit_json(records)
         return EXIT_OK
@@ -94,9 +108,12 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
         table.append([record["run_id"], record["crew"], status_text(record, row), when(record["started_at"]),
                       duration(record["duration_s"]), items["loaded"], items["quarantined"], items["skipped"],
                       items["pending"], llm["calls"], llm["prompt_tokens"] + llm["completion_tokens"],
-                      f"${llm['cost_usd']:.4f}"])
+                      cost_text(llm["cost_usd"])])
     console.table(None, ["run", "crew", "status", "started (UTC)", "duration", "loaded", "quarantined", "skipped",
                          "pending", "calls", "tokens", "cost"], table, whole=(0,))
+    unknown = sorted({m for r in records if r["llm"]["cost_usd"] is None for m in unpriced(r["models"])})
+    if unknown:
+        console.info(f"cost '-': {', '.join(unknown)} has no price; {PRICE_HINT}")
     resumable = [r["run_id"] for r in records if r["resumable"]]
     if resumable:
         console.info(f"resume a run with: {resume_command(resumable[0])}; details: {show_command(resumable[0])}")
