@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etlcrew.errors import RunInterrupted
@@ -202,7 +201,8 @@ def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, ch
     path.write_text(str(output.raw).strip() + "\n", encoding="utf-8")
     written = [path]
     for task in crew.tasks:
-        if task.output_file:
-            written.append(Path(task.output_file))
+        path = getattr(task.callback, "path", None)  # tasks.builder.OutputWriter: the task's output_file
+        if path is not None and path.is_file():
+            written.append(path)
     result.outputs = [str(p) for p in written]
     result.status = "succeeded"
