@@ -9,6 +9,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from etlcrew.errors import UsageError
+from etlcrew.invocation import command
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def find_run(settings: Settings, run_id: str) -> dict[str, Any]:
         if len(ids) > 1 and run_id.upper() not in ids:
             raise UsageError(f"run id '{run_id}' is ambiguous: {', '.join(ids[:5])}", "type more of the id")
         if not ids:
-            raise UsageError(f"no run '{run_id}' in {ledger.path}", "list runs with: python main.py runs")
+            raise UsageError(f"no run '{run_id}' in {ledger.path}", f"list runs with: {command('runs')}")
         return ledger.run(run_id.upper() if run_id.upper() in ids else ids[0]) or {}
     finally:
         ledger.close()

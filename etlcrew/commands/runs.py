@@ -27,6 +27,7 @@ from typing import Any
 from etlcrew import console
 from etlcrew.commands.ledger_access import open_existing, process_alive
 from etlcrew.errors import EXIT_OK, ConfigError
+from etlcrew.invocation import command
 from etlcrew.model_runtime.usage import PRICE_HINT, cost_text, load_prices, unpriced
 from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, show_command
 from etlcrew.settings import Settings
@@ -100,7 +101,7 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
         return EXIT_OK
     if not records:
         which = f" of crew '{crew}'" if crew else ""
-        console.info(f"no runs{which} yet; start one with: python main.py run" + (f" {crew}" if crew else ""))
+        console.info(f"no runs{which} yet; start one with: {command('run', *([crew] if crew else []))}")
         return EXIT_OK
     table = []
     for record, row in zip(records, rows, strict=True):

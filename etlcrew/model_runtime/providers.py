@@ -121,6 +121,8 @@ def _require_package(provider: str, model: str) -> None:
     """Stop before the run starts, with the install command, when the provider's client package is missing."""
     import importlib.util
 
+    from etlcrew.invocation import install_hint
+
     needed = PROVIDER_PACKAGES.get(provider)
     if needed is None:
         return
@@ -131,7 +133,7 @@ def _require_package(provider: str, model: str) -> None:
         found = False
     if not found:
         raise ModelSetupError(f"model '{model}' needs the '{module.split('.')[0]}' package, which is not installed",
-                              hint=f'pip install -e ".[{extra}]"')
+                              hint=install_hint(extra))
 
 
 def _require_key(provider: str, model: str) -> None:

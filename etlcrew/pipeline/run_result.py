@@ -16,11 +16,15 @@ LLM_KEYS = ("calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost
 
 def resume_command(run_id: str) -> str:
     """The command that continues run ``run_id``: every message that points to it says it this way."""
-    return f"python main.py resume {run_id}"
+    from etlcrew.invocation import command
+
+    return command("resume", run_id)
 
 
 def show_command(run_id: str) -> str:
-    return f"python main.py show {run_id}"
+    from etlcrew.invocation import command
+
+    return command("show", run_id)
 
 
 def resume_hint(run_id: str) -> str:

@@ -92,3 +92,29 @@ def test_console_script_is_installed() -> None:
         pytest.fail("the etlcrew console script is missing: install with pip install -e .")
     result = subprocess.run([str(exe), "validate"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_wording_follows_how_the_command_was_started(tmp_path: Path) -> None:
+    """``etlcrew ...`` in what the console script prints, ``python main.py ...`` in what main.py prints: help, hints."""
+    exe = Path(sys.executable).parent / "etlcrew"
+    env = {**os.environ, "ETLCREW_HOME": str(tmp_path / "state")}
+    script = subprocess.run([str(exe), "runs"], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert script.returncode == 0 and "start one with: etlcrew run" in script.stderr, script.stderr
+    assert "python main.py" not in script.stderr
+    helped = subprocess.run([str(exe), "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert "etlcrew run CREW --input k=v" in helped.stdout and "python main.py" not in helped.stdout
+    checkout = cli_process("runs", env={"ETLCREW_HOME": str(tmp_path / "state")})
+    assert "start one with: python main.py run" in checkout.stderr
+    assert "python main.py run CREW --input k=v" in cli_process("--help").stdout
+
+
+def test_install_hints_fit_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout (editable install) needs ``pip install -e``; the installed wheel is checked by .ci/wheel_smoke."""
+    from etlcrew import invocation
+
+    assert invocation.from_checkout()
+    assert invocation.install_hint("ray") == 'pip install -e ".[ray]"'
+    monkeypatch.setattr(invocation, "from_checkout", lambda: False)
+    assert invocation.install_hint("ray") == 'pip install "etlcrew[ray]"'
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/etlcrew", "run"])
+    assert invocation.command("resume", "01J") == "etlcrew resume 01J"
