@@ -118,3 +118,24 @@ def test_install_hints_fit_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     assert invocation.install_hint("ray") == 'pip install "etlcrew[ray]"'
     monkeypatch.setattr(sys, "argv", ["/venv/bin/etlcrew", "run"])
     assert invocation.command("resume", "01J") == "etlcrew resume 01J"
+
+
+def test_crewai_run_leaves_pyproject_unchanged(tmp_path: Path) -> None:
+    """CrewAI's CLI adds a ``project_id`` to ``[tool.crewai]`` on every ``crewai run`` unless one is there; ours
+    is pinned, so the command (unsupported: it exits 0 when the crew fails, README "Run") rewrites nothing."""
+    crewai = Path(sys.executable).parent / "crewai"
+    if not crewai.exists():
+        pytest.skip("CrewAI's CLI is not installed")
+    before = (ROOT / "pyproject.toml").read_bytes()
+    (tmp_path / "pyproject.toml").write_bytes(before)
+    env = {**os.environ, "PATH": str(tmp_path)}  # no uv: it fails at once, as it does for users without uv
+    subprocess.run([str(crewai), "run"], capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
+    assert (tmp_path / "pyproject.toml").read_bytes() == before
+
+
+def test_run_crew_entry_point_exits_with_the_run_s_code(tmp_path: Path) -> None:
+    """``run_crew`` (what ``uv run run_crew`` starts) returns etlcrew's exit codes, unlike ``crewai run``."""
+    exe = Path(sys.executable).parent / "run_crew"
+    result = subprocess.run([str(exe), "--process", "parallel"], capture_output=True, text=True, cwd=ROOT,
+                            timeout=60, env={**os.environ, "ETLCREW_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2 and "parallel" in result.stderr
