@@ -46,10 +46,6 @@ def process_alive(pid: int | None) -> bool:
     """Whether the process that wrote a 'running' row still exists (if not, the run crashed: resume it)."""
     if not pid or pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from etlcrew.os_compat import pid_alive
+
+    return pid_alive(pid)
