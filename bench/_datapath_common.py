@@ -25,12 +25,14 @@ INBOX = ROOT / "data" / "inbox"
 
 
 def make_project(base: Path, *, with_inbox: bool = False) -> Path:
-    """``base/project`` holding a copy of config/ and data/reference (the researcher's lookup tool reads it)."""
+    """``base/project`` holding a copy of config/ and data/ (every crew's sources must exist for ``validate``),
+    with an empty ``data/inbox`` for generated items when ``with_inbox``."""
     project = base / "project"
     shutil.copytree(ROOT / "config", project / "config")
-    shutil.copytree(ROOT / "data" / "reference", project / "data" / "reference")
+    shutil.copytree(ROOT / "data", project / "data", ignore=shutil.ignore_patterns("*.sqlite"))
     (project / "tools").mkdir()
     if with_inbox:
+        shutil.rmtree(project / "data" / "inbox")
         (project / "data" / "inbox").mkdir()
     return project
 

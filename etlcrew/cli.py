@@ -10,7 +10,7 @@ import traceback
 
 import click
 
-from etlcrew import console
+from etlcrew import console, invocation
 from etlcrew.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, EtlcrewError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -22,28 +22,35 @@ def _settings(ctx: click.Context, **flags: object):  # type: ignore[no-untyped-d
     return load_settings(config_dir=ctx.obj.get("config_dir"), **flags)
 
 
-@click.group(invoke_without_command=True, context_settings=CONTEXT)
+TYPICAL_USE = (
+    ("run", "run the default crew on the embedded model"),
+    ("run CREW --input k=v", "run another crew with inputs"),
+    ("run --dry-run", "what a run would process and cost, without running it"),
+    ("eval [CREW] [--model M]", "score the records against the crew's labels"),
+    ("validate", "check config/*.yaml without running anything"),
+    ("list [crews|agents|tasks|tools]", ""),
+    ("models [pull NAME]", "embedded models and the provider in force"),
+    ("runs / show RUN_ID", "what past runs did, from the ledger"),
+    ("review [CREW]", "accept, correct or discard the records held for review"),
+    ("resume RUN_ID", "continue a crashed, interrupted or budget-stopped run"),
+    ("tool NAME --args JSON", "try one tool; new tool NAME / new crew NAME to scaffold"),
+)
+
+
+def _help() -> str:
+    """The group's help, its commands as this process was started (``etlcrew`` or ``python main.py``)."""
+    prog = invocation.program()
+    lines = [f"  {prog} {cmd}".ljust(len(prog) + 28) + f" {text}".rstrip() for cmd, text in TYPICAL_USE]
+    return "etlcrew: ETL run by CrewAI agents configured in YAML.\n\n\b\nTypical use:\n" + "\n".join(lines)
+
+
+@click.group(invoke_without_command=True, context_settings=CONTEXT, help=_help())
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option("--config-dir", type=click.Path(file_okay=False), help="Folder with agents/tasks/crews.yaml.")
-@click.version_option(package_name="etlcrew", prog_name="etlcrew")
+@click.version_option(package_name="etlcrew", prog_name="etlcrew")  # the package's name, however started
 @click.pass_context
 def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
-    """etlcrew: ETL run by CrewAI agents configured in YAML.
-
-    \b
-    Typical use:
-      python main.py run                      run the default crew on the embedded model
-      python main.py run CREW --input k=v     run another crew with inputs
-      python main.py run --dry-run            what a run would process and cost, without running it
-      python main.py eval [CREW] [--model M]  score the records against the crew's labels
-      python main.py validate                 check config/*.yaml without running anything
-      python main.py list [crews|agents|tasks|tools]
-      python main.py models [pull NAME]       embedded models and the provider in force
-      python main.py runs / show RUN_ID       what past runs did, from the ledger
-      python main.py review [CREW]            accept, correct or discard the records held for review
-      python main.py resume RUN_ID            continue a crashed, interrupted or budget-stopped run
-      python main.py tool NAME --args JSON    try one tool; new tool NAME / new crew NAME to scaffold
-    """
+    """The command group: global options, and the help when no command is given."""
     ctx.ensure_object(dict)
     ctx.obj.update(debug=debug, config_dir=config_dir)
     if ctx.invoked_subcommand is None:
@@ -74,7 +81,7 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @click.option("--full-refresh", is_flag=True, help="Rebuild the crew's tables and files, reprocessing every item.")
 @click.option("--retry-review", is_flag=True, help="Ask the model again about items held for review.")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Where batches run: threads here, or tasks on a Ray cluster (pip install -e \".[ray]\").")
+              help=f"Where batches run: threads here, or tasks on a Ray cluster ({invocation.install_hint('ray')}).")
 @click.option("--ray-address", help="Ray cluster to use (else RAY_ADDRESS, else a local cluster for the run).")
 @click.option("--dry-run", is_flag=True, help="Print what a run would do and cost; run nothing.")
 @budget_options
@@ -283,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     # pydantic scans every installed distribution for plugins at import (~60 ms here); we use none
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
-        code = cli.main(args=args, prog_name="etlcrew", standalone_mode=False)
+        code = cli.main(args=args, prog_name=invocation.program(), standalone_mode=False)
         return int(code or 0)
     except click.exceptions.UsageError as exc:
         exc.show()

@@ -1,7 +1,9 @@
 """Build a CrewAI ``Task`` from a validated ``TaskSpec`` with its placeholders already filled.
 
 We fill placeholders ourselves (see ``etlcrew.specs.placeholders``) and never pass ``inputs`` to CrewAI, so
-source text containing braces cannot break a kickoff. ``output_file`` is resolved inside the project.
+source text containing braces cannot break a kickoff. ``output_file`` is relative to the project directory and
+written by us (``OutputWriter``, the task's callback), not by CrewAI: CrewAI strips the leading ``/`` of an absolute
+path, which put the file under ``<cwd>/<project path>/``, and a relative one would follow the current directory.
 """
 
 from __future__ import annotations
@@ -23,8 +25,7 @@ def build_task(name: str, spec: TaskSpec, *, agent: Any | None, context: list[Ta
     """One task; ``output_pydantic`` asks the model for schema-constrained output (natively, see below)."""
     options: dict[str, Any] = dict(spec.crewai_options)
     if spec.output_file:
-        options["output_file"] = str((project_dir / fill(spec.output_file, inputs)).resolve())
-        options.setdefault("create_directory", True)
+        options["callback"] = OutputWriter((project_dir / fill(spec.output_file, inputs)).resolve())
     if context:
         options["context"] = context
     return Task(
@@ -42,3 +43,23 @@ def build_task(name: str, spec: TaskSpec, *, agent: Any | None, context: list[Ta
         response_model=output_pydantic,
         **options,
     )
+
+
+class OutputWriter:
+    """Writes a task's output to ``path`` when the task finishes, as CrewAI would (its JSON when it has one, else
+    the raw text); ``path`` is what the run lists among its outputs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, output: Any) -> None:
+        import json
+
+        if output.json_dict:
+            content = json.dumps(output.json_dict, ensure_ascii=False, indent=2)
+        elif output.pydantic is not None:
+            content = output.pydantic.model_dump_json()
+        else:
+            content = str(output.raw)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(content, encoding="utf-8")

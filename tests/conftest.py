@@ -30,7 +30,8 @@ def isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("ETLCREW_OUTPUT_DIR", str(tmp_path / "output"))
     monkeypatch.setenv("ETLCREW_MODEL_CACHE", str(SHARED_MODEL_CACHE))
     for name in ("MODEL", "ETLCREW_MODEL", "BASE_URL", "ETLCREW_BASE_URL", "ETLCREW_PROJECT_DIR",
-                 "ETLCREW_CONFIG_DIR", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY"):
+                 "ETLCREW_CONFIG_DIR", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENAI_BASE_URL",
+                 "OPENAI_API_BASE"):
         monkeypatch.delenv(name, raising=False)
     from etlcrew import console
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from etlcrew.invocation import install_hint
+
 BUILTIN_DIR = Path(__file__).resolve().parent
 _load_lock = threading.Lock()  # batches build crews concurrently; a half-executed module must not be seen
 _NOT_TOOLS = {"__init__.py", "registry.py"}
@@ -157,7 +159,7 @@ def load_tool(info: ToolInfo) -> Any:
             from etlcrew.errors import ModelSetupError
 
             raise ModelSetupError(f"tool '{info.name}' needs crewai-tools",
-                                  hint='pip install -e ".[crewai-tools]"') from exc
+                                  hint=install_hint("crewai-tools")) from exc
         from etlcrew.tools.guard import guard
 
         return guard(getattr(crewai_tools, info.symbol)())

@@ -31,6 +31,7 @@ from typing import Any
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.errors import EXIT_OK
+from etlcrew.model_runtime.usage import cost_text
 from etlcrew.settings import Settings
 
 
@@ -70,7 +71,7 @@ def print_report(report: dict[str, Any], show_misses: bool = False) -> None:
     rows = [[r["model"], *(_percent(r["fields"][f]["accuracy"]) for f in fields),
              f"{r['loaded']} ({_percent(r['loaded_accuracy'])})", _percent(r["loaded_records_all_right"]),
              _percent(r["wrong_values_caught"]), r["review"], r["quarantined"], r["calls"],
-             r["prompt_tokens"] + r["completion_tokens"], f"${r['cost_usd']:.4f}", f"{r['seconds']:.0f}",
+             r["prompt_tokens"] + r["completion_tokens"], cost_text(r["cost_usd"]), f"{r['seconds']:.0f}",
              "-" if r["seconds_per_correct_record"] is None else f"{r['seconds_per_correct_record']:.1f}"]
             for r in results]
     console.table(f"eval {report['crew']}: {report['items']} items from {report['labels']}",

@@ -9,6 +9,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from etlcrew.errors import UsageError
+from etlcrew.invocation import command
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def find_run(settings: Settings, run_id: str) -> dict[str, Any]:
         if len(ids) > 1 and run_id.upper() not in ids:
             raise UsageError(f"run id '{run_id}' is ambiguous: {', '.join(ids[:5])}", "type more of the id")
         if not ids:
-            raise UsageError(f"no run '{run_id}' in {ledger.path}", "list runs with: python main.py runs")
+            raise UsageError(f"no run '{run_id}' in {ledger.path}", f"list runs with: {command('runs')}")
         return ledger.run(run_id.upper() if run_id.upper() in ids else ids[0]) or {}
     finally:
         ledger.close()
@@ -45,10 +46,6 @@ def process_alive(pid: int | None) -> bool:
     """Whether the process that wrote a 'running' row still exists (if not, the run crashed: resume it)."""
     if not pid or pid == os.getpid():
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    from etlcrew.os_compat import pid_alive
+
+    return pid_alive(pid)

@@ -7,6 +7,7 @@ from typing import Any
 from etlcrew import console
 from etlcrew.commands.project import collect_checked
 from etlcrew.errors import ConfigError
+from etlcrew.invocation import command
 from etlcrew.settings import Settings
 
 KINDS = ("crews", "agents", "tasks", "tools")
@@ -25,7 +26,7 @@ def _loaded(settings: Settings, kind: str | None) -> tuple[Any, dict[str, Any]]:
     if problems and (own is None or any(own in p.file for p in problems)):
         raise ConfigError(problems)
     if problems:
-        console.warn(f"{len(problems)} configuration problem(s) elsewhere: see `python main.py validate`")
+        console.warn(f"{len(problems)} configuration problem(s) elsewhere: see `{command('validate')}`")
     return project, tools
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from etlcrew import console
+from etlcrew.invocation import command
 from etlcrew.settings import Settings
 
 
@@ -59,7 +60,7 @@ def list_models(settings: Settings, json_mode: bool) -> int:
     if force["base_url"]:
         console.info(f"Base URL: {force['base_url']}")
     console.info(f"Weights cache: {force['cache_dir']}")
-    console.info("Fetch one with: python main.py models pull [NAME]")
+    console.info(f"Fetch one with: {command('models', 'pull', '[NAME]')}")
     return 0
 
 

@@ -14,10 +14,11 @@ from string import Template
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked
 from etlcrew.errors import UsageError
+from etlcrew.invocation import command, program
 from etlcrew.settings import Settings
 
 AGENTS = Template('''
-# Added by `python main.py new crew ${name}`: the roles of crew ${name}, edit them freely.
+# Added by `${prog} new crew ${name}`: the roles of crew ${name}, edit them freely.
 ${name}_researcher:
   role: Researcher
   goal: Gather the facts each note needs for {purpose}.
@@ -42,7 +43,7 @@ ${name}_publisher:
 ''')
 
 TASKS = Template('''
-# Added by `python main.py new crew ${name}`: the ETL phases of crew ${name}.
+# Added by `${prog} new crew ${name}`: the ETL phases of crew ${name}.
 ${name}_extract:
   phase: extract
   description: >
@@ -72,7 +73,7 @@ ${name}_load:
 ''')
 
 CREW = Template('''
-# Added by `python main.py new crew ${name}`: reads data/${name}/, loads output/${name}.duckdb, writes a report.
+# Added by `${prog} new crew ${name}`: reads data/${name}/, loads output/${name}.duckdb, writes a report.
 ${name}:
   description: Summarise and prioritise the notes in data/${name}.
   agents: [${name}_researcher, ${name}_transformer, ${name}_publisher]
@@ -142,7 +143,7 @@ def new_crew(settings: Settings, name: str) -> int:
     made_dir = not data_dir.exists()
     try:
         for path, template in files.items():
-            _append(path, template.substitute(name=name))
+            _append(path, template.substitute(name=name, prog=program()))
         data_dir.mkdir(parents=True, exist_ok=True)
         for sample in samples:
             sample.write_text(SAMPLES[sample.name], encoding="utf-8")
@@ -163,5 +164,5 @@ def new_crew(settings: Settings, name: str) -> int:
                 f"{name}_researcher, {name}_transformer, {name}_publisher; table '{name}'; report target")
     source = f"data/{name}/" + (f" ({len(samples)} sample notes written)" if samples else " (existing files)")
     console.out(f"source: {source}")
-    console.out(f"valid. next: python main.py run {name}")
+    console.out(f"valid. next: {command('run', name)}")
     return 0

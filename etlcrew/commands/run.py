@@ -8,6 +8,7 @@ from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
 from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EtlcrewError, RunInterrupted, UsageError
+from etlcrew.invocation import install_hint
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
         import importlib.util
 
         if importlib.util.find_spec("ray") is None:
-            raise UsageError("--executor ray needs Ray", hint='pip install -e ".[ray]"')
+            raise UsageError("--executor ray needs Ray", hint=install_hint("ray"))
         import os
 
         from etlcrew.pipeline.executors import reachable

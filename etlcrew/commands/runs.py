@@ -22,12 +22,15 @@ crashed: ``resumable`` is true and the table says so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 from etlcrew import console
 from etlcrew.commands.ledger_access import open_existing, process_alive
-from etlcrew.errors import EXIT_OK
+from etlcrew.errors import EXIT_OK, ConfigError
+from etlcrew.invocation import command
+from etlcrew.model_runtime.usage import PRICE_HINT, cost_text, load_prices, unpriced
 from etlcrew.pipeline.run_result import (
     RESUMABLE,
     ItemCounts,
@@ -44,16 +47,23 @@ def crashed(row: dict[str, Any]) -> bool:
     return row["status"] == "running" and not process_alive(row.get("pid"))
 
 
-def run_record(row: dict[str, Any], reviewed: int = 0) -> dict[str, Any]:
+def run_record(row: dict[str, Any], reviewed: int = 0, calls: list[tuple[str, int, int]] | None = None
+               ) -> dict[str, Any]:
     """One ledger ``runs`` row as the documented JSON object; ``reviewed``: how many of the items it held a
-    person has decided since (``review``)."""
+    person has decided since (``review``); its cost from ``calls`` (``ledger.costs``), ``None`` when a model has
+    no price."""
+    from etlcrew.model_runtime.usage import total_cost
+
+    llm = llm_usage(row)
+    if calls is not None:
+        llm["cost_usd"] = total_cost(calls, json.loads(row["models_json"] or "[]"))
     return {
         "run_id": row["run_id"], "crew": row["crew"], "status": status_of(row["status"]),
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],
         "process": row["process"], "models": json.loads(row["models_json"] or "[]"), "resumed": row["resumed"],
         "items": ItemCounts.of(row).as_dict(),
         "reviewed": reviewed,
-        "llm": llm_usage(row),
+        "llm": llm,
         "error": row["error"],
         "resumable": status_of(row["status"]) in RESUMABLE or crashed(row),
     }
@@ -81,11 +91,6 @@ def held_text(held: int, reviewed: int) -> str:
     return f"{held} ({reviewed} reviewed)" if reviewed else str(held)
 
 
-def cost_text(usd: float) -> str:
-    """``$0.0123``; nothing spent is ``$0`` (local models), which leaves the width to the counts."""
-    return f"${usd:.4f}" if usd else "$0"
-
-
 def short_when(stamp: str | None) -> str:
     """An ISO timestamp as ``12-07 14:50`` (month-day, hours and minutes, UTC): the runs table's width."""
     return "-" if not stamp else stamp[5:16].replace("T", " ")
@@ -97,24 +102,30 @@ def status_text(record: dict[str, Any], row: dict[str, Any]) -> str:
 
 def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool) -> int:
     """Print the ``limit`` most recent runs (of ``crew`` only, when given)."""
+    from etlcrew.ledger.costs import tokens_by_model
+
     ledger = open_existing(settings)
     rows: list[dict[str, Any]] = []
     reviewed: dict[str, int] = {}
+    calls: dict[str, list[tuple[str, int, int]]] = {}
     if ledger is not None:
         from etlcrew.ledger.reviews import reviewed_by_run
 
         try:
             rows = ledger.runs(limit, crew=crew)
             reviewed = reviewed_by_run(ledger, [r["run_id"] for r in rows])
+            calls = tokens_by_model(ledger, [r["run_id"] for r in rows])
         finally:
             ledger.close()
-    records = [run_record(r, reviewed.get(r["run_id"], 0)) for r in rows]
+    with contextlib.suppress(ConfigError):  # a broken prices.yaml must not stop anyone reading the ledger
+        load_prices(settings.config_dir)
+    records = [run_record(r, reviewed.get(r["run_id"], 0), calls.get(r["run_id"], [])) for r in rows]
     if json_mode:
         console.emit_json(records)
         return EXIT_OK
     if not records:
         which = f" of crew '{crew}'" if crew else ""
-        console.info(f"no runs{which} yet; start one with: python main.py run" + (f" {crew}" if crew else ""))
+        console.info(f"no runs{which} yet; start one with: {command('run', *([crew] if crew else []))}")
         return EXIT_OK
     held = any(r["items"]["review"] for r in records)  # the review column only when a listed run held items
     table = []
@@ -130,6 +141,9 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
     optional = (5, *([6] if held else []), 8 + shift, 9 + shift, 4, 6 + shift, 10 + shift, 7 + shift)
     console.table(None, ["run", "crew", "status", "started UTC", "duration", "loaded", *(["review"] if held else []),
                          "quarant.", "skipped", "pending", "calls", "tokens", "cost"], table, optional=optional)
+    unknown = sorted({m for r in records if r["llm"]["cost_usd"] is None for m in unpriced(r["models"])})
+    if unknown:
+        console.info(f"cost '-': {', '.join(unknown)} has no price; {PRICE_HINT}")
     resumable = [r["run_id"] for r in records if r["resumable"]]
     if resumable:
         console.info(f"resume a run with: {resume_command(resumable[0])}; details: {show_command(resumable[0])}")

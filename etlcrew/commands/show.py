@@ -74,12 +74,12 @@ def task_phases(settings: Settings) -> dict[str, str]:
     return {name: task.phase or name for name, task in project.tasks.items()}
 
 
-def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    from etlcrew.model_runtime.usage import cost_usd
+def _metrics(rows: list[dict[str, Any]], configured: list[str]) -> dict[str, Any]:
+    from etlcrew.model_runtime.usage import total_cost
 
     out: dict[str, Any] = {k: sum(int(r[k] or 0) for r in rows) for k in _COUNTS}
-    out["cost_usd"] = round(sum(cost_usd(r["model"], int(r["prompt_tokens"]), int(r["completion_tokens"]))
-                                for r in rows), 6)
+    out["cost_usd"] = total_cost(((r["model"], int(r["prompt_tokens"]), int(r["completion_tokens"]))
+                                  for r in rows if int(r["calls"] or 0)), configured)
     timed = sum(int(r["latency_n"]) for r in rows)
     out["avg_latency_ms"] = round(sum(float(r["latency_sum_ms"]) for r in rows) / timed, 1) if timed else None
     peaks = [float(r["max_latency_ms"]) for r in rows if r["max_latency_ms"] is not None]
@@ -93,7 +93,7 @@ def _short(text: str, limit: int = ERROR_CHARS) -> str:
 
 
 def phase_breakdown(breakdown: list[dict[str, Any]], errors: list[dict[str, Any]], phase_of: dict[str, str],
-                    batches_done: dict[str, int]) -> list[dict[str, Any]]:
+                    batches_done: dict[str, int], configured: list[str]) -> list[dict[str, Any]]:
     """The ledger's (task, agent, model) rows grouped by phase, then agent; pipeline phases first, in order."""
     by_phase: dict[str, dict[tuple[str, str], list[dict[str, Any]]]] = {}
     for row in breakdown:
@@ -109,9 +109,9 @@ def phase_breakdown(breakdown: list[dict[str, Any]], errors: list[dict[str, Any]
         agents = []
         for (agent, task), rows in by_phase[phase].items():
             agents.append({"agent": agent, "task": task, "models": sorted({r["model"] for r in rows}),
-                           **_metrics(rows), "errors": errors_of.get((agent, task), [])[:ERRORS_PER_AGENT]})
+                           **_metrics(rows, configured), "errors": errors_of.get((agent, task), [])[:ERRORS_PER_AGENT]})
         every = [r for rows in by_phase[phase].values() for r in rows]
-        phases.append({"phase": phase, "batches_done": batches_done.get(phase, 0), **_metrics(every),
+        phases.append({"phase": phase, "batches_done": batches_done.get(phase, 0), **_metrics(every, configured),
                        "agents": agents})
     return phases
 
@@ -138,13 +138,14 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
         ledger.close()
     record = run_record(row, len(decided))
     details = {k: v for k, v in record.items() if k != "resumable"}
+    details["llm"]["cost_usd"] = _metrics(breakdown, details["models"])["cost_usd"]
     details["inputs"] = json.loads(row["inputs_json"] or "{}")
     if row["status"] == "running":  # not finished: the row's counts are not written yet, count what landed
         details["items"] = ItemCounts.of(details["items"] | {
             "loaded": sum(len(o.records) for o in outcomes), "quarantined": sum(len(o.quarantined) for o in outcomes),
             "review": sum(len(o.review) for o in outcomes)}).as_dict()
-        details["llm"] = llm_usage(_metrics(breakdown) if breakdown else {})
-    details["phases"] = phase_breakdown(breakdown, errors, task_phases(settings), phases_done)
+        details["llm"] = llm_usage(_metrics(breakdown, details["models"]) if breakdown else {})
+    details["phases"] = phase_breakdown(breakdown, errors, task_phases(settings), phases_done, details["models"])
     details["batches"] = batches
     details["quarantined"] = sorted(({"item_id": q.item_id, "source": q.source, "reason": q.reason}
                                      for o in outcomes for q in o.quarantined), key=lambda q: q["item_id"])

@@ -113,7 +113,8 @@ def result_row(run: ModelRun, score: Score) -> dict[str, Any]:
         "cost_usd": llm["cost_usd"], "seconds": seconds,
         "seconds_per_item": round(seconds / score.items, 1) if score.items else None,
         "seconds_per_correct_record": round(seconds / correct, 1) if correct else None,
-        "cost_per_correct_record": round(llm["cost_usd"] / correct, 6) if correct else None,
+        "cost_per_correct_record": round(llm["cost_usd"] / correct, 6) if correct and llm["cost_usd"] is not None
+        else None,
         "misses": [_miss_row(miss, run.confidence.get(miss.item_id, {})) for miss in score.misses],
     }
 

@@ -1,22 +1,24 @@
 """One run per crew at a time: an OS file lock taken before the first model call or ledger write.
 
 Two runs of one crew would race for the same targets (DuckDB allows one writer) after both spent their model
-calls. The lock is ``fcntl.flock`` on ``<state_dir>/locks/<crew>.lock``: the kernel releases it when the holder
-dies, even by SIGKILL, so a killed run never wedges its crew. The file names the holder (run id, process),
-which is what the second run's message shows; its content is only informative, the lock is the flock.
+calls. The lock is ``filelock``'s on ``<state_dir>/locks/<crew>.lock`` (``flock`` on POSIX, ``LockFileEx`` on
+Windows): the operating system releases it when the holder dies, even by SIGKILL, so a killed run never wedges its
+crew. A second file, ``<crew>.holder``, names the holder (run id, process), which is what the second run's message
+shows; it is only informative, the lock is the OS lock.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from etlcrew.errors import CrewBusy
 
@@ -41,21 +43,22 @@ def _holder(path: Path) -> str:
 def crew_lock(state_dir: Path, crew: str, run_id: str) -> Iterator[None]:
     """Hold the crew for this run, or raise ``CrewBusy`` at once naming the run that holds it."""
     path = lock_path(state_dir, crew)
+    holder = path.with_suffix(".holder")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(path, timeout=0, thread_local=False)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CrewBusy(f"crew '{crew}' is busy: {_holder(path)} is running it",
-                           hint="wait for it to finish (or stop it with Ctrl-C) and run again; this run started "
-                                "nothing and made no model call") from None
+        lock.acquire()
+    except Timeout:
+        raise CrewBusy(f"crew '{crew}' is busy: {_holder(holder)} is running it",
+                       hint="wait for it to finish (or stop it with Ctrl-C) and run again; this run started "
+                            "nothing and made no model call") from None
+    try:
         since = dt.datetime.now().astimezone().replace(microsecond=0).isoformat()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"run_id": run_id, "pid": os.getpid(), "since": since}).encode(), 0)
+        holder.write_text(json.dumps({"run_id": run_id, "pid": os.getpid(), "since": since}), encoding="utf-8")
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)  # released: the file says nobody holds it
+            with contextlib.suppress(OSError):
+                holder.write_text("{}", encoding="utf-8")  # released: the file says nobody holds it
     finally:
-        os.close(fd)  # closing the descriptor releases the flock
+        lock.release()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from etlcrew.errors import ModelError, ModelSetupError
+from etlcrew.invocation import command
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 LOCAL_PREFIX = "local/"
@@ -126,5 +127,5 @@ def find_entry(name: str) -> ModelEntry:
     guess = f" Did you mean '{LOCAL_PREFIX}{close[0]}'?" if close else ""
     raise ModelSetupError(
         f"unknown local model '{bare}'.{guess}",
-        hint="local models: " + ", ".join(LOCAL_PREFIX + n for n in names) + " (see `python main.py models`)",
+        hint="local models: " + ", ".join(LOCAL_PREFIX + n for n in names) + f" (see `{command('models')}`)",
     )

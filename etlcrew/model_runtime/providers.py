@@ -102,9 +102,26 @@ def ollama_base_url() -> str | None:
     return urlunsplit((parts.scheme, netloc, path if path.endswith("/v1") else f"{path}/v1", "", ""))
 
 
+OPENAI_ENV = ("OPENAI_BASE_URL", "OPENAI_API_BASE")  # the OpenAI SDK's name, and the older one CrewAI also reads
+
+
+def provider_base_url(model: str) -> str | None:
+    """The server a provider's own environment names, for users who point CrewAI there without our flags:
+    ``OPENAI_BASE_URL``/``OPENAI_API_BASE`` for ``openai/...`` (and bare names: vLLM, LM Studio, llama-server),
+    ``OLLAMA_HOST``/``OLLAMA_API_BASE`` for ``ollama/...``; ``None`` otherwise (``--base-url`` wins over both)."""
+    provider, _, name = normalise(model).partition("/")
+    if provider in ("ollama", "ollama_chat"):
+        return ollama_base_url()
+    if provider == "openai" or not name:
+        return next((os.environ[n].strip() for n in OPENAI_ENV if os.environ.get(n, "").strip()), None)
+    return None
+
+
 def _require_package(provider: str, model: str) -> None:
     """Stop before the run starts, with the install command, when the provider's client package is missing."""
     import importlib.util
+
+    from etlcrew.invocation import install_hint
 
     needed = PROVIDER_PACKAGES.get(provider)
     if needed is None:
@@ -116,7 +133,7 @@ def _require_package(provider: str, model: str) -> None:
         found = False
     if not found:
         raise ModelSetupError(f"model '{model}' needs the '{module.split('.')[0]}' package, which is not installed",
-                              hint=f'pip install -e ".[{extra}]"')
+                              hint=install_hint(extra))
 
 
 def _require_key(provider: str, model: str) -> None:
@@ -157,7 +174,7 @@ def build_llm(
     """
     model = normalise(model)
     provider, _, name = model.partition("/")
-    base_url = base_url or settings.base_url or (ollama_base_url() if provider in ("ollama", "ollama_chat") else None)
+    base_url = base_url or settings.base_url or provider_base_url(model)
     if provider + "/" == LOCAL_PREFIX:
         return _build_local(name, settings, parallel=parallel, temperature=temperature, timeout=timeout)
     if not name:

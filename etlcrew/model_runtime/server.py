@@ -20,6 +20,7 @@ from typing import Any
 
 from etlcrew import console
 from etlcrew.errors import ModelError
+from etlcrew.invocation import command
 
 DEFAULT_PARALLEL = 2
 REPEAT_PENALTY = 1.15
@@ -140,7 +141,7 @@ def start_server(
         if existing is not None and existing.running:
             return existing
         if not key.is_file():
-            raise ModelError(f"model file {key} does not exist", hint="run `python main.py models pull`")
+            raise ModelError(f"model file {key} does not exist", hint=f"run `{command('models', 'pull')}`")
         import xllamacpp
 
         params = xllamacpp.CommonParams()

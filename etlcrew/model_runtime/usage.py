@@ -2,14 +2,16 @@
 
 CrewAI's ``usage_metrics`` sums each LLM instance per agent, so an instance shared by agents is counted twice;
 the completed-call events are counted exactly once each. Providers that report usage give exact counts; the
-scripted model estimates. Cost comes from a per-model price table (0 for local models).
+scripted model estimates. Cost comes from a per-model price table. A model served here (``local/``, Ollama, the
+scripted model) costs 0; any other model missing from the table has an unknown cost (``None``: ``-`` in tables,
+``null`` in JSON), never 0: a hosted model that is not priced is not free.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,8 @@ CallRecorder = Callable[[CallRecord], None]
 # models cost nothing. Keys are the configured names (openai/gpt-4o-mini); providers report bare names.
 PRICES: dict[str, tuple[float, float]] = {}
 PRICES_FILE = "prices.yaml"
+FREE_PROVIDERS = ("local", "ollama", "ollama_chat", "scripted")  # served on this machine (or the test's stand-in)
+PRICE_HINT = "add it to config/prices.yaml as [prompt, completion] USD per million tokens ([0, 0] if self-hosted)"
 
 
 def load_prices(config_dir: Path) -> dict[str, tuple[float, float]]:
@@ -73,21 +77,71 @@ class Usage:
     failed_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0
     by_model: dict[str, list[int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, "failed_calls": self.failed_calls, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "cost_usd": round(self.cost_usd, 6)}
+                "completion_tokens": self.completion_tokens,
+                "cost_usd": None if self.cost_usd is None else round(self.cost_usd, 6)}
 
 
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float:
-    """Estimated cost from ``PRICES`` (0 for models not in the table, such as local ones)."""
-    price = PRICES.get(model)
-    if price is None:  # the provider reports "gpt-4o-mini" for the configured "openai/gpt-4o-mini"
-        bare = model.rpartition("/")[2]
-        price = next((p for name, p in PRICES.items() if name.rpartition("/")[2] == bare), (0.0, 0.0))
+def price_of(model: str, configured: Iterable[str] = ()) -> tuple[float, float] | None:
+    """USD per million (prompt, completion) tokens of ``model``, (0, 0) for a model served here, ``None`` unknown.
+
+    ``model`` is a configured name (``openai/gpt-4o-mini``) or the bare name a provider reports (``gpt-4o-mini``);
+    ``configured`` (the run's models) says which provider a bare name came from.
+    """
+    bare = model.rpartition("/")[2]
+    price = PRICES.get(model) or next((p for name, p in PRICES.items() if name.rpartition("/")[2] == bare), None)
+    if price is not None:
+        return price
+    full = model if "/" in model else next((c for c in configured if c.rpartition("/")[2] == model), model)
+    if full.partition("/")[0] in FREE_PROVIDERS or full.startswith("scripted") or bare in _catalogue_names():
+        return (0.0, 0.0)
+    return None
+
+
+def _catalogue_names() -> set[str]:
+    """The embedded models' names, which they report as their model (served here, so free)."""
+    from etlcrew.model_runtime.catalogue import load_catalogue
+
+    return {entry.name for entry in load_catalogue()}
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int, configured: Iterable[str] = ()) -> float | None:
+    """Estimated cost from ``PRICES``; ``None`` when the model has no price (see ``price_of``)."""
+    price = price_of(model, configured)
+    if price is None:
+        return None
     return (prompt_tokens * price[0] + completion_tokens * price[1]) / 1_000_000
+
+
+def total_cost(calls: Iterable[tuple[str, int, int]], configured: Iterable[str] = ()) -> float | None:
+    """The cost of successful calls given as (model, prompt tokens, completion tokens): ``None`` as soon as one
+    model has no price, since a partial sum would read as the whole."""
+    names = tuple(configured)
+    total = 0.0
+    for model, prompt, completion in calls:
+        cost = cost_usd(model, prompt, completion, names)
+        if cost is None:
+            return None
+        total += cost
+    return round(total, 6)
+
+
+def unpriced(models: Iterable[str]) -> list[str]:
+    """The models among ``models`` that have no price: the cost hint names them."""
+    names = tuple(models)
+    return [m for m in names if price_of(m, names) is None]
+
+
+def cost_text(cost: float | None) -> str:
+    """``$0.0123``; ``$0`` when nothing was spent (local models), which leaves table width to the counts; ``-``
+    when the cost is unknown."""
+    if cost is None:
+        return "-"
+    return f"${cost:.4f}" if cost else "$0"
 
 
 def _labels(event: Any) -> dict[str, Any]:
@@ -139,7 +193,8 @@ class UsageMeter:
             u.calls += 1
             u.prompt_tokens += prompt
             u.completion_tokens += completion
-            u.cost_usd += cost_usd(model, prompt, completion)
+            cost = cost_usd(model, prompt, completion)
+            u.cost_usd = None if cost is None or u.cost_usd is None else u.cost_usd + cost
             u.by_model.setdefault(model, [0, 0, 0])
             counts = u.by_model[model]
             counts[0] += 1

@@ -178,7 +178,8 @@ class DataPath:
 
         job = {"settings": self.settings, "project": self.project, "tools": self.toolbox.infos,
                "options": self.options, "run_id": self.result.run_id}
-        return RayExecutor(job, self._absorb, self.options.ray_address)
+        return RayExecutor(job, self._absorb, self.options.ray_address,
+                           on_ready=lambda detail: self.journal.emit("executor_ready", detail=detail))
 
     def _process(self, batch: Batch, earlier: StoredBatch | None) -> BatchOutcome:
         if earlier is not None and earlier.outcome is not None:

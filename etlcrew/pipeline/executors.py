@@ -5,6 +5,11 @@ the same. With Ray, each task runs one batch end to end in a worker (``pipeline.
 phase outputs, its model calls and its outcome; this process, the driver, stays the only writer of the ledger
 and of the targets, so a worker that dies mid-batch has written nothing: Ray runs the task again elsewhere
 (``max_retries``), and the batch is redone whole. Importing this module does not import Ray.
+
+Ray starts lazily: the cluster is started (or joined) when the first batch that needs a worker is submitted, so a
+run whose items are all unchanged, or a resume with only landing left, never pays for it (several seconds to
+start a local cluster, then each worker imports CrewAI). ``--ray-address`` / ``RAY_ADDRESS`` join a running cluster
+(``ray start --head``) instead of starting one per run: see README "Scaling out" for when Ray pays off.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -58,17 +64,27 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, job: dict[str, Any], absorb: Callable[[RemoteResult], BatchOutcome],
-                 address: str | None = None) -> None:
-        target = address or os.environ.get("RAY_ADDRESS") or None
+                 address: str | None = None, on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
+        self._target = address or os.environ.get("RAY_ADDRESS") or None
+        self._job_value = job | {"failpoint": failpoints.current()}  # workers do not see this environment
+        self._absorb = absorb
+        self._on_ready = on_ready
+        self._ray: Any = None  # imported and connected on the first batch that needs a worker
+        self._started = False
+        self._session: str | None = None  # the local cluster's session folder, removed by ``close``
+
+    def _connect(self) -> None:
+        """Start a local cluster, or join ``RAY_ADDRESS`` / ``--ray-address``, or use the one already connected."""
+        began = time.monotonic()
+        target = self._target
         options = quiet_ray(local=target is None)  # before Ray is imported: it reads its settings then
         import ray
 
         from etlcrew.pipeline.ray_worker import run_batch
 
         logging.getLogger("ray").setLevel(logging.ERROR)
-        self._started = not ray.is_initialized()
-        self._session: str | None = None  # the local cluster's session folder, removed by ``close``
-        if self._started:
+        starting = not ray.is_initialized()
+        if starting:
             if target:
                 reachable(target)
             try:
@@ -80,33 +96,48 @@ class RayExecutor:
                 raise EtlcrewError(f"cannot start or reach the Ray cluster {target or '(local)'}: {exc}",
                                    hint="check --ray-address / RAY_ADDRESS, or drop them for a local cluster") from exc
             self._session = context.address_info.get("session_dir") if target is None else None
+        self._started = starting  # ours to shut down
         self._ray = ray
         self._remote = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(run_batch)
-        self._job = ray.put(job | {"failpoint": failpoints.current()})  # workers do not see this environment
-        self._absorb = absorb
+        self._job = ray.put(self._job_value)
+        if self._on_ready is not None:
+            how = ("joined " + target if target else "started") if starting else "connected"
+            self._on_ready({"executor": "ray", "cluster": how, "seconds": round(time.monotonic() - began, 2)})
 
     def submit(self, batch: Batch, earlier: StoredBatch | None) -> Any:
         if earlier is not None and earlier.outcome is not None:  # finished before a crash: only loading is left
             from etlcrew.pipeline.ray_worker import RemoteResult
 
-            return self._ray.put(RemoteResult(earlier.outcome, reused=True))
+            return _Finished(RemoteResult(earlier.outcome, reused=True))  # no worker needed, nor Ray
+        if self._ray is None:
+            self._connect()
         return self._remote.remote(self._job, batch, earlier.phases if earlier else None)
 
     def wait_any(self, pending: set[Any], timeout: float | None = None) -> tuple[list[Result], set[Any]]:
+        finished = [p for p in pending if isinstance(p, _Finished)]
+        if finished:
+            return [self._absorbed(lambda f=f: f.result) for f in finished], pending - set(finished)
         ready, _ = self._ray.wait(list(pending), num_returns=1, timeout=timeout)
-        results: list[Result] = []
-        for ref in ready:
-            try:
-                results.append((self._absorb(self._ray.get(ref)), None))
-            except Exception as exc:  # Ray re-raises the worker's exception (an instance of the same class)
-                results.append((None, exc))
-        return results, pending - set(ready)
+        return [self._absorbed(lambda r=ref: self._ray.get(r)) for ref in ready], pending - set(ready)
+
+    def _absorbed(self, fetch: Callable[[], RemoteResult]) -> Result:
+        try:
+            return self._absorb(fetch()), None
+        except Exception as exc:  # Ray re-raises the worker's exception (an instance of the same class)
+            return None, exc
 
     def close(self) -> None:
         if self._started:
             self._ray.shutdown()
         if self._session:
             remove_session(Path(self._session))
+
+
+class _Finished:
+    """A batch whose outcome was committed before a resume: handed back without Ray."""
+
+    def __init__(self, result: RemoteResult) -> None:
+        self.result = result
 
 
 def quiet_ray(local: bool) -> dict[str, Any]:

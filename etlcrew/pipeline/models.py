@@ -92,11 +92,11 @@ class ModelChooser:
                 raise ModelSetupError(f"no scripted model registered as '{name}'",
                                       "register one with model_runtime.scripted.register_scripted() in your test")
             return llm
-        from etlcrew.model_runtime.providers import build_llm, check_reachable, ollama_base_url
+        from etlcrew.model_runtime.providers import build_llm, check_reachable, provider_base_url
 
-        base_url = self.base_url or self.settings.base_url
+        base_url = self.base_url or self.settings.base_url or provider_base_url(name)
         if not base_url and name.startswith(("ollama/", "ollama_chat/")):
-            base_url = ollama_base_url() or "http://localhost:11434/v1"
+            base_url = "http://localhost:11434/v1"
         if base_url and not name.startswith("local/"):
             check_reachable(base_url)
         return build_llm(name, self.settings, base_url=self.base_url, parallel=self.parallel,

@@ -23,11 +23,15 @@ LLM_KEYS = ("calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost
 
 def resume_command(run_id: str) -> str:
     """The command that continues run ``run_id``: every message that points to it says it this way."""
-    return f"python main.py resume {run_id}"
+    from etlcrew.invocation import command
+
+    return command("resume", run_id)
 
 
 def show_command(run_id: str) -> str:
-    return f"python main.py show {run_id}"
+    from etlcrew.invocation import command
+
+    return command("show", run_id)
 
 
 def resume_hint(run_id: str) -> str:
@@ -63,7 +67,10 @@ def budget_resume_command(run_id: str, budget: Any) -> str:
 
 def llm_usage(values: Mapping[str, Any]) -> dict[str, Any]:
     """The ``llm`` object of every summary, from anything holding its keys (a ledger row, totals)."""
-    return {key: values.get(key) or (0.0 if key == "cost_usd" else 0) for key in LLM_KEYS}
+    out = {key: values.get(key) or (0.0 if key == "cost_usd" else 0) for key in LLM_KEYS}
+    if "cost_usd" in values and values["cost_usd"] is None:
+        out["cost_usd"] = None  # a model without a price: unknown, not free
+    return out
 
 
 @dataclass
@@ -124,7 +131,14 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
     review = f", {items['review']} held for review" if items.get("review") else ""
     pending = f", {items['pending']} pending" if items.get("pending") else ""
     failed = f" ({llm['failed_calls']} failed)" if llm.get("failed_calls") else ""
-    return [f"  items: {items['extracted']} extracted, {items['loaded']} loaded{review}, {items['quarantined']} "
-            f"quarantined, {items['skipped']} skipped{pending}",
-            f"  model: {', '.join(summary.get('models') or []) or '-'}: {llm['calls']} calls{failed}, "
-            f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens, ${llm['cost_usd']:.4f}"]
+    from etlcrew.model_runtime.usage import PRICE_HINT, cost_text, unpriced
+
+    lines = [f"  items: {items['extracted']} extracted, {items['loaded']} loaded{review}, {items['quarantined']} "
+             f"quarantined, {items['skipped']} skipped{pending}",
+             f"  model: {', '.join(summary.get('models') or []) or '-'}: {llm['calls']} calls{failed}, "
+             f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens, "
+             + ("cost unknown" if llm["cost_usd"] is None else cost_text(llm["cost_usd"]))]
+    if llm["cost_usd"] is None:
+        missing = ", ".join(unpriced(summary.get("models") or [])) or "a model"
+        lines.append(f"  hint: {missing} has no price; {PRICE_HINT}")
+    return lines

@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etlcrew.errors import RunInterrupted
@@ -130,9 +129,10 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
         raise
     finally:
         result.duration_s = spent[2] + time.monotonic() - started
-        result.llm = _usage_from_ledger(ledger, result.run_id)
+        result.llm = _usage_from_ledger(ledger, result.run_id, models)
         result.models = models
-        ledger.finish_run(result.as_dict())
+        summary = result.as_dict()  # runs.cost_usd holds the known part; readers derive the cost (ledger.costs)
+        ledger.finish_run(summary | {"llm": summary["llm"] | {"cost_usd": summary["llm"]["cost_usd"] or 0.0}})
         ledger.close()
         events.emit("run_finished", error=result.error, detail={
             "status": result.status, "items": result.items.as_dict(), "llm": result.llm, "outputs": result.outputs})
@@ -183,16 +183,17 @@ def _first_ctrl_c() -> None:
     console.warn("stopping: the model calls under way finish and are committed (Ctrl-C again to stop at once)")
 
 
-def _usage_from_ledger(ledger: Ledger, run_id: str) -> dict[str, object]:
-    """The run's calls, tokens and cost over all its attempts (a resumed run includes what it did before)."""
-    from etlcrew.model_runtime.usage import cost_usd
+def _usage_from_ledger(ledger: Ledger, run_id: str, models: list[str]) -> dict[str, object]:
+    """The run's calls, tokens and cost over all its attempts (a resumed run includes what it did before); the
+    cost is ``None`` when a model has no price (``models``, as configured, name the providers)."""
+    from etlcrew.model_runtime.usage import total_cost
 
     calls = ledger.calls(run_id)
     ok = [c for c in calls if c["error"] is None]
     return {"calls": len(ok), "failed_calls": len(calls) - len(ok),
             "prompt_tokens": sum(c["prompt_tokens"] for c in ok),
             "completion_tokens": sum(c["completion_tokens"] for c in ok),
-            "cost_usd": round(sum(cost_usd(c["model"], c["prompt_tokens"], c["completion_tokens"]) for c in ok), 6)}
+            "cost_usd": total_cost(((c["model"], c["prompt_tokens"], c["completion_tokens"]) for c in ok), models)}
 
 
 def _run_plain_within_budget(settings: Settings, project: ProjectSpec, options: RunOptions, chooser: ModelChooser,
@@ -228,7 +229,8 @@ def _run_plain(settings: Settings, project: ProjectSpec, options: RunOptions, ch
     path.write_text(str(output.raw).strip() + "\n", encoding="utf-8")
     written = [path]
     for task in crew.tasks:
-        if task.output_file:
-            written.append(Path(task.output_file))
+        path = getattr(task.callback, "path", None)  # tasks.builder.OutputWriter: the task's output_file
+        if path is not None and path.is_file():
+            written.append(path)
     result.outputs = [str(p) for p in written]
     result.status = "succeeded"

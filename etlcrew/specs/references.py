@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from etlcrew.errors import ConfigProblem
+from etlcrew.invocation import command, install_hint
 from etlcrew.specs import placeholders
 from etlcrew.specs.project import ProjectSpec, suggest
 
@@ -21,7 +22,7 @@ def _unknown(file: str, line: int | None, entry: str, what: str, name: str, choi
         from etlcrew.tools.registry import CREWAI_TOOLS
 
         if name in CREWAI_TOOLS:
-            hint = 'a crewai-tools tool: pip install -e ".[crewai-tools]"'
+            hint = f"a crewai-tools tool: {install_hint('crewai-tools')}"
     return ConfigProblem(file, f"{what}: unknown {key.rstrip('s')} '{name}'", line, entry, key, hint)
 
 
@@ -39,7 +40,7 @@ def check_references(spec: ProjectSpec, tool_names: set[str] | None) -> list[Con
             for i, tool in enumerate(agent.tools):
                 if tool not in tool_names:
                     problems.append(_unknown(agents_file, line("agents", name, "tools", i), name, f"agent '{name}'",
-                                             tool, tool_names, "tools", "tools/ (see `python main.py list tools`)"))
+                                             tool, tool_names, "tools", f"tools/ (see `{command('list', 'tools')}`)"))
         for name, task in spec.tasks.items():
             for i, tool in enumerate(task.tools):
                 if tool not in tool_names:

@@ -81,3 +81,24 @@ def test_process_flag_overrides_yaml(plain_project: Path, scripted, cli) -> None
     assert result.json["process"] == "hierarchical"
     # without a manager in the YAML, etlcrew's own capped manager runs on the run's model
     assert any(c.agent == "Crew Manager" for c in llm.history)
+
+
+def test_output_file_lands_in_the_project_directory_whatever_the_cwd(  # type: ignore[no-untyped-def]
+        plain_project: Path, scripted, cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task's ``output_file`` is relative to the project, as the README says, not to where the command runs
+    (CrewAI strips the leading ``/`` of an absolute path, which put it under ``<cwd>/<project path>/``)."""
+    from yaml_edit import edit_config
+
+    edit_config(plain_project / "config/tasks.yaml", "  agent: publisher\n  context: [transform]\n",
+                "  agent: publisher\n  context: [transform]\n  output_file: reports/{audience}.md\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    scripted("worker", responses=["Thought: a\nFinal Answer: finding", "Thought: b\nFinal Answer: record",
+                                  "Thought: c\nFinal Answer: the digest"])
+    result = cli("run", "plain", "--model", "scripted/worker", "--json")
+    assert result.code == 0, result.err
+    written = plain_project / "reports" / "testers.md"
+    assert written.read_text(encoding="utf-8").strip() == "the digest"
+    assert str(written) in result.json["outputs"]
+    assert not any(elsewhere.rglob("*")), "nothing is written under the current directory"

@@ -94,3 +94,50 @@ def test_console_script_is_installed() -> None:
         pytest.fail("the etlcrew console script is missing: install with pip install -e .")
     result = subprocess.run([str(exe), "validate"], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_wording_follows_how_the_command_was_started(tmp_path: Path) -> None:
+    """``etlcrew ...`` in what the console script prints, ``python main.py ...`` in what main.py prints: help, hints."""
+    exe = Path(sys.executable).parent / "etlcrew"
+    env = {**os.environ, "ETLCREW_HOME": str(tmp_path / "state")}
+    script = subprocess.run([str(exe), "runs"], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert script.returncode == 0 and "start one with: etlcrew run" in script.stderr, script.stderr
+    assert "python main.py" not in script.stderr
+    helped = subprocess.run([str(exe), "--help"], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert "etlcrew run CREW --input k=v" in helped.stdout and "python main.py" not in helped.stdout
+    checkout = cli_process("runs", env={"ETLCREW_HOME": str(tmp_path / "state")})
+    assert "start one with: python main.py run" in checkout.stderr
+    assert "python main.py run CREW --input k=v" in cli_process("--help").stdout
+
+
+def test_install_hints_fit_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout (editable install) needs ``pip install -e``; the installed wheel is checked by .ci/wheel_smoke."""
+    from etlcrew import invocation
+
+    assert invocation.from_checkout()
+    assert invocation.install_hint("ray") == 'pip install -e ".[ray]"'
+    monkeypatch.setattr(invocation, "from_checkout", lambda: False)
+    assert invocation.install_hint("ray") == 'pip install "etlcrew[ray]"'
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/etlcrew", "run"])
+    assert invocation.command("resume", "01J") == "etlcrew resume 01J"
+
+
+def test_crewai_run_leaves_pyproject_unchanged(tmp_path: Path) -> None:
+    """CrewAI's CLI adds a ``project_id`` to ``[tool.crewai]`` on every ``crewai run`` unless one is there; ours
+    is pinned, so the command (unsupported: it exits 0 when the crew fails, README "Run") rewrites nothing."""
+    crewai = Path(sys.executable).parent / "crewai"
+    if not crewai.exists():
+        pytest.skip("CrewAI's CLI is not installed")
+    before = (ROOT / "pyproject.toml").read_bytes()
+    (tmp_path / "pyproject.toml").write_bytes(before)
+    env = {**os.environ, "PATH": str(tmp_path)}  # no uv: it fails at once, as it does for users without uv
+    subprocess.run([str(crewai), "run"], capture_output=True, text=True, cwd=tmp_path, timeout=120, env=env)
+    assert (tmp_path / "pyproject.toml").read_bytes() == before
+
+
+def test_run_crew_entry_point_exits_with_the_run_s_code(tmp_path: Path) -> None:
+    """``run_crew`` (what ``uv run run_crew`` starts) returns etlcrew's exit codes, unlike ``crewai run``."""
+    exe = Path(sys.executable).parent / "run_crew"
+    result = subprocess.run([str(exe), "--process", "parallel"], capture_output=True, text=True, cwd=ROOT,
+                            timeout=60, env={**os.environ, "ETLCREW_HOME": str(tmp_path / "state")})
+    assert result.returncode == 2 and "parallel" in result.stderr

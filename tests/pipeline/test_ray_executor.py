@@ -93,3 +93,22 @@ def test_an_unreachable_cluster_fails_fast_and_names_the_address(project_dir: Pa
     code, _, err = cli("run", "--executor", "ray", "--ray-address", "127.0.0.1:1")
     assert code == 1
     assert "no Ray cluster answers at 127.0.0.1:1" in err and "Traceback" not in err
+
+
+def test_ray_is_touched_only_when_a_batch_needs_a_worker(cluster, project_dir: Path, cli,  # type: ignore[no-untyped-def]
+                                                         isolated_state: Path) -> None:
+    """Lazy start: an unchanged re-run has no batch to run, so it starts (or joins) no cluster; the trace says
+    when Ray was made ready and how long it took."""
+    import json
+
+    def ready_events(run_id: str) -> list[dict]:  # type: ignore[type-arg]
+        lines = (isolated_state / "traces" / f"{run_id}.jsonl").read_text(encoding="utf-8").splitlines()
+        return [e for e in map(json.loads, lines) if e["type"] == "executor_ready"]
+
+    first = cli("run", "--model", "scripted/sample", "--executor", "ray", "--json")
+    assert first.code == 0, first.err[-3000:]
+    again = cli("run", "--model", "scripted/sample", "--executor", "ray", "--json")
+    assert again.code == 0, again.err[-3000:]
+    assert again.json["items"]["skipped"] == 30
+    assert len(ready_events(first.json["run_id"])) == 1
+    assert ready_events(again.json["run_id"]) == [], "nothing to run: Ray was not touched"

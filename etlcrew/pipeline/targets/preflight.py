@@ -20,7 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from etlcrew import invocation
 from etlcrew.errors import ConfigError, ConfigProblem, EtlcrewError
+from etlcrew.invocation import install_hint
 from etlcrew.pipeline.targets.action_checks import action_problems
 from etlcrew.pipeline.targets.database import (
     column_hints,
@@ -83,7 +85,7 @@ def destination_problems(target: DatabaseTarget, crew: str, file: str) -> list[C
         destination.client_class  # noqa: B018 - imports the destination's driver package
     except ImportError as exc:
         extra = EXTRAS.get(name)
-        command = f'pip install -e ".[{extra}]"' if extra else f'pip install "dlt[{name}]"'
+        command = install_hint(extra) if extra else f'pip install "dlt[{name}]"'
         return [ConfigProblem(file, f"{where}: destination '{name}' needs a package that is not installed "
                               f"({getattr(exc, 'name', None) or exc})", entry=crew, key="destination",
                               hint=f"install it: {command}")]
@@ -126,7 +128,8 @@ def schema_problems(target: DatabaseTarget, crew: str, schema: SchemaSpec, setti
     """Changes the loaded tables cannot take: a field's type, the primary key, a NOT NULL column now optional."""
     tables = _stored_tables(target, crew, settings)
     store = database_path(target, crew, settings) or f"{target.destination}:{target.dataset}"
-    rebuild = f"rebuild the table with: python main.py run {crew} --full-refresh, which processes every item again"
+    rebuild = (f"rebuild the table with: {invocation.command('run', crew, '--full-refresh')}, which processes every "
+               "item again")
     hints = column_hints(schema)
     problems = []
     for table in (schema.table, review_table(schema.table)):
@@ -234,7 +237,8 @@ def _parquet_file_problems(path: Path, schema: SchemaSpec, crew: str, file: str)
 
     stored = pq.read_schema(path)
     wanted = arrow_schema(schema, [n for n in schema.fields if n in stored.names])
-    rebuild = f"rebuild the table with: python main.py run {crew} --full-refresh, which processes every item again"
+    rebuild = (f"rebuild the table with: {invocation.command('run', crew, '--full-refresh')}, which processes every "
+               "item again")
     return [ConfigProblem(file, f"crew '{crew}': the type of field '{f.name}' changed: {path} holds it as "
                           f"{stored.field(f.name).type}, the schema now says {schema.fields[f.name].type}",
                           entry=crew, key=f"schema.fields.{f.name}.type", hint=f"change it back, or {rebuild}")
