@@ -15,7 +15,7 @@ and creates no state when nothing ran yet.
     }
 
 ``items`` and ``llm`` have the shape of ``run --json``. A run still marked ``running`` whose process is gone
-crashed: ``resumable`` is true and the table says so.
+(killed, machine restarted) is shown as ``interrupted``, ``resumable`` true, with its resume command.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def crashed(row: dict[str, Any]) -> bool:
 def run_record(row: dict[str, Any]) -> dict[str, Any]:
     """One ledger ``runs`` row as the documented JSON object."""
     return {
-        "run_id": row["run_id"], "crew": row["crew"], "status": row["status"],
+        "run_id": row["run_id"], "crew": row["crew"], "status": "interrupted" if crashed(row) else row["status"],
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],
         "process": row["process"], "models": json.loads(row["models_json"] or "[]"), "resumed": row["resumed"],
         "items": ItemCounts.of(row).as_dict(),
@@ -67,9 +67,6 @@ def when(stamp: str | None) -> str:
     return "-" if not stamp else stamp[:19].replace("T", " ")
 
 
-def status_text(record: dict[str, Any], row: dict[str, Any]) -> str:
-    return "running (process gone)" if crashed(row) else record["status"]
-
 
 def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool) -> int:
     """Print the ``limit`` most recent runs (of ``crew`` only, when given)."""
@@ -89,9 +86,9 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
         console.info(f"no runs{which} yet; start one with: python main.py run" + (f" {crew}" if crew else ""))
         return EXIT_OK
     table = []
-    for record, row in zip(records, rows, strict=True):
+    for record in records:
         items, llm = record["items"], record["llm"]
-        table.append([record["run_id"], record["crew"], status_text(record, row), when(record["started_at"]),
+        table.append([record["run_id"], record["crew"], record["status"], when(record["started_at"]),
                       duration(record["duration_s"]), items["loaded"], items["quarantined"], items["skipped"],
                       items["pending"], llm["calls"], llm["prompt_tokens"] + llm["completion_tokens"],
                       f"${llm['cost_usd']:.4f}"])

@@ -26,7 +26,8 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
     }
 
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
-crashed (still marked running, its process gone). A run still running shows its counts so far.
+crashed (still marked running, its process gone: shown as ``interrupted``). A run still running shows its counts
+so far.
 """
 
 from __future__ import annotations
@@ -193,8 +194,5 @@ def show_run(settings: Settings, run_id: str, json_mode: bool) -> int:
     if json_mode:
         console.emit_json(details)
         return EXIT_OK
-    status = details["status"]
-    if status == "running" and details["resume"]:
-        status = "running (process gone)"
-    print_details(details, status)
+    print_details(details, details["status"])
     return EXIT_OK

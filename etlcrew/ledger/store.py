@@ -98,8 +98,12 @@ class Ledger:
         return self._rows("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?", (limit,))
 
     def matching_run_ids(self, prefix: str) -> list[str]:
-        """Run ids starting with ``prefix`` (case-insensitive), so users can type a short unique prefix."""
-        rows = self._rows("SELECT run_id FROM runs WHERE run_id LIKE ? ORDER BY run_id", (prefix.upper() + "%",))
+        """Run ids starting with ``prefix`` (case-insensitive), so users can type a short unique prefix.
+
+        Compared as plain text (``substr``), never as a pattern: ``%`` or ``_`` match only themselves."""
+        prefix = prefix.upper()
+        rows = self._rows("SELECT run_id FROM runs WHERE substr(upper(run_id), 1, ?) = ? ORDER BY run_id",
+                          (len(prefix), prefix))
         return [r["run_id"] for r in rows]
 
     # items
