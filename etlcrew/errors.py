@@ -10,6 +10,7 @@ One tree keeps messages and exit codes consistent across commands::
     ├── SourceError              exit 1   (a whole source failed: unreadable database, dead URL)
     ├── CrewBusy                 exit 4   (another run holds the crew; this one started nothing)
     └── RunInterrupted           exit 130 (Ctrl-C; the run can be resumed)
+        └── RunTerminated        exit 143 (SIGTERM from kill, systemd, Docker, CI; the run can be resumed)
 
 A run that stops on its budget is not an error: it ends with status ``stopped-by-budget`` and exit 3.
 
@@ -26,6 +27,7 @@ EXIT_USAGE = 2
 EXIT_STOPPED = 3  # stopped by its budget; resumable
 EXIT_BUSY = 4  # another run of the same crew is running; nothing was done, try again later
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process SIGTERM killed
 
 
 class EtlcrewError(Exception):
@@ -105,3 +107,11 @@ class RunInterrupted(EtlcrewError):
     """The user interrupted the run; the current step was committed."""
 
     exit_code = EXIT_INTERRUPTED
+    word = "interrupted"
+
+
+class RunTerminated(RunInterrupted):
+    """SIGTERM stopped the run like Ctrl-C; the current step was committed."""
+
+    exit_code = EXIT_TERMINATED
+    word = "terminated (SIGTERM)"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EtlcrewError, RunInterrupted, UsageError
+from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EtlcrewError, RunInterrupted, RunTerminated, UsageError
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
@@ -81,7 +81,10 @@ def _execute_locked(settings: Settings, project: ProjectSpec, tools: dict[str, T
         from etlcrew.pipeline.run_result import with_resume_hint
 
         if isinstance(exc, KeyboardInterrupt):
-            raise RunInterrupted("interrupted", hint=with_resume_hint(None, partial.run_id)) from None
+            from etlcrew.pipeline.control import Terminated
+
+            stopped = RunTerminated if isinstance(exc, Terminated) else RunInterrupted
+            raise stopped(stopped.word, hint=with_resume_hint(None, partial.run_id)) from None
         if isinstance(exc, EtlcrewError):
             exc.hint = with_resume_hint(exc.hint, partial.run_id)
         elif isinstance(exc, Exception):  # unexpected: the CLI prints it; the run id must not be lost

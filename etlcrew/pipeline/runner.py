@@ -165,10 +165,12 @@ def _observers(settings: Settings, project: ProjectSpec, crew: str, run_id: str,
     return events, [sink.close for sink in sinks if sink is not None]
 
 
-def _first_ctrl_c() -> None:
+def _first_ctrl_c(signal_name: str) -> None:
     from etlcrew import console
 
-    console.warn("stopping: the model calls under way finish and are committed (Ctrl-C again to stop at once)")
+    what = "SIGTERM received; stopping" if signal_name == "SIGTERM" else "stopping"
+    again = "a second SIGTERM" if signal_name == "SIGTERM" else "Ctrl-C again"
+    console.warn(f"{what}: the model calls under way finish and are committed ({again} to stop at once)")
 
 
 def _usage_from_ledger(ledger: Ledger, run_id: str) -> dict[str, object]:
