@@ -11,7 +11,15 @@ import traceback
 import click
 
 from etlcrew import console
-from etlcrew.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, ConfigError, EtlcrewError
+from etlcrew.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    ConfigError,
+    EtlcrewError,
+    plain_os_error,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -294,5 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
+        plain = plain_os_error(exc)
+        if plain is not None:
+            console.error(plain.message, plain.hint)
+            return EXIT_FAILED
         console.error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
         return EXIT_FAILED

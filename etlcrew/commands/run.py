@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EtlcrewError, RunInterrupted, RunTerminated, UsageError
+from etlcrew.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_STOPPED,
+    EtlcrewError,
+    RunInterrupted,
+    RunTerminated,
+    UsageError,
+    plain_os_error,
+)
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
@@ -87,6 +96,9 @@ def _execute_locked(settings: Settings, project: ProjectSpec, tools: dict[str, T
             raise stopped(stopped.word, hint=with_resume_hint(None, partial.run_id)) from None
         if isinstance(exc, EtlcrewError):
             exc.hint = with_resume_hint(exc.hint, partial.run_id)
+        elif plain_os_error(exc) is not None:  # a full disk, a read-only folder: the path and the fix
+            plain = plain_os_error(exc)
+            raise EtlcrewError(plain.message, hint=with_resume_hint(plain.hint, partial.run_id)) from exc
         elif isinstance(exc, Exception):  # unexpected: the CLI prints it; the run id must not be lost
             raise EtlcrewError(f"unexpected {type(exc).__name__}: {exc}",
                                hint=with_resume_hint("run again with --debug for the traceback",

@@ -15,7 +15,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etlcrew.errors import RunInterrupted
+from etlcrew.errors import EtlcrewError, RunInterrupted
 from etlcrew.pipeline.models import ModelChooser
 from etlcrew.pipeline.options import RunOptions, ToolBox
 from etlcrew.pipeline.run_result import RunResult
@@ -117,16 +117,31 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
         exc.run_result = result  # type: ignore[attr-defined]
         raise
     finally:
-        result.duration_s = spent[2] + time.monotonic() - started
-        result.llm = _usage_from_ledger(ledger, result.run_id)
-        result.models = models
-        ledger.finish_run(result.as_dict())
-        ledger.close()
-        events.emit("run_finished", error=result.error, detail={
-            "status": result.status, "items": result.items.as_dict(), "llm": result.llm, "outputs": result.outputs})
-        for close in closers:
-            close()
+        try:
+            _finish(ledger, result, spent[2] + time.monotonic() - started, models)
+        finally:
+            events.emit("run_finished", error=result.error, detail={
+                "status": result.status, "items": result.items.as_dict(), "llm": result.llm,
+                "outputs": result.outputs})
+            _close_all(closers)
     return result
+
+
+def _finish(ledger: Ledger, result: RunResult, duration_s: float, models: list[str]) -> None:
+    """Record how the run ended. When even that fails (a full disk), the error carries the result, so the
+    message still names the run to resume (``runs`` shows it interrupted: its process is gone)."""
+    result.duration_s = duration_s
+    result.models = models
+    try:
+        result.llm = _usage_from_ledger(ledger, result.run_id)
+        ledger.finish_run(result.as_dict())
+    except EtlcrewError as exc:
+        if result.status == "running":
+            result.status = "failed"
+        exc.run_result = result  # type: ignore[attr-defined]
+        raise
+    finally:
+        ledger.close()
 
 
 def _call_recorder(ledger: Ledger, events: EventHub, run_id: str) -> Callable[[CallRecord], None]:
@@ -163,6 +178,17 @@ def _observers(settings: Settings, project: ProjectSpec, crew: str, run_id: str,
         if sink is not None:
             events.add(sink)
     return events, [sink.close for sink in sinks if sink is not None]
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Close every sink; one that fails (its file on a full disk) is a warning, never the run's error."""
+    from etlcrew import console
+
+    for close in closers:
+        try:
+            close()
+        except Exception as exc:
+            console.warn(f"closing {getattr(close, '__self__', close).__class__.__name__} failed: {exc}")
 
 
 def _first_ctrl_c(signal_name: str) -> None:
