@@ -42,6 +42,7 @@ from etlcrew.commands.runs import duration, run_record, when
 from etlcrew.errors import EXIT_OK, ConfigError
 from etlcrew.model_runtime.usage import load_prices
 from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, summary_lines
+from etlcrew.printable import one_line
 from etlcrew.settings import Settings
 
 PHASE_ORDER = ("extract", "transform", "load")
@@ -76,7 +77,7 @@ def _metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _short(text: str, limit: int = ERROR_CHARS) -> str:
-    text = " ".join(text.split())
+    text = one_line(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -152,13 +153,13 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
                 f"({duration(details['duration_s'])}), process {details['process'] or '-'}"
                 + (f", resumed {details['resumed']}x" if details["resumed"] else ""))
     if details["inputs"]:
-        console.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items())))
+        console.out("  inputs: " + one_line(", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items()))))
     for line in summary_lines(details):
         console.out(line)
     batches = ", ".join(f"{n} {state}" for state, n in sorted(details["batches"].items())) or "none"
     console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
     for path in details["outputs"]:
-        console.out(f"  output: {path}")
+        console.out(f"  output: {one_line(path)}")
     if details["error"]:
         console.out(f"  error: {_short(details['error'], 300)}")
     rows = [[phase["phase"], agent["agent"], agent["task"], agent["calls"], agent["failed_calls"], agent["retries"],
@@ -179,11 +180,11 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     if quarantined:
         console.out(f"\nquarantined ({len(quarantined)}):")
         for q in quarantined:
-            console.out(f"  {q['item_id']}: {_short(q['reason'], 160)}")
+            console.out(f"  {one_line(q['item_id'])}: {_short(q['reason'], 160)}")
     if details["review"]:
         console.out(f"\nheld for review ({len(details['review'])}):")
         for r in details["review"]:
-            console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}")
+            console.out(f"  {one_line(r['item_id'])}: {_short(r['reason'], 160)}")
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
 
