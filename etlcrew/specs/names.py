@@ -98,14 +98,14 @@ def _dataset_names(file: str, crew: str, targets: list[object], line) -> list[Co
 def _schema_names(file: str, crew: str, schema, line) -> list[ConfigProblem]:  # type: ignore[no-untyped-def]
     problems: list[ConfigProblem] = []
     table = schema.table
-    table_problem = None if STORABLE.match(table) else "would be stored under another name"
+    table_problem = None
     if table.startswith("_dlt") or table.endswith(RESERVED_TABLE_SUFFIXES):
         table_problem = "is taken by the tables etlcrew and dlt keep beside it"
+    elif not STORABLE.match(table):
+        table_problem = f"would be stored as '{_stored_as(table)}', not as written"
     if table_problem:
         guess = identifier_for(table.removesuffix("__review").removesuffix("__quarantine").lstrip("_"), set(),
                                "records")
-        if not STORABLE.match(table):
-            table_problem = f"would be stored as '{_stored_as(table)}', not as written"
         problems.append(ConfigProblem(file, f"crew '{crew}': table name '{table}' {table_problem}",
                                       line(crew, "schema", "table"), crew, "schema.table",
                                       f"use '{guess}': lower-case letters, digits and single underscores"))

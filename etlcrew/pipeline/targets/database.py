@@ -10,6 +10,7 @@ through dlt's ``sqlalchemy`` destination and, unless ``dataset`` is set, into th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -173,7 +174,12 @@ def load_database(target: DatabaseTarget, crew: str, schema: SchemaSpec, rows: l
     if resources:
         with warnings.catch_warnings():  # dlt's sqlalchemy merge SQL triggers a harmless SQLAlchemy warning
             warnings.filterwarnings("ignore", message="implicitly coercing SELECT")
-            pipeline.run(resources)
+            try:
+                pipeline.run(resources)
+            except Exception:  # the ledger keeps the batch until it lands: the package's copy is not needed
+                with contextlib.suppress(Exception):
+                    pipeline.drop_pending_packages()
+                raise
         remove_loaded_packages(pipeline)
     path = database_path(target, crew, settings)
     if target.type == "sqlite":
