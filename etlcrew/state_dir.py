@@ -27,11 +27,13 @@ def _nearest_existing(path: Path) -> Path:
 def state_dir_problems(settings: Settings) -> list[ConfigProblem]:
     """One problem when the state folder cannot be created or written, naming it, where it was set and the fix."""
     folder = settings.state_dir
-    where = settings.sources.get("state_dir", "the default, <project>/.etlcrew")
+    source = settings.sources.get("state_dir")
+    where = {None: f"the default; {VARIABLE} moves it", "config/settings.yaml": "state_dir in config/settings.yaml",
+             "flag": "a flag"}.get(source, f"{VARIABLE}")
     fix = f"set {VARIABLE} to a writable folder (export {VARIABLE}=$HOME/.etlcrew), or make this one writable"
     existing = _nearest_existing(folder)
     if existing == folder and not folder.is_dir():
-        return [ConfigProblem(str(folder), f"the state folder ({VARIABLE}, from {where}) is a file, not a folder",
+        return [ConfigProblem(str(folder), f"the state folder ({where}) is a file, not a folder",
                               key=VARIABLE, hint=fix)]
     ledger = ledger_problem(folder / "ledger.db")
     if ledger:
@@ -39,7 +41,7 @@ def state_dir_problems(settings: Settings) -> list[ConfigProblem]:
     if not os.access(existing, os.W_OK | os.X_OK):
         why = "read-only file system" if _read_only_fs(existing) else "permission denied"
         what = "is not writable" if existing == folder else f"cannot be created in {existing}"
-        return [ConfigProblem(str(folder), f"the state folder ({VARIABLE}, from {where}) {what}: {why}",
+        return [ConfigProblem(str(folder), f"the state folder ({where}) {what}: {why}",
                               key=VARIABLE, hint=fix)]
     return []
 
