@@ -11,7 +11,15 @@ import traceback
 import click
 
 from etlcrew import console, invocation
-from etlcrew.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, ConfigError, EtlcrewError
+from etlcrew.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    ConfigError,
+    EtlcrewError,
+    plain_os_error,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -283,12 +291,26 @@ def run_crew() -> int:
     return main(["run", *sys.argv[1:]])
 
 
+def _sigterm_like_ctrl_c() -> None:
+    """SIGTERM (kill, systemd, Docker, CI) stops like Ctrl-C everywhere: a message and exit 143, not a silent death.
+
+    A run installs its own handler on top (``pipeline.control.stop_on_ctrl_c``) that stops it cleanly."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        from etlcrew.pipeline.control import raise_terminated
+
+        signal.signal(signal.SIGTERM, raise_terminated)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point for ``python main.py`` and the ``etlcrew`` command: errors become messages and exit codes."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     # pydantic scans every installed distribution for plugins at import (~60 ms here); we use none
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _sigterm_like_ctrl_c()
     try:
         code = cli.main(args=args, prog_name=invocation.program(), standalone_mode=False)
         return int(code or 0)
@@ -298,9 +320,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         console.error("interrupted")
         return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        console.error("interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:  # also SIGTERM (``Terminated``) outside a run
+        terminated = type(exc).__name__ == "Terminated"
+        console.error("terminated (SIGTERM)" if terminated else "interrupted")
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     except ConfigError as exc:
         if debug:
             traceback.print_exc()
@@ -315,5 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             traceback.print_exc()
+        plain = plain_os_error(exc)
+        if plain is not None:
+            console.error(plain.message, plain.hint)
+            return EXIT_FAILED
         console.error(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the traceback")
         return EXIT_FAILED

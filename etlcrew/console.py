@@ -5,8 +5,10 @@ the user asked for. When stderr is not a terminal, rich writes plain text: no co
 emoji. Tests call ``configure(quiet=True)`` or capture the streams; nothing here ever prompts.
 
 Every message, table cell and JSON document is passed through ``etlcrew.redact`` first, so an API key or a
-password in a URL never reaches the terminal or a log that captured it. Live displays drawing on
-``err_console()`` directly should redact their own text.
+password in a URL never reaches the terminal or a log that captured it, then through ``etlcrew.printable``, so a
+control character in a file name or a model's output (an ANSI escape, BEL, a newline in a table cell) is shown
+as a visible escape, never sent raw. Live displays drawing on ``err_console()`` directly should do both for
+their own text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from etlcrew.printable import json_printable, one_line, printable
 from etlcrew.redact import redact
 
 if TYPE_CHECKING:  # rich costs ~60 ms to import; only pay when printing
@@ -83,7 +86,7 @@ def _say(message: str, style: str = "", one_line: bool = False, soft_wrap: bool 
     rich could not count the lines)."""
     from rich.text import Text
 
-    text = Text(redact(message), style=style)
+    text = Text(printable(redact(message)), style=style)
     if one_line:
         _console("err").print(text, no_wrap=True, overflow="ellipsis")
     else:
@@ -117,13 +120,13 @@ def error(message: str, hint: str | None = None) -> None:
 
 def out(text: str = "") -> None:
     """Plain text the user asked for, on stdout."""
-    sys.stdout.write(redact(text) + "\n")
+    sys.stdout.write(printable(redact(text)) + "\n")
 
 
 def emit_json(value: Any) -> None:
     """The single JSON document of a ``--json`` command, on stdout."""
     # the text is redacted, not the value: what ``default=str`` renders is covered too; masks keep it valid JSON
-    sys.stdout.write(redact(json.dumps(value, indent=2, default=str, ensure_ascii=False)) + "\n")
+    sys.stdout.write(json_printable(redact(json.dumps(value, indent=2, default=str, ensure_ascii=False))) + "\n")
     sys.stdout.flush()
 
 
@@ -138,7 +141,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]], whole: t
     from rich.table import Table
 
     framed = sys.stdout.isatty()
-    cells = [["" if cell is None else redact(str(cell)) for cell in row] for row in rows]
+    cells = [["" if cell is None else one_line(redact(str(cell))) for cell in row] for row in rows]
     shown = list(range(len(columns)))
     if optional:
         natural = [max([len(column), *(len(row[i]) for row in cells)]) for i, column in enumerate(columns)]
@@ -224,8 +227,17 @@ def _foreign_lines(lines: list[str]) -> None:
         return
     from rich.text import Text
 
-    text = Text("\n").join(Text.from_ansi(redact(line)) for line in lines)
+    text = Text("\n").join(_styled(redact(line)) for line in lines)
     _console("err").print(text, no_wrap=True, overflow="crop")
+
+
+def _styled(line: str) -> Any:
+    """A line with colour codes as styles; any other control character left (a title escape, BEL, C1) makes it
+    plain text with visible escapes instead."""
+    from rich.text import Text
+
+    text = Text.from_ansi(line)
+    return text if printable(text.plain) == text.plain else Text(printable(text.plain))
 
 
 @contextmanager

@@ -8,8 +8,10 @@ One tree keeps messages and exit codes consistent across commands::
     ├── ModelError               exit 1   (a model could not be reached, fetched or started)
     │   └── ModelSetupError      exit 2   (a provider key or model name is missing: fix the setup)
     ├── SourceError              exit 1   (a whole source failed: unreadable database, dead URL)
+    ├── StateError               exit 2   (the state folder or its ledger.db cannot be used: fix the environment)
     ├── CrewBusy                 exit 4   (another run holds the crew; this one started nothing)
     └── RunInterrupted           exit 130 (Ctrl-C; the run can be resumed)
+        └── RunTerminated        exit 143 (SIGTERM from kill, systemd, Docker, CI; the run can be resumed)
 
 A run that stops on its budget is not an error: it ends with status ``stopped`` and exit 3.
 
@@ -18,6 +20,7 @@ The CLI prints ``str(error)`` (plus ``hint``) and never a traceback unless ``--d
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
 
 EXIT_OK = 0
@@ -26,6 +29,7 @@ EXIT_USAGE = 2
 EXIT_STOPPED = 3  # stopped by its budget; resumable
 EXIT_BUSY = 4  # another run of the same crew is running; nothing was done, try again later
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, what a shell reports for a process SIGTERM killed
 
 
 class EtlcrewError(Exception):
@@ -95,6 +99,12 @@ class SourceError(EtlcrewError):
     """A whole source could not be read (one bad item is quarantined instead)."""
 
 
+class StateError(EtlcrewError):
+    """The state folder (``ETLCREW_HOME``) or its ``ledger.db`` cannot be used: not a ledger, read-only."""
+
+    exit_code = EXIT_USAGE
+
+
 class CrewBusy(EtlcrewError):
     """Another run holds the crew (``ledger.crew_lock``): refused before any model call or ledger write."""
 
@@ -105,3 +115,27 @@ class RunInterrupted(EtlcrewError):
     """The user interrupted the run; the current step was committed."""
 
     exit_code = EXIT_INTERRUPTED
+    word = "interrupted"
+
+
+class RunTerminated(RunInterrupted):
+    """SIGTERM stopped the run like Ctrl-C; the current step was committed."""
+
+    exit_code = EXIT_TERMINATED
+    word = "terminated (SIGTERM)"
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "free space on that disk (or point ETLCREW_HOME / ETLCREW_OUTPUT_DIR elsewhere)",
+    errno.EROFS: "use a writable folder (ETLCREW_HOME for state, ETLCREW_OUTPUT_DIR for outputs)",
+    errno.EACCES: "make the path writable, or point ETLCREW_HOME / ETLCREW_OUTPUT_DIR elsewhere",
+}
+
+
+def plain_os_error(exc: BaseException) -> EtlcrewError | None:
+    """A full disk, a read-only or forbidden path as one line naming the path and the fix; None for others."""
+    if not isinstance(exc, OSError) or exc.errno not in _OS_FIXES:
+        return None
+    what = (exc.strerror or str(exc)).lower()
+    where = f"{exc.filename}: " if exc.filename else ""
+    return EtlcrewError(f"{where}{what}", _OS_FIXES[exc.errno])

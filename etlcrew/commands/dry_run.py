@@ -11,6 +11,7 @@ from typing import Any
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.errors import EXIT_OK
+from etlcrew.invocation import command
 from etlcrew.settings import Settings
 
 
@@ -32,7 +33,7 @@ def dry_run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...
     else:
         for line in plan_lines(plan):
             console.out(line)
-        console.info(f"nothing was run; to run it: python main.py run {name}")
+        console.info(f"nothing was run; to run it: {command('run', name)}")
     return EXIT_OK
 
 

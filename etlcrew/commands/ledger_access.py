@@ -6,6 +6,7 @@ Kept apart from the command bodies so the read-only commands import neither Crew
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from etlcrew.errors import UsageError
@@ -14,6 +15,8 @@ from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
+
+PLAIN_ID = re.compile(r"[0-9A-Za-z]+")  # run ids are ULIDs; a prefix of them is matched as text, never a pattern
 
 
 def open_existing(settings: Settings) -> Ledger | None:
@@ -30,6 +33,9 @@ def find_run(settings: Settings, run_id: str) -> dict[str, Any]:
     """The ledger row of ``run_id`` (or of the one run whose id starts with it); exit 2 when none or several."""
     from etlcrew.ledger import open_ledger
 
+    if not PLAIN_ID.fullmatch(run_id):
+        raise UsageError(f"'{run_id}' is not a run id: run ids are letters and digits only",
+                         f"copy the id (or its first characters) from: {command('runs')}")
     ledger = open_ledger(settings.state_dir)
     try:
         ids = ledger.matching_run_ids(run_id)

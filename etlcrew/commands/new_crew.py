@@ -122,7 +122,8 @@ def _check_free(name: str, settings: Settings) -> None:
     data_dir = settings.project_dir / "data" / name
     if data_dir.exists() and not data_dir.is_dir():
         raise UsageError(f"{data_dir} exists and is not a folder", "pick another name or move the file")
-    project, _ = load_checked(settings)  # a broken configuration is reported as it is, before anything is added
+    # a broken configuration is reported as it is, before anything is added
+    project, _ = load_checked(settings, needs_state=False)
     taken = [f"crew '{name}'"] if name in project.crews else []
     taken += [f"agent '{a}'" for a in (f"{name}_{r}" for r in ("researcher", "transformer", "publisher"))
               if a in project.agents]
@@ -147,7 +148,7 @@ def new_crew(settings: Settings, name: str) -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
         for sample in samples:
             sample.write_text(SAMPLES[sample.name], encoding="utf-8")
-        project, _ = load_checked(settings)
+        project, _ = load_checked(settings, needs_state=False)
         crew_inputs(project, name, {})
     except BaseException:
         for path, text in before.items():

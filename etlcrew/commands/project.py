@@ -13,8 +13,12 @@ from etlcrew.specs.references import check_inputs
 from etlcrew.tools.registry import ToolInfo, broken_tool_files, discover
 
 
-def collect_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo], list[ConfigProblem]]:
-    """Specs as far as they load, tools, and every problem found (tool files that do not parse included)."""
+def collect_checked(settings: Settings, needs_state: bool = True
+                    ) -> tuple[ProjectSpec, dict[str, ToolInfo], list[ConfigProblem]]:
+    """Specs as far as they load, tools, and every problem found (tool files that do not parse included; a state
+    folder that cannot be written, unless the command writes no state: ``needs_state``)."""
+    from etlcrew.state_dir import state_dir_problems
+
     tools = discover(settings.project_dir)
     problems = [
         ConfigProblem(str(path.relative_to(path.parent.parent)), f"tool file does not parse: {exc.msg}", exc.lineno,
@@ -28,7 +32,8 @@ def collect_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo
     except ConfigError as exc:
         problems += exc.problems
     project, found = collect_project(settings.config_dir, tool_names=set(tools))
-    return project, tools, problems + found + check_folders(project, settings.project_dir)
+    state = state_dir_problems(settings) if needs_state else []
+    return project, tools, problems + found + check_folders(project, settings.project_dir) + state
 
 
 def check_folders(project: ProjectSpec, project_dir: Path) -> list[ConfigProblem]:
@@ -51,9 +56,9 @@ def check_folders(project: ProjectSpec, project_dir: Path) -> list[ConfigProblem
     return problems
 
 
-def load_checked(settings: Settings) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
+def load_checked(settings: Settings, needs_state: bool = True) -> tuple[ProjectSpec, dict[str, ToolInfo]]:
     """Specs and tools, or ``ConfigError`` listing every problem."""
-    project, tools, problems = collect_checked(settings)
+    project, tools, problems = collect_checked(settings, needs_state)
     if problems:
         raise ConfigError(problems)
     return project, tools

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
 from etlcrew.errors import EXIT_OK, ConfigError, ConfigProblem, UsageError
+from etlcrew.invocation import command
 
 if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
@@ -45,7 +46,7 @@ def export_csv(ledger: Ledger, crew: str, schema: SchemaSpec, path: Path) -> int
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}", "give a writable path") from None
     console.info(f"wrote {len(queue)} held items to {path}: set decision to accept (with the values as edited) "
-                 f"or discard, then: python main.py review {crew} --import {path}")
+                 f"or discard, then: {command('review', crew, '--import', str(path))}")
     return EXIT_OK
 
 

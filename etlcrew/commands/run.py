@@ -7,8 +7,17 @@ from typing import TYPE_CHECKING
 from etlcrew import console
 from etlcrew.commands.project import crew_inputs, load_checked, parse_inputs, pick_crew
 from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-from etlcrew.errors import EXIT_FAILED, EXIT_OK, EXIT_STOPPED, EtlcrewError, RunInterrupted, UsageError
-from etlcrew.invocation import install_hint
+from etlcrew.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_STOPPED,
+    EtlcrewError,
+    RunInterrupted,
+    RunTerminated,
+    UsageError,
+    plain_os_error,
+)
+from etlcrew.invocation import command, install_hint
 from etlcrew.settings import Settings
 
 if TYPE_CHECKING:
@@ -83,9 +92,15 @@ def _execute_locked(settings: Settings, project: ProjectSpec, tools: dict[str, T
         from etlcrew.pipeline.run_result import with_resume_hint
 
         if isinstance(exc, KeyboardInterrupt):
-            raise RunInterrupted("interrupted", hint=with_resume_hint(None, partial.run_id)) from None
+            from etlcrew.pipeline.control import Terminated
+
+            stopped = RunTerminated if isinstance(exc, Terminated) else RunInterrupted
+            raise stopped(stopped.word, hint=with_resume_hint(None, partial.run_id)) from None
         if isinstance(exc, EtlcrewError):
             exc.hint = with_resume_hint(exc.hint, partial.run_id)
+        elif plain_os_error(exc) is not None:  # a full disk, a read-only folder: the path and the fix
+            plain = plain_os_error(exc)
+            raise EtlcrewError(plain.message, hint=with_resume_hint(plain.hint, partial.run_id)) from exc
         elif isinstance(exc, Exception):  # unexpected: the CLI prints it; the run id must not be lost
             raise EtlcrewError(f"unexpected {type(exc).__name__}: {exc}",
                                hint=with_resume_hint("run again with --debug for the traceback",
@@ -115,4 +130,4 @@ def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     if summary["status"] in RESUMABLE:
         console.out(f"  resume: {resume_command(summary['run_id'])}")
     if summary["items"].get("review"):
-        console.out(f"  review: python main.py review {summary['crew']}  (or --export FILE.csv, then --import)")
+        console.out(f"  review: {command('review', summary['crew'])}  (or --export FILE.csv, then --import)")

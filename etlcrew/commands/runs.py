@@ -16,8 +16,8 @@ and creates no state when nothing ran yet.
     }
 
 ``items`` and ``llm`` have the shape of ``run --json``; ``reviewed`` counts the items the run held for review
-that a person has decided since (``python main.py review``). A run still marked ``running`` whose process is gone
-crashed: ``resumable`` is true and the table says so.
+that a person has decided since (``review``). A run still marked ``running`` whose process is gone (killed, machine
+restarted) is shown as ``interrupted``, ``resumable`` true, with its resume command.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def run_record(row: dict[str, Any], reviewed: int = 0, calls: list[tuple[str, in
     if calls is not None:
         llm["cost_usd"] = total_cost(calls, json.loads(row["models_json"] or "[]"))
     return {
-        "run_id": row["run_id"], "crew": row["crew"], "status": status_of(row["status"]),
+        "run_id": row["run_id"], "crew": row["crew"],
+        "status": "interrupted" if crashed(row) else status_of(row["status"]),
         "started_at": row["started_at"], "finished_at": row["finished_at"], "duration_s": row["duration_s"],
         "process": row["process"], "models": json.loads(row["models_json"] or "[]"), "resumed": row["resumed"],
         "items": ItemCounts.of(row).as_dict(),
@@ -96,10 +97,6 @@ def short_when(stamp: str | None) -> str:
     return "-" if not stamp else stamp[5:16].replace("T", " ")
 
 
-def status_text(record: dict[str, Any], row: dict[str, Any]) -> str:
-    return "running (process gone)" if crashed(row) else record["status"]
-
-
 def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool) -> int:
     """Print the ``limit`` most recent runs (of ``crew`` only, when given)."""
     from etlcrew.ledger.costs import tokens_by_model
@@ -129,10 +126,10 @@ def list_runs(settings: Settings, limit: int, crew: str | None, json_mode: bool)
         return EXIT_OK
     held = any(r["items"]["review"] for r in records)  # the review column only when a listed run held items
     table = []
-    for record, row in zip(records, rows, strict=True):
+    for record in records:
         items, llm = record["items"], record["llm"]
         review = [held_text(items["review"], record["reviewed"])] if held else []
-        table.append([record["run_id"], record["crew"], status_text(record, row), short_when(record["started_at"]),
+        table.append([record["run_id"], record["crew"], record["status"], short_when(record["started_at"]),
                       duration(record["duration_s"]), items["loaded"], *review, items["quarantined"], items["skipped"],
                       items["pending"], llm["calls"], llm["prompt_tokens"] + llm["completion_tokens"],
                       cost_text(llm["cost_usd"])])

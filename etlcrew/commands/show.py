@@ -35,11 +35,11 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
 recorded before estimates were stored).
 
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
-crashed (still marked running, its process gone). A run still running shows its counts so far. ``reviewed``
-counts the held items a person has decided since; each held item carries that ``decision`` (accept, correct,
-discard) and its ``reviewer``, or ``null``. ``webhook_deliveries`` counts the webhook POSTs the run delivered;
-``deliveries`` lists every action delivery (webhook or notify, ``pipeline.outbox``) the run enqueued or last tried:
-pending, delivered, failed or given_up, with its attempts, the runs that tried it and the last error.
+crashed (still marked running, its process gone: shown as ``interrupted``). A run still running shows its counts
+so far. ``reviewed`` counts the held items a person has decided since; each held item carries that ``decision``
+(accept, correct, discard) and its ``reviewer``, or ``null``. ``webhook_deliveries`` counts the webhook POSTs the
+run delivered; ``deliveries`` lists every action delivery (webhook or notify, ``pipeline.outbox``) the run enqueued
+or last tried: pending, delivered, failed or given_up, with its attempts, the runs that tried it and the last error.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from etlcrew.commands.runs import duration, run_record, when
 from etlcrew.errors import EXIT_OK, ConfigError
 from etlcrew.model_runtime.usage import load_prices
 from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, summary_lines
+from etlcrew.printable import one_line
 from etlcrew.settings import Settings
 
 PHASE_ORDER = ("extract", "transform", "load")
@@ -88,7 +89,7 @@ def _metrics(rows: list[dict[str, Any]], configured: list[str]) -> dict[str, Any
 
 
 def _short(text: str, limit: int = ERROR_CHARS) -> str:
-    text = " ".join(text.split())
+    text = one_line(" ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -209,7 +210,7 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
                 f"({duration(details['duration_s'])}), process {details['process'] or '-'}"
                 + (f", resumed {details['resumed']}x" if details["resumed"] else ""))
     if details["inputs"]:
-        console.out("  inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items())))
+        console.out("  inputs: " + one_line(", ".join(f"{k}={v}" for k, v in sorted(details["inputs"].items()))))
     for line in summary_lines(details):
         console.out(line)
     estimate = plan_line(details)
@@ -218,7 +219,7 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     batches = ", ".join(f"{n} {state}" for state, n in sorted(details["batches"].items())) or "none"
     console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
     for path in details["outputs"]:
-        console.out(f"  output: {path}")
+        console.out(f"  output: {one_line(path)}")
     if details["error"]:
         console.out(f"  error: {_short(details['error'], 300)}")
     rows = [[phase["phase"], agent["agent"], agent["task"], agent["calls"], agent["failed_calls"], agent["retries"],
@@ -239,12 +240,12 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     if quarantined:
         console.out(f"\nquarantined ({len(quarantined)}):")
         for q in quarantined:
-            console.out(f"  {q['item_id']}: {_short(q['reason'], 160)}")
+            console.out(f"  {one_line(q['item_id'])}: {_short(q['reason'], 160)}")
     if details["review"]:
         console.out(f"\nheld for review ({len(details['review'])}, {details['reviewed']} reviewed since):")
         for r in details["review"]:
             done = f"  [{r['decision']} by {r['reviewer']}]" if r.get("decision") else ""
-            console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}{done}")
+            console.out(f"  {one_line(r['item_id'])}: {_short(r['reason'], 160)}{done}")
     print_deliveries(details["deliveries"])
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
@@ -256,8 +257,5 @@ def show_run(settings: Settings, run_id: str, json_mode: bool) -> int:
     if json_mode:
         console.emit_json(details)
         return EXIT_OK
-    status = details["status"]
-    if status == "running" and details["resume"]:
-        status = "running (process gone)"
-    print_details(details, status)
+    print_details(details, details["status"])
     return EXIT_OK

@@ -1,21 +1,25 @@
 """Read a labels CSV: one row per item, the expected value of some schema fields, checked before any scoring.
 
-Every problem in the file is reported at once with its line, so a user fixes the labels in one pass. Values are
-checked with the grammar scoring compares with, so a label that reads is a label that can be compared.
+Every problem in the file is counted, and the first ``MAX_PROBLEMS`` are reported at once with their line plus
+the total, so a user fixes the labels in one pass. Values are checked with the grammar scoring compares with, so
+a label that reads is a label that can be compared.
+
+Linear in the file's size, in time and memory: the file is read as a stream of rows (only the labels kept), and a
+did-you-mean (``difflib``, costly against many item ids) is worked out only for a problem that will be shown.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
-import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
 from etlcrew.errors import ConfigError, ConfigProblem
 from etlcrew.evaluation.values import parse_boolean, parse_number
+from etlcrew.invocation import command
 from etlcrew.specs.datapath import FieldSpec, SchemaSpec
 
 KEY_COLUMNS = ("item_id", "file")
@@ -37,20 +41,31 @@ class LabelSet:
     outcomes: dict[str, dict[str, bool]] = field(default_factory=dict)  # item_id -> outcome column -> value
 
 
+Hint = str | Callable[[], str | None] | None  # a callable is worked out only for a problem that is shown
+
+
 class _Problems:
-    """Collects the problems of one file, keeping the first ``MAX_PROBLEMS``."""
+    """Counts the problems of one file, keeping the first ``MAX_PROBLEMS``."""
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.found: list[ConfigProblem] = []
+        self.total = 0
 
-    def add(self, message: str, line: int | None, key: str | None = None, hint: str | None = None) -> None:
+    def add(self, message: str, line: int | None, key: str | None = None, hint: Hint = None) -> None:
+        self.total += 1
         if len(self.found) < MAX_PROBLEMS:
-            self.found.append(ConfigProblem(self.file, message, line, key=key, hint=hint))
+            text = hint() if callable(hint) else hint
+            self.found.append(ConfigProblem(self.file, message, line, key=key, hint=text))
 
     def raise_if_any(self) -> None:
-        if self.found:
-            raise ConfigError(list(self.found))
+        if not self.found:
+            return
+        shown = list(self.found)
+        if self.total > len(shown):
+            shown.append(ConfigProblem(self.file, f"{self.total:,} problems in all; the first {len(self.found)} "
+                                       "are shown", hint=f"fix these and check again ({command('validate')})"))
+        raise ConfigError(shown)
 
 
 def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
@@ -58,39 +73,53 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{match[0]}'?" if match else None
 
 
-def _read_text(path: Path, shown_as: str) -> str:
-    """The file's text; a byte-order mark (spreadsheets write one) is dropped."""
+def _open(path: Path, shown_as: str) -> Iterator[str]:
+    """The file's lines, read as a stream; a byte-order mark (spreadsheets write one) is dropped."""
     try:
-        data = path.read_bytes()
+        file = path.open(encoding="utf-8-sig", newline="")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(shown_as, "the labels file is missing", hint=(
             "create it: a header with item_id or file, then one column per field to check"))]) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(shown_as, f"the labels file cannot be read: {exc.strerror or exc}",
                                          hint="check that the path names a readable file")]) from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError([ConfigProblem(shown_as, f"the labels file is not UTF-8 text (first bad byte on line {line})",
-                                         hint="save it as UTF-8 (in a spreadsheet: 'CSV UTF-8')")]) from None
+    with file:
+        try:
+            yield from file
+        except UnicodeDecodeError:
+            raise _not_utf8(path, shown_as) from None
 
 
-def _rows(text: str, problems: _Problems) -> list[tuple[int, list[str]]]:
-    """Non-blank rows with the line each starts on (a quoted cell may span lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
-    rows: list[tuple[int, list[str]]] = []
+def _not_utf8(path: Path, shown_as: str) -> ConfigError:
+    """Where the first byte that is not UTF-8 is (read again in blocks, only when there is one)."""
+    import codecs
+
+    decoder, line = codecs.getincrementaldecoder("utf-8")(), 1
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                line += block[: max(exc.start, 0)].count(b"\n")
+                break
+            line += block.count(b"\n")
+    return ConfigError([ConfigProblem(shown_as, f"the labels file is not UTF-8 text (first bad byte on line {line})",
+                                      hint="save it as UTF-8 (in a spreadsheet: 'CSV UTF-8')")])
+
+
+def _rows(lines: Iterator[str], problems: _Problems) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank rows with the line each starts on (a quoted cell may span lines), one at a time."""
+    reader = csv.reader(lines, skipinitialspace=True)
     end = 0
     try:
         for cells in reader:
             start, end = end + 1, reader.line_num
             if any(cell.strip() for cell in cells):
-                rows.append((start, cells))
+                yield start, cells
     except csv.Error as exc:
         problems.add(f"not valid CSV: {exc}", reader.line_num,
                      hint="wrap a cell holding a comma, quote or line break in double quotes")
         problems.raise_if_any()
-    return rows
 
 
 def _labelable(schema: SchemaSpec) -> list[str]:
@@ -128,15 +157,18 @@ def _header(names: list[str], line: int, schema: SchemaSpec, problems: _Problems
     return key_column, columns
 
 
-def _value_problem(spec: FieldSpec, value: str) -> tuple[str, str | None] | None:
+def _enum_hint(value: str, values: list[str]) -> str | None:
+    folded = [v for v in values if v.casefold() == value.casefold()]
+    return f"did you mean '{folded[0]}'?" if folded else _did_you_mean(value, values)
+
+
+def _value_problem(spec: FieldSpec, value: str) -> tuple[str, Hint] | None:
     """Why ``value`` cannot be a label of this field (message, hint), or None when it can."""
     if spec.type == "enum":
         values = spec.values or []
         if value in values:
             return None
-        folded = [v for v in values if v.casefold() == value.casefold()]
-        hint = f"did you mean '{folded[0]}'?" if folded else _did_you_mean(value, values)
-        return f"'{value}' is not one of {', '.join(values)}", hint
+        return f"'{value}' is not one of {', '.join(values)}", lambda: _enum_hint(value, values)
     parsers = {
         "integer": (int, "an integer", "write a whole number such as 3"),
         "number": (parse_number, "a number", "write a number such as 2.5, with a dot for decimals"),
@@ -174,9 +206,9 @@ class _Keys:
         if column == "item_id":
             if raw in self.known:
                 return raw
-            hint = _did_you_mean(raw, self.ids) or (f"item ids look like '{self.ids[0]}'" if self.ids else None)
             problems.add(f"column 'item_id': '{raw}' is not an item of the crew's sources", line, key=column,
-                         hint=hint)
+                         hint=lambda: _did_you_mean(raw, self.ids) or (
+                             f"item ids look like '{self.ids[0]}'" if self.ids else None))
             return None
         matches = self.by_name.get(raw, [])
         if len(matches) == 1:
@@ -186,50 +218,61 @@ class _Keys:
                          key=column, hint="use an item_id column with full item ids")
         else:
             problems.add(f"column 'file': '{raw}' matches no item of the crew's sources", line, key=column,
-                         hint=_did_you_mean(raw, self.by_name) or "check the file name against the source folder")
+                         hint=lambda: _did_you_mean(raw, self.by_name)
+                         or "check the file name against the source folder")
         return None
 
 
 def read_labels(path: Path, shown_as: str, schema: SchemaSpec, item_ids: Iterable[str]) -> LabelSet:
     """Read and check a labels file against the schema and the items of the sources; raise every problem."""
     problems = _Problems(shown_as)
-    rows = _rows(_read_text(path, shown_as), problems)
-    if not rows:
-        problems.add("the labels file is empty", 1, hint="add a header (item_id or file, then field names) and rows")
-        problems.raise_if_any()
-    header_line, header = rows[0]
+    rows = _rows(_open(path, shown_as), problems)
+    first = next(rows, None)
+    if first is None:
+        raise ConfigError([ConfigProblem(shown_as, "the labels file is empty", 1,
+                                         hint="add a header (item_id or file, then field names) and rows")])
+    header_line, header = first
     names = [name.strip() for name in header]
     key_column, columns = _header(names, header_line, schema, problems)
     if key_column is None:
         raise ConfigError(problems.found)
-    if len(rows) == 1:
-        problems.add("the labels file has a header but no rows", header_line, hint="add one row per labelled item")
     keys = _Keys(key_column, item_ids)
-    key_index = names.index(key_column)
     expected: dict[str, dict[str, str]] = {}
     lines: dict[str, int] = {}
     outcomes: dict[str, dict[str, bool]] = {}
-    for line, cells in rows[1:]:
-        if len(cells) != len(names):
-            problems.add(f"the row has {len(cells)} cells but the header has {len(names)} columns", line,
-                         hint="quote cells that hold a comma; leave a cell empty rather than dropping it")
-            continue
-        item_id = keys.resolve(cells[key_index].strip(), line, problems)
-        values = _row_values(cells, columns, schema, line, problems)
-        if item_id is None:
-            continue
-        if item_id in expected:
-            problems.add(f"column '{key_column}': '{cells[key_index].strip()}' is labelled twice "
-                         f"(first on line {lines[item_id]})", line, key=key_column, hint="keep one row per item")
-            continue
-        outcome = {name: parse_boolean(values.pop(name)) for name in OUTCOME_COLUMNS
-                    if name in values and name not in schema.fields}
-        expected[item_id], lines[item_id] = values, line
-        if outcome:
-            outcomes[item_id] = outcome
+    has_rows = False
+    for line, cells in rows:
+        has_rows = True
+        _read_row(line, cells, names, key_column, keys, columns, schema, problems, expected, lines, outcomes)
+    if not has_rows:
+        problems.add("the labels file has a header but no rows", header_line, hint="add one row per labelled item")
     problems.raise_if_any()
     fields = tuple(name for name in columns.values() if name in schema.fields)
     return LabelSet(shown_as, key_column, fields, expected, lines, outcomes)
+
+
+def _read_row(line: int, cells: list[str], names: list[str], key_column: str, keys: _Keys, columns: dict[int, str],
+              schema: SchemaSpec, problems: _Problems, expected: dict[str, dict[str, str]],
+              lines: dict[str, int], outcomes: dict[str, dict[str, bool]]) -> None:
+    """One labelled row into ``expected``, ``lines`` and ``outcomes`` (``OUTCOME_COLUMNS``), or its problems."""
+    if len(cells) != len(names):
+        problems.add(f"the row has {len(cells)} cells but the header has {len(names)} columns", line,
+                     hint="quote cells that hold a comma; leave a cell empty rather than dropping it")
+        return
+    key_index = names.index(key_column)
+    item_id = keys.resolve(cells[key_index].strip(), line, problems)
+    values = _row_values(cells, columns, schema, line, problems)
+    if item_id is None:
+        return
+    if item_id in expected:
+        problems.add(f"column '{key_column}': '{cells[key_index].strip()}' is labelled twice "
+                     f"(first on line {lines[item_id]})", line, key=key_column, hint="keep one row per item")
+        return
+    outcome = {name: parse_boolean(values.pop(name)) for name in OUTCOME_COLUMNS
+               if name in values and name not in schema.fields}
+    expected[item_id], lines[item_id] = values, line
+    if outcome:
+        outcomes[item_id] = outcome
 
 
 def _row_values(cells: list[str], columns: dict[int, str], schema: SchemaSpec, line: int,

@@ -12,10 +12,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from etlcrew.errors import EtlcrewError, StateError
 from etlcrew.ledger.deliveries import DeliveryRows
 from etlcrew.ledger.migrations import migrate
 from etlcrew.redact import redact
@@ -31,36 +33,62 @@ def _redacted(text: str | None) -> str | None:
     return None if text is None else redact(text)
 
 
+@contextmanager
+def plain_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors as one line naming the ledger file and the fix: a file that is not a ledger, a read-only
+    state folder (exit 2, before any work), a full disk (exit 1: the run is resumable once there is room)."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        text = str(exc).lower()
+        if "not a database" in text or "malformed" in text:
+            raise StateError(f"{path} is not an etlcrew ledger ({exc})",
+                             f"move it aside (mv {path} {path}.bad) and run again: a new ledger is created; or point "
+                             "ETLCREW_HOME at the folder of the right one") from exc
+        if "readonly" in text or "read-only" in text or "unable to open" in text:
+            raise StateError(f"{path}: the ledger cannot be written ({exc})",
+                             "set ETLCREW_HOME to a writable folder, or make this one writable") from exc
+        if "disk is full" in text:
+            raise EtlcrewError(f"{path}: no space left on device ({exc})",
+                               "free space on that disk (or move ETLCREW_HOME), then continue") from exc
+        raise
+
+
 class Ledger(DeliveryRows):
     """One connection shared by the run's threads (CrewAI's event handlers record calls from their own)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"{path.parent}: the state folder cannot be created ({exc.strerror})",
+                             "set ETLCREW_HOME to a writable folder, or make this one writable") from exc
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
-        with self._lock:
-            migrate(self._db)
+        with plain_errors(path):
+            self._db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            with self._lock:
+                migrate(self._db)
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def _write(self, sql: str, params: Iterable[Any] = ()) -> None:
-        with self._lock, self._db:
+        with plain_errors(self.path), self._lock, self._db:
             self._db.execute(sql, tuple(params))
 
     def _rows(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
+        with plain_errors(self.path), self._lock:
             cursor = self._db.execute(sql, tuple(params))
             names = [c[0] for c in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def _write_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:
-            with self._lock, self._db:
+            with plain_errors(self.path), self._lock, self._db:
                 self._db.executemany(sql, rows)
 
     # runs
@@ -99,8 +127,12 @@ class Ledger(DeliveryRows):
         return self._rows("SELECT * FROM runs ORDER BY run_id DESC LIMIT ?", (limit,))
 
     def matching_run_ids(self, prefix: str) -> list[str]:
-        """Run ids starting with ``prefix`` (case-insensitive), so users can type a short unique prefix."""
-        rows = self._rows("SELECT run_id FROM runs WHERE run_id LIKE ? ORDER BY run_id", (prefix.upper() + "%",))
+        """Run ids starting with ``prefix`` (case-insensitive), so users can type a short unique prefix.
+
+        Compared as plain text (``substr``), never as a pattern: ``%`` or ``_`` match only themselves."""
+        prefix = prefix.upper()
+        rows = self._rows("SELECT run_id FROM runs WHERE substr(upper(run_id), 1, ?) = ? ORDER BY run_id",
+                          (len(prefix), prefix))
         return [r["run_id"] for r in rows]
 
     # items
@@ -109,7 +141,7 @@ class Ledger(DeliveryRows):
         """True when the item needs no model call: loaded, or held for review (unless ``retry_review``), from the
         same content under the same relevant config; or decided by a person (reviewed, discarded) from the same
         content, whatever the config (a person's decision outranks a config change; ``ledger.reviews``)."""
-        with self._lock:
+        with plain_errors(self.path), self._lock:
             row = self._db.execute("SELECT content_hash, config_hash, state FROM items WHERE crew=? AND item_id=?",
                                    (crew, item_id)).fetchone()
         if row is None or row[0] != content_hash:

@@ -88,7 +88,8 @@ class EventHub:
             except Exception as exc:
                 from etlcrew import console
 
-                console.warn(f"event sink {getattr(sink, '__name__', sink)!r} failed and was removed: {exc}")
+                name = getattr(sink, "__name__", type(sink).__name__)
+                console.warn(f"event sink {name} failed and was removed: {exc}")
                 with self._lock:
                     if sink in self._sinks:
                         self._sinks.remove(sink)

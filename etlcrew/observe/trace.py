@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from etlcrew.observe.events import RunEvent
+from etlcrew.printable import json_printable
 
 TRACES = "traces"
 
@@ -31,7 +32,7 @@ class JsonlTrace:
     def __call__(self, event: RunEvent) -> None:
         from etlcrew.redact import redact
 
-        line = redact(json.dumps(event.as_dict(), default=str, ensure_ascii=False))
+        line = json_printable(redact(json.dumps(event.as_dict(), default=str, ensure_ascii=False)))
         with self._lock:
             if not self._file.closed:
                 self._file.write(line + "\n")

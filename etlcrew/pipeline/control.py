@@ -1,7 +1,9 @@
-"""When a run must stop early: its budget is spent, or the user pressed Ctrl-C.
+"""When a run must stop early: its budget is spent, the user pressed Ctrl-C, or the process got SIGTERM.
 
-Both stop the same way: no new model call starts, the calls under way finish, what finished is loaded and
-committed, and the run can be resumed. A second Ctrl-C stops at once; the ledger still holds every committed phase.
+All stop the same way: no new model call starts, the calls under way finish, what finished is loaded and
+committed, and the run can be resumed. A second signal stops at once; the ledger still holds every committed phase.
+SIGTERM is what ``kill``, systemd, Docker and CI send: it is handled like Ctrl-C, and the run ends with exit 143
+(128 + 15) instead of 130.
 
 Budgets are exact: every model call (each attempt; a retry costs what the first try cost) is reserved before it
 starts (``RunControl.reserve_call``), so ``max_llm_calls`` is never exceeded whatever the concurrency, batch size
@@ -64,9 +66,11 @@ class RunControl:
         self._reserved = spent_before[0]  # calls started so far, earlier attempts of the run included
         self.stop_reason: str | None = None
         self.budget_stop: str | None = None  # which limit stopped the run: max_llm_calls, max_tokens, max_seconds
+        self.signal_name: str | None = None  # "SIGINT" or "SIGTERM" when a signal asked the run to stop
 
-    def request_stop(self, reason: str = "interrupted") -> None:
+    def request_stop(self, reason: str = "interrupted", signal_name: str | None = None) -> None:
         self.stop_reason = self.stop_reason or reason
+        self.signal_name = self.signal_name or signal_name
         self._stop.set()
 
     def stop_requested(self) -> bool:
@@ -111,9 +115,19 @@ class RunControl:
         return None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like ``KeyboardInterrupt`` so every path that handles Ctrl-C handles it (exit 143)."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """A SIGTERM handler for outside a run: stop like Ctrl-C, not die silently."""
+    raise Terminated()
+
+
 @contextmanager
-def stop_on_ctrl_c(control: RunControl, on_first: Callable[[], None]) -> Iterator[None]:
-    """First Ctrl-C asks the run to stop cleanly; the second raises ``KeyboardInterrupt`` as usual.
+def stop_on_ctrl_c(control: RunControl, on_first: Callable[[str], None]) -> Iterator[None]:
+    """The first Ctrl-C or SIGTERM asks the run to stop cleanly (``on_first`` gets the signal's name); a second one
+    raises ``KeyboardInterrupt`` (``Terminated`` for SIGTERM) as usual.
 
     Only the main thread can own signal handlers; elsewhere (tests calling the runner from a thread) this is a no-op.
     """
@@ -122,12 +136,16 @@ def stop_on_ctrl_c(control: RunControl, on_first: Callable[[], None]) -> Iterato
         return
 
     def handler(signum: int, frame: object) -> None:
-        signal.signal(signal.SIGINT, previous)
-        control.request_stop("interrupted")
-        on_first()
+        name = signal.Signals(signum).name
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, raise_terminated)
+        control.request_stop("interrupted", name)
+        on_first(name)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous_int = signal.signal(signal.SIGINT, handler)
+    previous_term = signal.signal(signal.SIGTERM, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)

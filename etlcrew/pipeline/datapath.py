@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
-from etlcrew.errors import ConfigError, ConfigProblem, EtlcrewError, RunInterrupted
+from etlcrew.errors import ConfigError, ConfigProblem, EtlcrewError, RunInterrupted, RunTerminated
 from etlcrew.pipeline import failpoints
 from etlcrew.pipeline.batch_runner import BatchRunner
 from etlcrew.pipeline.batches import Batch, batched
@@ -308,7 +308,8 @@ class DataPath:
             cause = self.land_causes[0]
             raise EtlcrewError(f"target {self.land_errors[0]}", hint=resume_hint(result.run_id)) from cause
         if self.control.stop_reason == "interrupted":
-            raise RunInterrupted("interrupted: finished work is committed", hint=resume_hint(result.run_id))
+            stopped = RunTerminated if self.control.signal_name == "SIGTERM" else RunInterrupted
+            raise stopped(f"{stopped.word}: finished work is committed", hint=resume_hint(result.run_id))
         deliver(self.settings, self.options.crew, self.spec, self.ledger, outcomes, result, self.runner.phase_of)
         if budget_stop:  # what landed is reported and listed; the rest is pending, for ``resume``
             result.status = "stopped"

@@ -17,6 +17,7 @@ from typing import Any
 
 from etlcrew.pipeline.records import QuarantineRow
 from etlcrew.pipeline.review import ReviewRow
+from etlcrew.printable import one_line, printable
 from etlcrew.redact import redact
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import ReportTarget, SchemaSpec
@@ -49,7 +50,7 @@ def report_path(target: ReportTarget | None, crew: str, settings: Settings) -> P
 
 def _cell(value: Any, limit: int = 200) -> str:
     text = "" if value is None else str(value)
-    text = " ".join(text.split()).replace("|", "\\|")
+    text = one_line(" ".join(text.split())).replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -100,7 +101,8 @@ def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[
         lines += ["", "## Model calls by phase", "", *_calls_table(calls_by_phase)]
     if chart:
         lines += ["", "## Chart", "", f"![chart]({chart})"]
-    lines += ["", "## Digest", "", digest.strip() if digest and digest.strip() else "_No digest was produced._"]
+    lines += ["", "## Digest", "",
+              printable(digest.strip()) if digest and digest.strip() else "_No digest was produced._"]
     if review:
         lines += ["", f"## Held for review ({len(review)})", "", "| item | reason |", "| --- | --- |"]
         lines += [f"| `{_cell(r.item_id)}` | {_cell(r.reason)} |" for r in sorted(review, key=lambda r: r.item_id)]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
-from etlcrew.errors import RunInterrupted
+from etlcrew.errors import EtlcrewError, RunInterrupted
 from etlcrew.pipeline.models import ModelChooser
 from etlcrew.pipeline.options import RunOptions, ToolBox
 from etlcrew.pipeline.run_result import RunResult
@@ -128,17 +128,32 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
         exc.run_result = result  # type: ignore[attr-defined]
         raise
     finally:
-        result.duration_s = spent[2] + time.monotonic() - started
+        try:
+            _finish(ledger, result, spent[2] + time.monotonic() - started, models)
+        finally:
+            events.emit("run_finished", error=result.error, detail={
+                "status": result.status, "items": result.items.as_dict(), "llm": result.llm,
+                "outputs": result.outputs})
+            _close_all(closers)
+    return result
+
+
+def _finish(ledger: Ledger, result: RunResult, duration_s: float, models: list[str]) -> None:
+    """Record how the run ended. When even that fails (a full disk), the error carries the result, so the
+    message still names the run to resume (``runs`` shows it interrupted: its process is gone)."""
+    result.duration_s = duration_s
+    result.models = models
+    try:
         result.llm = _usage_from_ledger(ledger, result.run_id, models)
-        result.models = models
         summary = result.as_dict()  # runs.cost_usd holds the known part; readers derive the cost (ledger.costs)
         ledger.finish_run(summary | {"llm": summary["llm"] | {"cost_usd": summary["llm"]["cost_usd"] or 0.0}})
+    except EtlcrewError as exc:
+        if result.status == "running":
+            result.status = "failed"
+        exc.run_result = result  # type: ignore[attr-defined]
+        raise
+    finally:
         ledger.close()
-        events.emit("run_finished", error=result.error, detail={
-            "status": result.status, "items": result.items.as_dict(), "llm": result.llm, "outputs": result.outputs})
-        for close in closers:
-            close()
-    return result
 
 
 def _call_recorder(ledger: Ledger, events: EventHub, run_id: str) -> Callable[[CallRecord], None]:
@@ -177,10 +192,23 @@ def _observers(settings: Settings, project: ProjectSpec, crew: str, run_id: str,
     return events, [sink.close for sink in sinks if sink is not None]
 
 
-def _first_ctrl_c() -> None:
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Close every sink; one that fails (its file on a full disk) is a warning, never the run's error."""
     from etlcrew import console
 
-    console.warn("stopping: the model calls under way finish and are committed (Ctrl-C again to stop at once)")
+    for close in closers:
+        try:
+            close()
+        except Exception as exc:
+            console.warn(f"closing {getattr(close, '__self__', close).__class__.__name__} failed: {exc}")
+
+
+def _first_ctrl_c(signal_name: str) -> None:
+    from etlcrew import console
+
+    what = "SIGTERM received; stopping" if signal_name == "SIGTERM" else "stopping"
+    again = "a second SIGTERM" if signal_name == "SIGTERM" else "Ctrl-C again"
+    console.warn(f"{what}: the model calls under way finish and are committed ({again} to stop at once)")
 
 
 def _usage_from_ledger(ledger: Ledger, run_id: str, models: list[str]) -> dict[str, object]:

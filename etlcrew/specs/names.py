@@ -1,9 +1,11 @@
 """Names that become file names, tables and columns: safe as written, or refused with the name to use instead.
 
 A crew's name is part of output paths (``output/<crew>.duckdb``), so ``../x`` would write outside the project.
-Tables and fields are stored by dlt, whose ``snake_case`` naming rewrites what it cannot store (``kundenname_ü``
-became ``kundennamexx``): a name is accepted only when that rewriting leaves it unchanged, which is exactly
-``STORABLE`` (checked against dlt's own normaliser in tests). dlt is not imported here: it costs half a second.
+Datasets, tables and fields are stored by dlt, whose ``snake_case`` naming rewrites what it cannot store
+(``kundenname_ü`` became ``kundennamexx``, ``dataset: Tickets-Prod`` became ``tickets_prod``): a name is accepted
+only when that rewriting leaves it unchanged, which is exactly ``STORABLE`` (checked against dlt's own naming
+convention in tests). Only a name that fails it costs importing dlt's naming convention (~1 s), which says what
+the store would have made of it; crewai is never imported.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def check_names(spec: ProjectSpec) -> list[ConfigProblem]:
                 None, f"rename it to '{guess}': letters, digits, '_' and '-', starting with a letter"))
     for name, crew in spec.crews.items():
         problems += _source_names(file, name, [s.name for s in crew.sources], line)
+        problems += _dataset_names(file, name, crew.targets, line)
         if crew.output_schema is not None:
             problems += _schema_names(file, name, crew.output_schema, line)
     return problems
@@ -76,12 +79,30 @@ def _source_names(file: str, crew: str, names: list[str], line) -> list[ConfigPr
     return problems
 
 
+def _dataset_names(file: str, crew: str, targets: list[object], line) -> list[ConfigProblem]:  # type: ignore[no-untyped-def]
+    """A database target's ``dataset`` (a schema in DuckDB, a file or schema elsewhere) as the store names it."""
+    problems = []
+    for i, target in enumerate(targets):
+        dataset = getattr(target, "dataset", None)
+        if getattr(target, "type", None) not in ("duckdb", "sqlite", "dlt") or dataset is None:
+            continue
+        if not STORABLE.match(dataset):
+            problems.append(ConfigProblem(
+                file, f"crew '{crew}': dataset '{dataset}' would be stored as '{_stored_as(dataset)}', not as "
+                f"written", line(crew, "targets", i, "dataset"), crew, f"targets.{i}.dataset",
+                f"use '{identifier_for(dataset, set(), 'dataset')}': lower-case letters, digits and single "
+                "underscores"))
+    return problems
+
+
 def _schema_names(file: str, crew: str, schema, line) -> list[ConfigProblem]:  # type: ignore[no-untyped-def]
     problems: list[ConfigProblem] = []
     table = schema.table
-    table_problem = None if STORABLE.match(table) else "would be stored under another name"
+    table_problem = None
     if table.startswith("_dlt") or table.endswith(RESERVED_TABLE_SUFFIXES):
         table_problem = "is taken by the tables etlcrew and dlt keep beside it"
+    elif not STORABLE.match(table):
+        table_problem = f"would be stored as '{_stored_as(table)}', not as written"
     if table_problem:
         guess = identifier_for(table.removesuffix("__review").removesuffix("__quarantine").lstrip("_"), set(),
                                "records")
@@ -106,12 +127,8 @@ def _schema_names(file: str, crew: str, schema, line) -> list[ConfigProblem]:  #
 
 
 def _stored_as(name: str) -> str:
-    """dlt's snake_case rewriting, for the message only (the rule itself is ``STORABLE``)."""
-    text = name.translate(str.maketrans("+-*@|", "x_xal"))
-    text = re.sub(r"[^a-zA-Z0-9_]+", "_", text)
-    text = re.sub(r"([^_])([A-Z][a-z]+)", r"\1_\2", text)
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text).lower()
-    if text[:1].isdigit():
-        text = "_" + text
-    stripped = text.rstrip("_")
-    return re.sub(r"__+", "_", stripped + "x" * (len(text) - len(stripped)))
+    """The name dlt's ``snake_case`` naming convention stores ``name`` under, asked of dlt itself (imported only
+    here, for a name ``STORABLE`` refused)."""
+    from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+    return str(NamingConvention().normalize_identifier(name))

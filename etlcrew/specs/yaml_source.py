@@ -2,7 +2,8 @@
 
 PyYAML silently keeps the last of two equal keys; a duplicated agent name would then vanish without a word.
 Aliases (``*name``) share one node, so the line index visits each node once; a document whose aliases would
-expand to an absurd size (the "billion laughs" bomb) is refused before anything is built from it.
+expand to an absurd size (the "billion laughs" bomb) is refused before anything is built from it. A long list
+written out (no aliases) is read, whatever its length.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ except ImportError:  # pragma: no cover - depends on the wheel
 
 Path_ = tuple[Any, ...]
 
-# Nodes a document may stand for once its aliases are expanded: the shipped config has about 700, and pydantic
-# walks the expanded form, so a few hundred thousand is already minutes of work.
+# Nodes a document's aliases may add once expanded: the shipped config has about 700 nodes and no alias, and
+# pydantic walks the expanded form, so a few hundred thousand is already minutes of work.
 MAX_EXPANDED_NODES = 100_000
 _VALUE_QUOTE = re.compile(r"^\s*(?:-\s+)?(?:[^\s:#'\"][^:#]*?:\s+)?(['\"])(.*)$")
 _KEY_AT_LINE = re.compile(r"^\s*(?:-\s+)*([^\s:#'\"{}\[\],][^:#]*?)\s*:(?:\s|$)")
@@ -67,7 +68,11 @@ class YamlSyntaxError(Exception):
 
 def expanded_size(root: yaml.Node, path: Path, limit: int = MAX_EXPANDED_NODES) -> int:
     """How many nodes ``root`` stands for with every alias expanded, each shared node counted once per use but
-    computed once; over ``limit``, or an alias inside itself, is a ``YamlSyntaxError``."""
+    computed once. Aliases adding more than ``limit`` nodes to what is written, or an alias inside itself, is a
+    ``YamlSyntaxError``; a document without aliases is never refused, however long (it costs what it weighs).
+
+    A node's expanded size minus the distinct nodes seen so far is at most what aliases added inside it, so the
+    refusal is always true; a bomb is caught after a few thousand distinct nodes."""
     sizes: dict[int, int] = {}
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     open_nodes: set[int] = set()
@@ -86,7 +91,7 @@ def expanded_size(root: yaml.Node, path: Path, limit: int = MAX_EXPANDED_NODES) 
             continue
         open_nodes.discard(id(node))
         sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
-        if sizes[id(node)] > limit:
+        if sizes[id(node)] > limit + len(sizes):
             raise YamlSyntaxError(path, node.start_mark.line + 1, f"its aliases (*name) expand to more than "
                                   f"{limit:,} values", "write the values out, or use far fewer nested aliases")
     return sizes[id(root)]

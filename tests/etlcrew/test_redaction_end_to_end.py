@@ -136,3 +136,36 @@ def test_a_key_quoted_in_a_provider_error_is_masked(
     stored = ledger_bytes(isolated_state)
     assert_clean("the ledger", stored)
     assert b"Incorrect API key provided: ***" in stored
+
+
+def test_no_secret_or_raw_item_text_outlives_a_run_with_a_quarantined_item_in_the_state_folder(
+        project_dir: Path, scripted, cli, isolated_state: Path) -> None:  # type: ignore[no-untyped-def]
+    """An item whose model output is never valid is quarantined with its raw text (in the target, where the user
+    reads it); dlt's working folders under the state folder keep no copy of it: load packages are removed once
+    landed. The whole state folder is read, every file, after the run."""
+    from etlcrew.model_runtime.scripted import sample_answer
+
+    marker = "RAW-ITEM-TEXT-7f3a9c"
+    (project_dir / "data" / "inbox" / "9998-pasted-key.eml").write_text(
+        f"From: dev@example.com\nSubject: my setup\n\n{marker} fails with my key {KEY} against {URL}\n")
+    edit_config(project_dir / "config" / "crews.yaml", "  batch_size: 10\n",
+                "  batch_size: 10\n  retry:\n    backoff_s: 0\n    attempts: 1\n")
+
+    def refuses_the_pasted_key(call):  # type: ignore[no-untyped-def]
+        if call.response_model is not None and marker in call.prompt:
+            return "not JSON at all"
+        return sample_answer(call)
+
+    scripted("refuses", default=refuses_the_pasted_key)
+    result = cli("run", "--model", "scripted/refuses", "--json")
+    assert result.code == 0, result.err
+    assert result.json["items"]["quarantined"] >= 1, result.out
+    assert (isolated_state / "dlt").is_dir(), "dlt's working folder is where it was"
+    files = sorted(p for p in isolated_state.rglob("*") if p.is_file())
+    for path in files:
+        data = readable_bytes(path)
+        assert_clean(str(path.relative_to(isolated_state)), data)
+        if "dlt" in path.relative_to(isolated_state).parts[:1]:  # the ledger keeps it, masked, for resume
+            assert marker.encode() not in data, f"the item's raw text outlived the run in {path}"
+    packages = [p for p in files if "/load/loaded/" in p.as_posix() or "/load/new/" in p.as_posix()]
+    assert not packages, "no load package is left in dlt's working folder"

@@ -122,17 +122,25 @@ def _stopped_and_crashed(stopped: dict, cli, isolated_state: Path) -> None:  # t
     code, _, err = cli("show", "01")
     assert code == 2
     assert "ambiguous" in err
+    for pattern in ("%", "_", "0%", "01_", "*", "0?"):  # never a LIKE or GLOB pattern
+        for command in ("show", "resume"):
+            code, _, err = cli(command, pattern)
+            assert code == 2 and "not a run id" in err, (command, pattern)
+    code, _, err = cli("show", stopped["run_id"][:-1] + "_")
+    assert code == 2
     with sqlite3.connect(isolated_state / "ledger.db") as db:  # as a SIGKILLed run leaves it
         db.execute("UPDATE runs SET status='running', pid=999999999, finished_at=NULL WHERE run_id=?",
                    (stopped["run_id"],))
     runs = cli("runs", "--json").json
-    assert runs[0]["status"] == "running" and runs[0]["resumable"] is True
+    assert runs[0]["status"] == "interrupted" and runs[0]["resumable"] is True
+    code, out, err = cli("runs")
+    assert code == 0 and "interrupted" in out and f"resume {stopped['run_id']}" in err
     shown = cli("show", stopped["run_id"], "--json").json
     assert shown["resume"] and shown["items"]["loaded"] > 0, "a running run counts what it landed"
     assert shown["llm"]["calls"] == stopped["llm"]["calls"]
     code, out, _ = cli("show", stopped["run_id"])
     assert code == 0
-    assert "running (process gone)" in out
+    assert "status interrupted" in out and f"resume: python main.py resume {stopped['run_id']}" in out
 
 
 def test_runs_prints_whole_run_ids_at_100_columns(two_runs: tuple[dict, dict], cli, monkeypatch) -> None:  # type: ignore[no-untyped-def, type-arg]

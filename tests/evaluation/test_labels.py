@@ -214,7 +214,10 @@ def test_values_that_do_not_parse(tmp_path, column, good, bad, what):
 def test_every_problem_is_collected_up_to_the_cap(tmp_path):
     rows = "".join(f"0001-a.eml,wrong{n},en\n" for n in range(30))
     problems = problems_of(tmp_path, "file,category,language\n" + rows)
-    assert len(problems) == MAX_PROBLEMS
+    assert len(problems) == MAX_PROBLEMS + 1
+    # 1 header column, 30 values outside the enum, 29 duplicates: the last line gives the total
+    assert problems[-1].message == f"60 problems in all; the first {MAX_PROBLEMS} are shown"
+    problems = problems[:-1]
     assert (problems[0].line, problems[0].key) == (1, "language")
     assert (problems[1].line, problems[1].key) == (2, "category")
     assert [p.line for p in problems[1:4]] == [2, 3, 3]  # line 3: a bad value, then a duplicate key
@@ -243,3 +246,19 @@ def test_a_needs_action_that_is_not_a_boolean_names_line_and_column(tmp_path: Pa
     [problem] = problems_of(tmp_path, "file,category,needs_action\n0001-a.eml,bug,maybe\n")
     assert (problem.line, problem.key) == (2, "needs_action")
     assert "'maybe' is not a boolean" in problem.message
+def test_validate_gives_the_total_and_works_out_did_you_mean_only_for_the_problems_it_shows(
+        project_dir: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """5,000 unmatched rows: 5,000 problems counted, 20 shown with their did-you-mean, not 5,000 searches."""
+    import difflib
+
+    searches = []
+    real = difflib.get_close_matches
+    monkeypatch.setattr(difflib, "get_close_matches", lambda *a, **k: searches.append(a[0]) or real(*a, **k))
+    rows = "".join(f"{n:04d}-elsewhere.eml,billing,medium,Nimbus Cloud Plan,neutral\n" for n in range(5000))
+    (project_dir / "data" / "inbox_expected.csv").write_text("file,category,urgency,product,sentiment\n" + rows)
+    code, _, err = cli("validate")
+    said = " ".join(err.split())
+    assert code == 2, err[-2000:]
+    assert "data/inbox_expected.csv: 5,000 problems in all; the first 20 are shown" in said
+    assert said.count("matches no item of the crew's sources") == MAX_PROBLEMS
+    assert len(searches) <= MAX_PROBLEMS

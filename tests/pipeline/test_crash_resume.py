@@ -196,7 +196,11 @@ def test_resuming_a_finished_run_changes_nothing(outcomes: dict[str, dict]) -> N
         assert db.execute("SELECT count(*) FROM model_calls").fetchone() == calls_before
 
 
-def test_ctrl_c_commits_exits_130_with_the_resume_command_and_resume_finishes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("sent", "code", "said"), [(signal.SIGINT, 130, "error: interrupted"),
+                                                    (signal.SIGTERM, 143, "error: terminated (SIGTERM)")])
+def test_ctrl_c_or_sigterm_commits_exits_130_or_143_with_the_resume_command_and_resume_finishes(
+        tmp_path: Path, sent: signal.Signals, code: int, said: str) -> None:
+    """SIGTERM is what kill, systemd, Docker and CI send: the run stops as on Ctrl-C."""
     receiver = Receiver()
     try:
         project = make_project(tmp_path, receiver.url)
@@ -210,11 +214,12 @@ def test_ctrl_c_commits_exits_130_with_the_resume_command_and_resume_finishes(tm
                     if db.execute("SELECT count(*) FROM batches WHERE state = 'landed'").fetchone()[0] >= 1:
                         break
             time.sleep(0.2)
-        process.send_signal(signal.SIGINT)
+        process.send_signal(sent)
         _out, err = process.communicate(timeout=300)
-        assert process.returncode == 130, err[-3000:]
+        assert process.returncode == code, err[-3000:]
         (run_id,) = run_ids(tmp_path)
         assert f"python main.py resume {run_id}" in err
+        assert said in err and "Traceback" not in err, err[-3000:]
         with sqlite3.connect(ledger) as db:
             assert db.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
         assert 0 < len(target_rows(tmp_path)) < 30

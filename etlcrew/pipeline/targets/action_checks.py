@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from etlcrew.errors import ConfigProblem
+from etlcrew.invocation import command
 from etlcrew.pipeline.targets.conditions import ConditionError, parse_condition
 from etlcrew.pipeline.targets.notify import TOOL_ARGS, notify_path
 from etlcrew.settings import Settings
@@ -58,7 +59,7 @@ def tool_problems(settings: Settings, name: str) -> list[tuple[str, str]]:
         guess = suggest(name, set(tools))
         return [(f"no tool named '{name}' in tools/",
                  f"did you mean '{guess}'?" if guess else
-                 f"add one with: python main.py new tool {name}, taking any of {takes}")]
+                 f"add one with: {command('new', 'tool', name)}, taking any of {takes}")]
     if info.kind == "crewai_tools":
         return [(f"'{name}' is a crewai-tools class; a notify target calls a tool of tools/",
                  f"write a tool in tools/ taking any of {takes}")]

@@ -2,13 +2,15 @@
 
 Choices: a list field is one ``json`` column (never a child table; ``max_table_nesting=0`` too), dates and
 datetimes are parsed back from the records' ISO strings so the columns get real types, and dlt's working
-directory lives in ``<state_dir>/dlt`` with telemetry off. SQLite goes through dlt's ``sqlalchemy`` destination
-and, unless ``dataset`` is set, into the file's ``main`` schema so ``output/<crew>.sqlite`` holds the tables
-(dlt puts any other dataset in a sibling file ``<crew>__<dataset>.sqlite``).
+directory lives in ``<state_dir>/dlt`` with telemetry off, its load packages removed once landed. SQLite goes
+through dlt's ``sqlalchemy`` destination and, unless ``dataset`` is set, into the file's ``main`` schema so
+``output/<crew>.sqlite`` holds the tables (dlt puts any other dataset in a sibling file
+``<crew>__<dataset>.sqlite``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -172,11 +174,29 @@ def load_database(target: DatabaseTarget, crew: str, schema: SchemaSpec, rows: l
     if resources:
         with warnings.catch_warnings():  # dlt's sqlalchemy merge SQL triggers a harmless SQLAlchemy warning
             warnings.filterwarnings("ignore", message="implicitly coercing SELECT")
-            pipeline.run(resources)
+            try:
+                pipeline.run(resources)
+            except Exception:  # the ledger keeps the batch until it lands: the package's copy is not needed
+                with contextlib.suppress(Exception):
+                    pipeline.drop_pending_packages()
+                raise
+        remove_loaded_packages(pipeline)
     path = database_path(target, crew, settings)
     if target.type == "sqlite":
         remove_sqlite_staging(path, dataset_of(target))
     return str(path) if path else f"{target.destination}:{target.dataset}"
+
+
+def remove_loaded_packages(pipeline: Any) -> None:
+    """dlt keeps every landed load package (``<working dir>/load/loaded/<load id>``, the rows as SQL or parquet,
+    quarantined raw text included) forever; once the rows are in the target, those copies are only a leak, so
+    they go (earlier runs' too). The target and the ledger hold what a resume or a reader needs."""
+    import shutil
+
+    loaded = Path(pipeline.working_dir) / "load" / "loaded"
+    if loaded.is_dir():
+        for package in loaded.iterdir():
+            shutil.rmtree(package) if package.is_dir() else package.unlink()
 
 
 def sqlite_files(path: Path, dataset: str) -> list[Path]:

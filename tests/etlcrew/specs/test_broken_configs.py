@@ -25,7 +25,7 @@ CASES: list[tuple[str, list[Edit], str | None, list[str], list[str]]] = [
     ("crew-name-escapes", [("crews.yaml", "support_inbox:\n  default: true", "../x:\n  default: true")], None,
      [r"config/crews\.yaml:\d+: crew name '\.\./x' is not a safe name", "rename it to 'x'"], []),
     ("table-renamed-by-store", [("crews.yaml", "    table: tickets\n", "    table: Tickets\n")], None,
-     [r"crews\.yaml:\d+: crew 'support_inbox': table name 'Tickets' would be stored under another name",
+     [r"crews\.yaml:\d+: crew 'support_inbox': table name 'Tickets' would be stored as 'tickets', not as written",
       "use 'tickets'"], []),
     ("field-with-umlaut", [("crews.yaml", "      summary: {type: string, max: 100",
                             "      kundenname_ü: {type: string, max: 100")], None,

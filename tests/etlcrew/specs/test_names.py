@@ -26,7 +26,7 @@ def test_storable_is_exactly_what_dlt_leaves_unchanged() -> None:
     dlt_name = NamingConvention().normalize_identifier
     for name in _samples():
         assert bool(STORABLE.match(name)) == (dlt_name(name) == name), name
-        assert _stored_as(name) == dlt_name(name), name
+        assert _stored_as(name) == NamingConvention().normalize_table_identifier(name), name
 
 
 @pytest.mark.parametrize(("name", "taken", "expected"), [
@@ -83,3 +83,34 @@ def test_sql_keywords_are_fine_field_names(project_dir: Path, scripted, tmp_path
 
     matches = parse_condition("order != 'x' and group in [0, 1] and not from == null", ["order", "group", "from"])
     assert matches({"order": "a", "group": 1, "from": "b"}) and not matches({"order": "a", "group": 2, "from": "b"})
+
+
+@pytest.mark.parametrize(("dataset", "stored"), [("x; DROP TABLE y; --", "x_drop_table_yxxx"),
+                                                 ("Tickets-Prod", "tickets_prod")])
+def test_a_dataset_the_store_would_rename_is_refused_with_the_name_it_would_get(
+        project_dir: Path, cli, isolated_state: Path, tmp_path: Path, dataset: str, stored: str) -> None:  # type: ignore[no-untyped-def]
+    """dlt would load the tables into schema ``stored``, silently; validate and run say so before any work."""
+    from tests.yaml_edit import edit_config
+
+    edit_config(project_dir / "config" / "crews.yaml", "  targets:\n    - type: duckdb\n    - type: report\n",
+                f"  targets:\n    - type: duckdb\n      dataset: {json.dumps(dataset)}\n    - type: report\n")
+    for args in (("validate",), ("run", "--model", "scripted/sample")):
+        code, _, err = cli(*args)
+        said = " ".join(err.split())
+        assert code == 2, (args, err)
+        assert f"crew 'support_inbox': dataset '{dataset}' would be stored as '{stored}', not as written" in said
+        assert "config/crews.yaml:" in said and "use '" in said, said
+    result = cli("validate", "--json")
+    assert result.code == 2
+    (problem,) = result.json["problems"]
+    assert problem["key"] == "targets.0.dataset" and problem["entry"] == "support_inbox" and problem["line"]
+    assert not (tmp_path / "output" / "support_inbox.duckdb").exists(), "nothing was loaded under another name"
+
+
+def test_a_table_the_store_would_rename_says_what_it_would_become(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    from tests.yaml_edit import edit_config
+
+    edit_config(project_dir / "config" / "crews.yaml", "    table: tickets\n", "    table: Tickets-Prod\n")
+    code, _, err = cli("validate")
+    assert code == 2
+    assert "table name 'Tickets-Prod' would be stored as 'tickets_prod'" in " ".join(err.split())

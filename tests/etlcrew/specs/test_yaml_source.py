@@ -82,3 +82,23 @@ def test_a_valid_quote_over_two_lines_is_not_blamed_for_a_later_error() -> None:
     with pytest.raises(YamlSyntaxError) as caught:
         load_yaml_text(text, Path("agents.yaml"))
     assert "quoted value" not in caught.value.problem and caught.value.line != 2
+
+
+def test_a_long_list_without_aliases_is_read_whatever_its_length() -> None:
+    text = "values:\n" + "".join(f"  - v{i}\n" for i in range(150_000))
+    doc = load_yaml_text(text, Path("x.yaml"))
+    assert len(doc.data["values"]) == 150_000
+    with_alias = "one: &x [a, b]\ntwo: *x\n" + text  # an alias adding 3 nodes does not tip it over either
+    assert len(load_yaml_text(with_alias, Path("x.yaml")).data["values"]) == 150_000
+
+
+def test_validate_reads_a_plain_100000_value_enum_and_never_blames_aliases(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """The file has no alias: whatever validate says, it is not about aliases."""
+    from tests.yaml_edit import edit_config
+
+    values = ", ".join(f"v{i}" for i in range(100_000))
+    edit_config(project_dir / "config" / "crews.yaml", "      summary: {type: string",
+                f"      code: {{type: enum, required: false, values: [{values}]}}\n      summary: {{type: string")
+    code, _, err = cli("validate")
+    assert "alias" not in err, err[-2000:]
+    assert code == 0, err[-2000:]
