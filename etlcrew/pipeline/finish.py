@@ -1,4 +1,5 @@
-"""The end of a run with sources: the report and the webhooks, from every outcome the run landed.
+"""The end of a run with sources: the report and the webhooks, from every outcome the run landed and the run's
+one digest and action list (``pipeline.outcome``).
 
 They come from the ledger, after every batch is landed, so a resumed run reports and notifies about each record
 exactly once; each webhook delivery is kept in the ledger.
@@ -14,31 +15,19 @@ from etlcrew.pipeline import failpoints
 if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
     from etlcrew.pipeline.journal import BatchOutcome
+    from etlcrew.pipeline.outcome import RunOutcome
     from etlcrew.pipeline.run_result import RunResult
     from etlcrew.settings import Settings
 
 
-def _digests(outcomes: list[BatchOutcome]) -> list[str]:
-    """The publisher's digests that are prose, each with the items it says need action."""
-    from etlcrew.pipeline.report import readable_digest
-
-    digests = []
-    for outcome in outcomes:
-        prose = readable_digest(outcome.digest) or ""
-        if prose or outcome.action_item_ids:
-            ids = outcome.action_item_ids
-            actions = f"\n\nNeeds action: {', '.join(ids)}" if ids else ""
-            digests.append((prose + actions).strip())
-    return digests
-
-
-def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome],
-            result: RunResult, phase_of: dict[str, str]) -> None:
-    """Write the report, post the webhooks, list the outputs and set the final status."""
+def deliver(settings: Settings, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome], result: RunResult,
+            phase_of: dict[str, str], outcome: RunOutcome) -> None:
+    """Write the report, post the webhooks, list the outputs, the outcome and set the final status."""
     from etlcrew.pipeline.report import report_path, write_report
     from etlcrew.pipeline.targets import post_webhooks, written_files
 
-    schema = spec.output_schema
+    schema, crew = spec.output_schema, result.crew
+    result.outcome = outcome.as_dict()
     records = [r for o in outcomes for r in o.records]
     quarantined = [q for o in outcomes for q in o.quarantined]
     review = [r for o in outcomes for r in o.review]
@@ -52,7 +41,7 @@ def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: 
                 console.info(f"nothing changed since the last run: the report {path.name} is left as it was")
             else:
                 path = write_report(path, crew, result.run_id, result.items.as_dict(), records, schema,
-                                    "\n\n".join(_digests(outcomes)) or None, quarantined,
+                                    outcome.digest, quarantined, outcome=outcome,
                                     calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
             outputs += [str(p) for p in (path, path.with_suffix(".svg")) if p.exists()]  # the report, its chart
         elif target.type == "webhook" and target.enabled:

@@ -80,6 +80,7 @@ class RunResult:
     outputs: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     error: str | None = None
+    outcome: dict[str, Any] | None = None  # the run's digest and action list (``pipeline.outcome.RunOutcome``)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -87,6 +88,8 @@ class RunResult:
             "llm": self.llm, "outputs": self.outputs, "duration_s": round(self.duration_s, 3),
             "process": self.process, "models": self.models,
         }
+        if self.outcome is not None:
+            data["outcome"] = self.outcome
         if self.error:
             data["error"] = self.error
         return data
