@@ -21,10 +21,13 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
       "quarantined": [{"item_id": "inbox:0007.eml", "source": "inbox", "reason": "..."}],
       "review": [{"item_id": "inbox:0009.eml", "reason": "summary repeated verbatim by inbox:0010.eml"}],
       "webhook_deliveries": 0,
+      "outcome": {"digest": "30 items processed ...", "action_item_ids": ["inbox:0003-doorbell-offline-urgent.eml"],
+                  "digest_source": "model", "held_item_ids": [], "note": null},
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
       "resume": null
     }
 
+``outcome`` is the run's one digest and action list (``pipeline.outcome``), ``null`` before its last batch landed.
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
 crashed (still marked running, its process gone). A run still running shows its counts so far.
 """
@@ -107,6 +110,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     """Everything ``show`` prints, as the documented JSON object."""
     from etlcrew.ledger import open_ledger
     from etlcrew.pipeline.journal import BatchOutcome
+    from etlcrew.pipeline.outcome import stored_outcome
 
     row = find_run(settings, run_id)
     with contextlib.suppress(ConfigError):  # a broken prices.yaml must not stop anyone reading the ledger
@@ -118,6 +122,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
         outcomes = [BatchOutcome.from_json(n, text) for n, text in ledger.outcomes(run_id)]
         batches, phases_done = ledger.batch_counts(run_id), ledger.phase_counts(run_id)
         deliveries = ledger.delivery_count(run_id)
+        outcome = stored_outcome(ledger, run_id)
     finally:
         ledger.close()
     record = run_record(row)
@@ -135,6 +140,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details["review"] = sorted(({"item_id": r.item_id, "reason": r.reason} for o in outcomes for r in o.review),
                                key=lambda r: r["item_id"])
     details["webhook_deliveries"] = deliveries
+    details["outcome"] = outcome
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = resume_command(run_id) if record["resumable"] else None
     return details
@@ -158,6 +164,7 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
     for path in details["outputs"]:
         console.out(f"  output: {path}")
+    _print_outcome(details["outcome"])
     if details["error"]:
         console.out(f"  error: {_short(details['error'], 300)}")
     rows = [[phase["phase"], agent["agent"], agent["task"], agent["calls"], agent["failed_calls"], agent["retries"],
@@ -185,6 +192,17 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
             console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}")
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
+
+
+def _print_outcome(outcome: dict[str, Any] | None) -> None:
+    """The digest (and who wrote it) and the items that need action, held ones marked."""
+    if not outcome:
+        return
+    console.out(f"  digest ({'by the publisher' if outcome['digest_source'] == 'model' else 'written by code'}): "
+                f"{_short(outcome['digest'], 600)}")
+    held = set(outcome.get("held_item_ids") or [])
+    ids = [i + (" (held for review)" if i in held else "") for i in outcome["action_item_ids"]]
+    console.out(f"  needs action ({len(ids)}): {', '.join(ids) or 'none'}")
 
 
 def show_run(settings: Settings, run_id: str, json_mode: bool) -> int:

@@ -54,6 +54,12 @@ class RunOutcome:
         return cls(**data)
 
 
+def stored_outcome(ledger: Any, run_id: str) -> dict[str, Any] | None:
+    """The ``outcome`` object of a run from the ledger (``show``, ``resume`` of a finished run), if written."""
+    text = ledger.run_outcome(run_id)
+    return RunOutcome.from_json(text).as_dict() if text else None
+
+
 def _covers(facts: RunFacts) -> str:
     return hashlib.sha256(json.dumps([facts.all_ids, facts.earlier]).encode()).hexdigest()[:16]
 
