@@ -32,7 +32,8 @@ def check_actions(crew: CrewSpec, problem: Problem) -> list[ConfigProblem]:
     try:
         parse_condition(rule, fields)
     except ConditionError as exc:
-        return [problem(f"actions: when: {exc}", path, f"write a condition on the record's fields, e.g. {EXAMPLE}")]
+        why = str(exc).replace("unexpected", "cannot read", 1)  # "unexpected" reads as a crash of etlcrew
+        return [problem(f"actions: when: {why}", path, f"write a condition on the record's fields, e.g. {EXAMPLE}")]
     problems = []
     for name, values in literals_by_field(rule).items():
         spec = schema.fields.get(name)
