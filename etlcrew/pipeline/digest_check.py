@@ -1,9 +1,9 @@
 """Does a digest state only true numbers and item ids? The publisher's prose is checked against the facts it was
 given (``pipeline.facts``) before it reaches the report.
 
-- Every number (``12``, ``3.5``, ``12%``, ``twelve``, ``twenty-seven``) must be a number of the facts' text, or a
-  percentage of one count of another (rounded, either way). ``one`` is a number except in ``no one``, ``one of``,
-  ``each one``, ``one another``, ``any one``.
+- Every number (``12``, ``3.5``, ``12%``, ``twelve``, ``twenty-seven``) must be a number of the facts' text, or one
+  of them as a percentage of the items processed or loaded (rounded down, to nearest or up). ``one`` is a number
+  except in ``no one``, ``one of``, ``each one``, ``one another``, ``one by one``.
 - A number right before a value of an enum field (``3 urgent``, ``two billing``) must be that value's count, over
   the loaded records or over the loaded and held ones.
 - An item id (in full, ``inbox:0003-x.eml``; its file name ``0003-x.eml``; its stem ``0003-x``; or its leading
@@ -73,8 +73,9 @@ def _strip_ids(digest: str, known: Iterable[str], given: set[str]) -> tuple[str,
     return text, None
 
 
-def _percentages(counts: set[float]) -> set[float]:
-    whole = [c for c in counts if c > 0]
+def _percentages(counts: set[float], totals: list[int]) -> set[float]:
+    """Each count as a percentage of the items processed or loaded, rounded down, to nearest or up."""
+    whole = [t for t in totals if t > 0]
     return {float(f(100 * part / total)) for part in counts for total in whole if part <= total
             for f in (int, round, lambda x: -int(-x // 1))}
 
@@ -88,7 +89,7 @@ def check_digest(digest: str, facts: RunFacts, facts_text: str) -> str | None:
         return wrong
     facts_plain, _ = _strip_ids(facts_text, facts.all_ids, set(facts.all_ids))
     allowed = {value for value, pct, _, _ in numbers_in(facts_plain) if not pct}
-    percents = _percentages(allowed)
+    percents = _percentages(allowed, [facts.processed, facts.loaded])
     for value, pct, start, end in numbers_in(text):
         if value not in (percents if pct else allowed):
             kind = "percentage" if pct else "number"
