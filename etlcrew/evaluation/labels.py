@@ -10,7 +10,7 @@ import csv
 import difflib
 import io
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from etlcrew.evaluation.values import parse_boolean, parse_number
 from etlcrew.specs.datapath import FieldSpec, SchemaSpec
 
 KEY_COLUMNS = ("item_id", "file")
+ACTION_COLUMN = "needs_action"  # true/false: the item belongs in the run's action list (data/README.md)
 MAX_PROBLEMS = 20
 
 
@@ -31,6 +32,7 @@ class LabelSet:
     fields: tuple[str, ...]
     expected: dict[str, dict[str, str]]
     lines: dict[str, int]
+    actions: dict[str, bool] = field(default_factory=dict)  # item_id -> needs_action, when the file has the column
 
 
 class _Problems:
@@ -106,7 +108,7 @@ def _header(names: list[str], line: int, schema: SchemaSpec, problems: _Problems
             problems.add(f"column {index + 1} has no name", line, hint="name it after a schema field or remove it")
         elif name in seen:
             problems.add(f"column '{name}' appears twice in the header", line, key=name, hint="keep one of them")
-        elif name == key_column:
+        elif name == key_column or (name == ACTION_COLUMN and name not in schema.fields):
             pass
         elif name in schema.fields and schema.fields[name].type == "list":
             problems.add(f"column '{name}' is a list field, which cannot be labelled", line, key=name,
@@ -202,8 +204,11 @@ def read_labels(path: Path, shown_as: str, schema: SchemaSpec, item_ids: Iterabl
         problems.add("the labels file has a header but no rows", header_line, hint="add one row per labelled item")
     keys = _Keys(key_column, item_ids)
     key_index = names.index(key_column)
+    action_index = names.index(ACTION_COLUMN) if ACTION_COLUMN in names and ACTION_COLUMN not in schema.fields \
+        else None
     expected: dict[str, dict[str, str]] = {}
     lines: dict[str, int] = {}
+    actions: dict[str, bool] = {}
     for line, cells in rows[1:]:
         if len(cells) != len(names):
             problems.add(f"the row has {len(cells)} cells but the header has {len(names)} columns", line,
@@ -211,6 +216,7 @@ def read_labels(path: Path, shown_as: str, schema: SchemaSpec, item_ids: Iterabl
             continue
         item_id = keys.resolve(cells[key_index].strip(), line, problems)
         values = _row_values(cells, columns, schema, line, problems)
+        needs_action = _needs_action(cells[action_index], line, problems) if action_index is not None else None
         if item_id is None:
             continue
         if item_id in expected:
@@ -218,8 +224,23 @@ def read_labels(path: Path, shown_as: str, schema: SchemaSpec, item_ids: Iterabl
                          f"(first on line {lines[item_id]})", line, key=key_column, hint="keep one row per item")
             continue
         expected[item_id], lines[item_id] = values, line
+        if needs_action is not None:
+            actions[item_id] = needs_action
     problems.raise_if_any()
-    return LabelSet(shown_as, key_column, tuple(columns.values()), expected, lines)
+    return LabelSet(shown_as, key_column, tuple(columns.values()), expected, lines, actions)
+
+
+def _needs_action(cell: str, line: int, problems: _Problems) -> bool | None:
+    """The row's ``needs_action`` label: true/false (yes/no, 1/0); blank is not labelled."""
+    value = cell.strip()
+    if not value:
+        return None
+    try:
+        return parse_boolean(value)
+    except ValueError:
+        problems.add(f"column '{ACTION_COLUMN}': '{value}' is not true or false", line, key=ACTION_COLUMN,
+                     hint="write true when support must act today (data/README.md), else false")
+        return None
 
 
 def _row_values(cells: list[str], columns: dict[int, str], schema: SchemaSpec, line: int,
