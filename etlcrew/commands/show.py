@@ -43,7 +43,7 @@ from etlcrew.commands.ledger_access import find_run
 from etlcrew.commands.runs import duration, run_record, when
 from etlcrew.errors import EXIT_OK, ConfigError
 from etlcrew.model_runtime.usage import load_prices
-from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, summary_lines
+from etlcrew.pipeline.run_result import ItemCounts, llm_usage, outcome_lines, resume_command, summary_lines
 from etlcrew.settings import Settings
 
 PHASE_ORDER = ("extract", "transform", "load")
@@ -164,7 +164,8 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
     for path in details["outputs"]:
         console.out(f"  output: {path}")
-    _print_outcome(details["outcome"])
+    for line in outcome_lines(details["outcome"]):
+        console.out(line)
     if details["error"]:
         console.out(f"  error: {_short(details['error'], 300)}")
     rows = [[phase["phase"], agent["agent"], agent["task"], agent["calls"], agent["failed_calls"], agent["retries"],
@@ -192,17 +193,6 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
             console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}")
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
-
-
-def _print_outcome(outcome: dict[str, Any] | None) -> None:
-    """The digest (and who wrote it) and the items that need action, held ones marked."""
-    if not outcome:
-        return
-    console.out(f"  digest ({'by the publisher' if outcome['digest_source'] == 'model' else 'written by code'}): "
-                f"{_short(outcome['digest'], 600)}")
-    held = set(outcome.get("held_item_ids") or [])
-    ids = [i + (" (held for review)" if i in held else "") for i in outcome["action_item_ids"]]
-    console.out(f"  needs action ({len(ids)}): {', '.join(ids) or 'none'}")
 
 
 def show_run(settings: Settings, run_id: str, json_mode: bool) -> int:

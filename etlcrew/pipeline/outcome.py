@@ -5,7 +5,7 @@ when the crew has no load phase, the run has no records, or no call is left in t
 them and, with ``actions: {from: publisher}`` or ``both``, picks action items among the records. A digest that is
 not prose or states a number or item id that is not a fact (``pipeline.digest_check``) is replaced by the plain
 one code writes, and the outcome says why. The outcome is committed to the ledger before the report is written, so
-a resumed run reuses it instead of asking again.
+a resumed run reuses it instead of asking again; a replaced digest is kept there too (``model_digest``, redacted).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class RunOutcome:
     digest_source: Literal["model", "code"] = "code"
     note: str | None = None  # why code wrote the digest, when the publisher was asked or could not be
     covers: str = ""  # the run's items it was written for: a resume with the same items reuses it
+    model_digest: str | None = None  # what the publisher wrote when code replaced it (kept in the ledger, redacted)
 
     @property
     def action_item_ids(self) -> list[str]:
@@ -113,11 +114,12 @@ def _write(path: DataPath, facts: RunFacts, source: str) -> RunOutcome:
     prose = readable_digest(digest)
     if prose is None:
         return RunOutcome(code_digest(final), final.actions, "code",
-                          "the publisher's digest was not prose; this digest is written by code")
+                          "the publisher's digest was not prose; this digest is written by code", model_digest=digest)
     wrong = check_digest(prose, final, text + f"\n- items that need action today: {len(final.actions)}")
     if wrong:
         return RunOutcome(code_digest(final), final.actions, "code",
-                          f"the publisher's digest was replaced by this one, written by code: {wrong}")
+                          f"the publisher's digest was replaced by this one, written by code: {wrong}",
+                          model_digest=digest)
     return RunOutcome(prose, final.actions, "model")
 
 

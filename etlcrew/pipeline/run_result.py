@@ -105,3 +105,15 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
             f"quarantined, {items['skipped']} skipped{pending}",
             f"  model: {', '.join(summary.get('models') or []) or '-'}: {llm['calls']} calls{failed}, "
             f"{llm['prompt_tokens']} prompt + {llm['completion_tokens']} completion tokens, ${llm['cost_usd']:.4f}"]
+
+
+def outcome_lines(outcome: Mapping[str, Any] | None) -> list[str]:
+    """The human lines for a run's outcome (``run`` and ``show``): the digest, who wrote it, the action list."""
+    if not outcome:
+        return []
+    by = "by the publisher" if outcome["digest_source"] == "model" else "written by code"
+    digest = " ".join(str(outcome["digest"]).split())
+    held = set(outcome.get("held_item_ids") or [])
+    ids = [i + (" (held for review)" if i in held else "") for i in outcome["action_item_ids"]]
+    return [f"  digest ({by}): {digest if len(digest) <= 600 else digest[:599] + '…'}",
+            f"  needs action ({len(ids)}): {', '.join(ids) or 'none'}"]
