@@ -10,7 +10,7 @@ a person.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from etlcrew.pipeline.records import REASON_FIELD
@@ -72,8 +72,7 @@ class RunFacts:
 
     def with_actions(self, actions: list[ActionItem]) -> RunFacts:
         """The same facts with the final action list (the publisher's choice merged in)."""
-        return RunFacts(self.loaded, self.review, self.quarantined, self.earlier, self.by_field, self.all_by_field,
-                        actions, self.record_lines, self.all_ids)
+        return replace(self, actions=actions)
 
 
 def _about(record: dict[str, Any], schema: SchemaSpec) -> str:
