@@ -116,7 +116,8 @@ class PlainCrew:
         """Build the three agents and tasks for ``batch`` and kick the crew off once."""
         from crewai import Agent, Crew, Process, Task
 
-        from etlcrew.pipeline.batches import batch_output_model, findings_model, outcome_model
+        from etlcrew.pipeline.batches import batch_output_model, findings_model
+        from etlcrew.pipeline.outcome import outcome_model
 
         models = {"extract": findings_model(batch.ids), "transform": batch_output_model(self.schema, batch.ids),
                   "load": outcome_model(batch.ids)}

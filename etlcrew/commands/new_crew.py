@@ -38,7 +38,7 @@ ${name}_publisher:
   role: Publisher
   goal: Write a short digest for {audience} and flag the records that need action.
   backstory: >
-    You summarise a batch in a few sentences and point at what needs attention.
+    You summarise a run in a few sentences from the facts you are given and point at what needs attention.
   max_iter: 3
 ''')
 
@@ -65,8 +65,8 @@ ${name}_transform:
 ${name}_load:
   phase: load
   description: >
-    Review these records and write a two-sentence digest for {audience};
-    list the item_ids that need action.
+    Write a short digest of this run for {audience} from the facts (computed by code from every record);
+    list the item_ids that need action. Use only the numbers and item ids of the facts.
   expected_output: A JSON object with "digest" and "action_item_ids".
   agent: ${name}_publisher
   context: [${name}_transform]

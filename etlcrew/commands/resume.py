@@ -34,7 +34,8 @@ def resume(settings: Settings, run_id: str, *, force: bool, json_mode: bool,
     row = find_run(settings, run_id)
     if row["status"] in FINISHED:
         console.info(f"run {row['run_id']} already finished ({row['status']}): nothing to resume")
-        summary = _summary_of(row)
+        outcome = _outcome_of(settings, row["run_id"])
+        summary = _summary_of(row) | ({"outcome": outcome} if outcome else {})
         console.emit_json(summary) if json_mode else print_summary(summary)
         return EXIT_OK
     if row["status"] == "running" and process_alive(row.get("pid")):
@@ -70,6 +71,17 @@ def _check_config(settings: Settings, project: ProjectSpec, options: RunOptions,
                                          hint="undo the change, start a new run, or add --force to resume anyway "
                                               "(phases already done keep their old-config output)")])
     console.warn(message + "; resuming anyway (--force)")
+
+
+def _outcome_of(settings: Settings, run_id: str) -> dict[str, Any] | None:
+    from etlcrew.ledger import open_ledger
+    from etlcrew.pipeline.outcome import stored_outcome
+
+    ledger = open_ledger(settings.state_dir)
+    try:
+        return stored_outcome(ledger, run_id)
+    finally:
+        ledger.close()
 
 
 def _summary_of(row: dict[str, Any]) -> dict[str, Any]:

@@ -119,7 +119,7 @@ def _execute_locked(settings: Settings, project: ProjectSpec, tools: dict[str, T
 
 def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
     """The human summary: status, counts, model usage, outputs."""
-    from etlcrew.pipeline.run_result import RESUMABLE, resume_command, summary_lines
+    from etlcrew.pipeline.run_result import RESUMABLE, outcome_lines, resume_command, summary_lines
 
     console.out(f"run {summary['run_id']}  crew {summary['crew']}  status {summary['status']}  "
                 f"({summary['duration_s']:.1f} s)")
@@ -127,6 +127,8 @@ def print_summary(summary: dict) -> None:  # type: ignore[type-arg]
         console.out(line)
     for path in summary["outputs"]:
         console.out(f"  output: {path}")
+    for line in outcome_lines(summary.get("outcome")):
+        console.out(line)
     if summary["status"] in RESUMABLE:
         console.out(f"  resume: {resume_command(summary['run_id'])}")
     if summary["items"].get("review"):

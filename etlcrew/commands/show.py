@@ -26,6 +26,8 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
       "deliveries": [{"target": "notify:output/actions.jsonl", "item_id": "inbox:0003.eml", "status": "delivered",
                       "attempts": 1, "runs": 1, "last_error": null, "enqueued_by": "01JB...",
                       "delivered_at": "..."}],
+      "outcome": {"digest": "30 items processed ...", "action_item_ids": ["inbox:0003-doorbell-offline-urgent.eml"],
+                  "digest_source": "model", "held_item_ids": [], "note": null},
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
       "resume": null,
       "plan": {"calls": {"transform": 30, "load": 1, "total": 31}, "prompt_tokens": 33805, ...}
@@ -34,6 +36,7 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
 ``plan`` is the estimate the run made before it started (``run --dry-run --json``'s object; null for runs
 recorded before estimates were stored).
 
+``outcome`` is the run's one digest and action list (``pipeline.outcome``), ``null`` before its last batch landed.
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
 crashed (still marked running, its process gone: shown as ``interrupted``). A run still running shows its counts
 so far. ``reviewed`` counts the held items a person has decided since; each held item carries that ``decision``
@@ -53,7 +56,7 @@ from etlcrew.commands.ledger_access import find_run
 from etlcrew.commands.runs import duration, run_record, when
 from etlcrew.errors import EXIT_OK, ConfigError
 from etlcrew.model_runtime.usage import load_prices
-from etlcrew.pipeline.run_result import ItemCounts, llm_usage, resume_command, summary_lines
+from etlcrew.pipeline.run_result import ItemCounts, llm_usage, outcome_lines, resume_command, summary_lines
 from etlcrew.printable import one_line
 from etlcrew.settings import Settings
 
@@ -122,6 +125,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     from etlcrew.ledger import open_ledger
     from etlcrew.ledger.reviews import decisions_of_run
     from etlcrew.pipeline.journal import BatchOutcome
+    from etlcrew.pipeline.outcome import stored_outcome
 
     row = find_run(settings, run_id)
     with contextlib.suppress(ConfigError):  # a broken prices.yaml must not stop anyone reading the ledger
@@ -135,6 +139,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
         sent_hooks = ledger.delivered_count(run_id, "webhook")
         deliveries = [_delivery(d) for d in ledger.deliveries(run_id)]
         decided = decisions_of_run(ledger, run_id)
+        outcome = stored_outcome(ledger, run_id)
     finally:
         ledger.close()
     record = run_record(row, len(decided))
@@ -156,6 +161,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
                                for o in outcomes for r in o.review), key=lambda r: r["item_id"])
     details["webhook_deliveries"] = sent_hooks
     details["deliveries"] = deliveries
+    details["outcome"] = outcome
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = resume_command(run_id) if record["resumable"] else None
     details["plan"] = json.loads(row.get("options_json") or "{}").get("plan")  # the estimate made at its start
@@ -220,6 +226,8 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
     console.out(f"  batches: {batches}; webhook deliveries: {details['webhook_deliveries']}")
     for path in details["outputs"]:
         console.out(f"  output: {one_line(path)}")
+    for line in outcome_lines(details["outcome"]):
+        console.out(line)
     if details["error"]:
         console.out(f"  error: {_short(details['error'], 300)}")
     rows = [[phase["phase"], agent["agent"], agent["task"], agent["calls"], agent["failed_calls"], agent["retries"],

@@ -3,7 +3,8 @@
 Labels are read and checked against the crew's items before any model is called (bad labels: exit 2). Per
 model: accuracy per field, a confusion table for enum fields, how many records were loaded and how right those
 were, then calls, tokens, cost and seconds, and seconds and cost per correct record (all checked fields right),
-and every wrong value (``misses``), so a prompt change can be judged item by item, not only in totals.
+and every wrong value (``misses``), so a prompt change can be judged item by item, not only in totals. With a
+``needs_action`` column, the run's action list is scored too (``evaluation.actions``).
 """
 
 from __future__ import annotations
@@ -98,8 +99,10 @@ def _listed_ids(source: Any, project_dir: Path) -> list[str] | None:
     return [f"{source.name}:{p.relative_to(root).as_posix()}" for p in paths]
 
 
-def result_row(run: ModelRun, score: Score) -> dict[str, Any]:
-    """One model's row of ``eval --json``."""
+def result_row(run: ModelRun, score: Score, actions: dict[str, bool] | None = None) -> dict[str, Any]:
+    """One model's row of ``eval --json``; ``actions`` are the labels' needs_action values (scored when given)."""
+    from etlcrew.evaluation.actions import score_actions
+
     llm, seconds = run.result.llm, round(run.result.duration_s, 1)
     correct = score.correct_records
     return {
@@ -115,6 +118,7 @@ def result_row(run: ModelRun, score: Score) -> dict[str, Any]:
         "seconds_per_correct_record": round(seconds / correct, 1) if correct else None,
         "cost_per_correct_record": round(llm["cost_usd"] / correct, 6) if correct and llm["cost_usd"] is not None
         else None,
+        "actions": score_actions(actions, run.actions or []).as_dict() if actions else None,
         "misses": [_miss_row(miss, run.confidence.get(miss.item_id, {})) for miss in score.misses],
     }
 
@@ -138,10 +142,11 @@ def evaluate(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
     results = []
     for model in models:
         run = run_labelled(settings, project, tools, crew, inputs, ids, model)
-        scored = score(_only(labels, ids), schema, run.records, run.loaded)
-        results.append(result_row(run, scored))
+        only = _only(labels, ids)
+        results.append(result_row(run, score(only, schema, run.records, run.loaded), only.actions))
     return {"crew": crew, "labels": labels.file, "items": len(ids), "results": results}
 
 
 def _only(labels: LabelSet, ids: tuple[str, ...]) -> LabelSet:
-    return replace(labels, expected={i: labels.expected[i] for i in ids}, lines={i: labels.lines[i] for i in ids})
+    return replace(labels, expected={i: labels.expected[i] for i in ids}, lines={i: labels.lines[i] for i in ids},
+                   actions={i: labels.actions[i] for i in ids if i in labels.actions})

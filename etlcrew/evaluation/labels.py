@@ -23,10 +23,8 @@ from etlcrew.invocation import command
 from etlcrew.specs.datapath import FieldSpec, SchemaSpec
 
 KEY_COLUMNS = ("item_id", "file")
+ACTION_COLUMN = "needs_action"  # true/false: the item belongs in the run's action list (data/README.md)
 MAX_PROBLEMS = 20
-# columns that label what should happen to an item rather than a field of its record: checked as booleans, kept in
-# ``LabelSet.outcomes``, not scored as fields (data/README.md gives the policy; a schema field of the same name wins)
-OUTCOME_COLUMNS = ("needs_action",)
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class LabelSet:
     fields: tuple[str, ...]
     expected: dict[str, dict[str, str]]
     lines: dict[str, int]
-    outcomes: dict[str, dict[str, bool]] = field(default_factory=dict)  # item_id -> outcome column -> value
+    actions: dict[str, bool] = field(default_factory=dict)  # item_id -> needs_action, when the file has the column
 
 
 Hint = str | Callable[[], str | None] | None  # a callable is worked out only for a problem that is shown
@@ -139,12 +137,12 @@ def _header(names: list[str], line: int, schema: SchemaSpec, problems: _Problems
             problems.add(f"column {index + 1} has no name", line, hint="name it after a schema field or remove it")
         elif name in seen:
             problems.add(f"column '{name}' appears twice in the header", line, key=name, hint="keep one of them")
-        elif name == key_column:
+        elif name == key_column or (name == ACTION_COLUMN and name not in schema.fields):
             pass
         elif name in schema.fields and schema.fields[name].type == "list":
             problems.add(f"column '{name}' is a list field, which cannot be labelled", line, key=name,
                          hint="remove the column")
-        elif name in schema.fields or name in OUTCOME_COLUMNS:
+        elif name in schema.fields:
             columns[index] = name
         elif name in KEY_COLUMNS:
             problems.add(f"column '{name}' is not a field of table '{schema.table}'", line, key=name,
@@ -237,42 +235,58 @@ def read_labels(path: Path, shown_as: str, schema: SchemaSpec, item_ids: Iterabl
     if key_column is None:
         raise ConfigError(problems.found)
     keys = _Keys(key_column, item_ids)
+    action_index = names.index(ACTION_COLUMN) if ACTION_COLUMN in names and ACTION_COLUMN not in schema.fields \
+        else None
     expected: dict[str, dict[str, str]] = {}
     lines: dict[str, int] = {}
-    outcomes: dict[str, dict[str, bool]] = {}
+    actions: dict[str, bool] = {}
     has_rows = False
     for line, cells in rows:
         has_rows = True
-        _read_row(line, cells, names, key_column, keys, columns, schema, problems, expected, lines, outcomes)
+        row = _read_row(line, cells, names, key_column, keys, columns, schema, problems, expected, lines)
+        if row is not None and action_index is not None:
+            needs_action = _needs_action(cells[action_index], line, problems)
+            if needs_action is not None:
+                actions[row] = needs_action
     if not has_rows:
         problems.add("the labels file has a header but no rows", header_line, hint="add one row per labelled item")
     problems.raise_if_any()
     fields = tuple(name for name in columns.values() if name in schema.fields)
-    return LabelSet(shown_as, key_column, fields, expected, lines, outcomes)
+    return LabelSet(shown_as, key_column, fields, expected, lines, actions)
 
 
 def _read_row(line: int, cells: list[str], names: list[str], key_column: str, keys: _Keys, columns: dict[int, str],
               schema: SchemaSpec, problems: _Problems, expected: dict[str, dict[str, str]],
-              lines: dict[str, int], outcomes: dict[str, dict[str, bool]]) -> None:
-    """One labelled row into ``expected``, ``lines`` and ``outcomes`` (``OUTCOME_COLUMNS``), or its problems."""
+              lines: dict[str, int]) -> str | None:
+    """One labelled row into ``expected`` and ``lines`` (its item id returned), or its problems (``None``)."""
     if len(cells) != len(names):
         problems.add(f"the row has {len(cells)} cells but the header has {len(names)} columns", line,
                      hint="quote cells that hold a comma; leave a cell empty rather than dropping it")
-        return
+        return None
     key_index = names.index(key_column)
     item_id = keys.resolve(cells[key_index].strip(), line, problems)
     values = _row_values(cells, columns, schema, line, problems)
     if item_id is None:
-        return
+        return None
     if item_id in expected:
         problems.add(f"column '{key_column}': '{cells[key_index].strip()}' is labelled twice "
                      f"(first on line {lines[item_id]})", line, key=key_column, hint="keep one row per item")
-        return
-    outcome = {name: parse_boolean(values.pop(name)) for name in OUTCOME_COLUMNS
-               if name in values and name not in schema.fields}
+        return None
     expected[item_id], lines[item_id] = values, line
-    if outcome:
-        outcomes[item_id] = outcome
+    return item_id
+
+
+def _needs_action(cell: str, line: int, problems: _Problems) -> bool | None:
+    """The row's ``needs_action`` label: true/false (yes/no, 1/0); blank is not labelled."""
+    value = cell.strip()
+    if not value:
+        return None
+    try:
+        return parse_boolean(value)
+    except ValueError:
+        problems.add(f"column '{ACTION_COLUMN}': '{value}' is not true or false", line, key=ACTION_COLUMN,
+                     hint="write true when support must act today (data/README.md), else false")
+        return None
 
 
 def _row_values(cells: list[str], columns: dict[int, str], schema: SchemaSpec, line: int,

@@ -3,7 +3,8 @@
 The run gets a throwaway state folder (ledger, dlt) and output folder, and no targets: it never writes the
 crew's tables, reports or webhooks, and never changes what a later ``run`` skips. It always processes the
 labelled items (``full_refresh``), and nothing else (``only_items``). Every item's record is collected from the
-run's ledger wherever it went: the table, review, or quarantine (no record).
+run's ledger wherever it went: the table, review, or quarantine (no record). The run's action list is its
+outcome's (``pipeline.outcome``): the same rule or publisher call as a real run.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class ModelRun:
     quarantined: int
     result: RunResult
     confidence: dict[str, dict[str, float]]  # item_id -> enum field -> probability, when the model gave logprobs
+    actions: list[str] | None = None  # the run's action list (its outcome), None when it wrote no outcome
 
 
 def run_labelled(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo], crew: str,
@@ -64,6 +66,7 @@ def run_labelled(settings: Settings, project: ProjectSpec, tools: dict[str, Tool
         for held in outcome.review:
             records[held.item_id] = held.record
     confidence = {item_id: probs for o in outcomes for item_id, probs in o.confidence.items()}
+    actions = list(result.outcome["action_item_ids"]) if result.outcome else None  # ``pipeline.outcome``
     return ModelRun(model or ", ".join(result.models), records, loaded,
                     sum(len(o.review) for o in outcomes), sum(len(o.quarantined) for o in outcomes), result,
-                    confidence)
+                    confidence, actions)

@@ -23,6 +23,7 @@ from etlcrew.ledger.migrations import migrate
 from etlcrew.redact import redact
 
 LEDGER_FILE = "ledger.db"
+RUN_OUTCOME_BATCH = 0  # batches of items are numbered from 1, source-quarantined pseudo-batches below 0
 
 
 def _now() -> str:
@@ -197,6 +198,16 @@ class Ledger(DeliveryRows):
             batch["items"] = [tuple(pair) for pair in json.loads(batch.pop("items_json"))]
             batch["phases"] = by_batch.get(batch["batch_no"], {})
         return batches
+
+    # the run's outcome (digest and action list): a phase of batch 0, which no batch of items uses
+    def save_run_outcome(self, run_id: str, outcome_json: str) -> None:
+        self.save_phase(run_id, RUN_OUTCOME_BATCH, "outcome", outcome_json)
+
+    def run_outcome(self, run_id: str) -> str | None:
+        """The run's outcome JSON (``pipeline.outcome``), once its digest is written."""
+        rows = self._rows("SELECT output_json FROM batch_phases WHERE run_id=? AND batch_no=? AND phase='outcome'",
+                          (run_id, RUN_OUTCOME_BATCH))
+        return rows[0]["output_json"] if rows else None
 
     def batch_counts(self, run_id: str) -> dict[str, int]:
         """Batch state -> count (pseudo-batches of source-quarantined items, numbered below 1, left out)."""

@@ -20,12 +20,11 @@ from etlcrew.pipeline.batches import (
     describe_schema,
     findings_model,
     new_data_tag,
-    outcome_model,
     render_items,
 )
 from etlcrew.pipeline.checks import decided_confidence
 from etlcrew.pipeline.journal import BatchOutcome, RunJournal
-from etlcrew.pipeline.records import REASON_FIELD, QuarantineRow, candidate_records, validate_batch
+from etlcrew.pipeline.records import QuarantineRow, candidate_records, validate_batch
 from etlcrew.pipeline.review import ReviewRow, degenerate_items, low_confidence
 from etlcrew.specs.project import PHASES
 
@@ -68,8 +67,9 @@ class BatchRunner:
         self.spec = project.crews[options.crew]
         assert self.spec.output_schema is not None
         self.schema = self.spec.output_schema
-        self.phases = phase_tasks(project, options.crew)
-        self.phase_of = {task: phase for phase, task in self.phases.items()}
+        every = phase_tasks(project, options.crew)  # the load phase runs once per run (``pipeline.outcome``)
+        self.phases = {phase: task for phase, task in every.items() if phase != "load"}
+        self.phase_of = {task: phase for phase, task in every.items()}
         self.tag = new_data_tag()
         self.schema_text = describe_schema(self.schema)
         self.concurrency = options.concurrency or 1  # options are the resolved run plan
@@ -80,8 +80,6 @@ class BatchRunner:
         models: dict[str, type] = {"transform": batch_output_model(self.schema, ids)}
         if "extract" in self.phases:
             models["extract"] = findings_model(ids)
-        if "load" in self.phases:
-            models["load"] = outcome_model(ids)
         return models
 
     def _runtime(self, batch: Batch) -> dict[str, Any]:
@@ -104,7 +102,7 @@ class BatchRunner:
                           agent_tools=self.chooser.uses_tools,
                           prior_outputs={self.phases[p]: text for p, text in prior.items() if p in self.phases},
                           task_callback=callback,
-                          only_tasks={self.phases[only_phase]} if only_phase else None)
+                          only_tasks={self.phases[only_phase]} if only_phase else set(self.phases.values()))
 
     def _per_call(self, batch: Batch) -> int | None:
         """Items per transform call when smaller than the batch (sequential crews only), else ``None``."""
@@ -146,7 +144,7 @@ class BatchRunner:
             if phase == "transform":
                 raw = self._transform_in_parts(batch, texts.get("extract"), texts if commit else None)
                 outputs[phase] = _parse(models[phase], raw)
-                context = _without_reasoning(raw)  # the publisher reads the records, not the model's notes
+                context = raw
             else:
                 done: list[Any] = []
                 self._crew(batch, models, texts, done.append, only_phase=phase).kickoff()
@@ -235,10 +233,6 @@ class BatchRunner:
         outcome.records = list(checked.valid.values())
         outcome.confidence = self._confidence(checked.valid)
         failed = [item for item in batch.items if item.item_id not in checked.valid]
-        published = outputs.get("load")
-        if published is not None and hasattr(published, "digest"):
-            outcome.digest = str(published.digest).strip()
-            outcome.action_item_ids = [i for i in published.action_item_ids if i in checked.valid]
         if failed and retry:
             for item in failed:
                 again = self._run(Batch(batch.number, [item]), {}, retry=False)
@@ -272,7 +266,6 @@ class BatchRunner:
             suspect = degenerate_items(by_id, self.schema)
         outcome.records = [record for item_id, record in by_id.items() if item_id not in suspect]
         outcome.review += [ReviewRow(item_id, reason, by_id[item_id]) for item_id, reason in suspect.items()]
-        outcome.action_item_ids = [i for i in outcome.action_item_ids if i not in suspect]
 
     def _confidence(self, records: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
         """Per item, the probability of each enum value, when the model's reply carried log-probabilities
@@ -294,7 +287,6 @@ class BatchRunner:
             outcome.review += [ReviewRow(r["item_id"], unsure[r["item_id"]], r) for r in outcome.records
                                if r["item_id"] in unsure]
             outcome.records = [r for r in outcome.records if r["item_id"] not in unsure]
-            outcome.action_item_ids = [i for i in outcome.action_item_ids if i not in unsure]
 
     def _one_by_one(self, batch: Batch, why: str) -> BatchOutcome:
         console.warn(f"batch {batch.number}: {why}; retrying its items one by one")
@@ -303,27 +295,12 @@ class BatchRunner:
             part = self._run(Batch(batch.number, [item]), {}, retry=False)
             total.records += part.records
             total.quarantined += part.quarantined
-            total.digest = total.digest or part.digest
         return total
 
 
 def part_key(item_ids: list[str]) -> str:
     """The ledger key of one transform part's candidate records (its first item names it)."""
     return f"{PART_PREFIX}{item_ids[0]}"
-
-
-def _without_reasoning(records_json: str) -> str:
-    """The records as the publisher's context: one line each, ``item_id: field=value; ...``, without the
-    reasoning sentences. A 10-record batch is ~40% fewer prompt tokens than the JSON, and on the embedded model
-    the publisher's prompt is processed at ~40 tokens/s."""
-    try:
-        records = json.loads(records_json).get("records", [])
-        lines = [f"{r.get('item_id')}: " + "; ".join(f"{k}={v}" for k, v in r.items()
-                                                       if k not in ("item_id", REASON_FIELD) and v is not None)
-                 for r in records if isinstance(r, dict)]
-    except (ValueError, AttributeError):
-        return records_json
-    return "\n".join(lines)
 
 
 def _findings_for(findings: str, item_ids: list[str]) -> str:

@@ -19,7 +19,6 @@ from etlcrew.pipeline.records import REASON_FIELD, BatchBase, batch_model, recor
 from etlcrew.specs.datapath import SchemaSpec
 
 FINDING_CHARS = 100  # per item: bounded, so a small model's findings cannot overflow the next prompt
-DIGEST_CHARS = 400
 
 
 @dataclass(frozen=True)
@@ -138,12 +137,3 @@ def findings_model(item_ids: list[str]) -> type[BatchBase]:
         "Findings", __base__=BatchBase, findings=(_positional(positions), ...),
     )
 
-
-def outcome_model(item_ids: list[str]) -> type[BatchBase]:
-    """The publisher's structured output: a digest, and which records need action."""
-    ids = tuple(item_ids)
-    return create_model(  # type: ignore[call-overload, no-any-return]
-        "Outcome", __base__=BatchBase,
-        digest=(str, Field(max_length=DIGEST_CHARS, description="two sentences for the reader of the report")),
-        action_item_ids=(list[Literal[ids]], Field(default_factory=list)),  # type: ignore[valid-type]
-    )

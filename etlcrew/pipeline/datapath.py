@@ -76,9 +76,8 @@ class DataPath:
         self.runner = BatchRunner(settings, project, options, chooser, toolbox, self.journal)
         self.stored = self.journal.stored() if resuming else {}
         landed = [b.outcome for b in self.stored.values() if b.state == "landed" and b.outcome]
-        self.landed_before = {"loaded": sum(len(o.records) for o in landed),
-                              "quarantined": sum(len(o.quarantined) for o in landed),
-                              "review": sum(len(o.review) for o in landed)}
+        self.landed_before = {key: sum(len(getattr(o, field)) for o in landed) for key, field in
+                              (("loaded", "records"), ("quarantined", "quarantined"), ("review", "review"))}
         self.landed_here = {i for b in self.stored.values() if b.state == "landed" for i, _ in b.members}
         self.unreadable: list[tuple[QuarantineRow, str]] = []  # items their source could not give
         self.without_batch = 0  # items counted but never in a batch (landed before a resume, unreadable)
@@ -293,9 +292,9 @@ class DataPath:
     # -- finish -------------------------------------------------------------------------------------------------
 
     def finish(self, budget_stop: str | None) -> None:
-        """Counts from the ledger (a resumed run includes what it landed before), then the run's error if any,
-        else the report and webhooks."""
+        """Counts from the ledger (with what a resumed run landed before), the error, else outcome and report."""
         from etlcrew.pipeline.finish import deliver
+        from etlcrew.pipeline.outcome import run_outcome
 
         outcomes = self.journal.landed_outcomes()  # read once: with 10k items it is every record of the run
         result = self.result
@@ -310,7 +309,8 @@ class DataPath:
         if self.control.stop_reason == "interrupted":
             stopped = RunTerminated if self.control.signal_name == "SIGTERM" else RunInterrupted
             raise stopped(f"{stopped.word}: finished work is committed", hint=resume_hint(result.run_id))
-        deliver(self.settings, self.options.crew, self.spec, self.ledger, outcomes, result, self.runner.phase_of)
+        deliver(self.settings, self.spec, self.ledger, outcomes, result, self.runner.phase_of,
+                run_outcome(self, outcomes))  # the run's one digest: code's when the budget is spent
         if budget_stop:  # what landed is reported and listed; the rest is pending, for ``resume``
             result.status = "stopped"
             result.error = (f"{budget_message(budget_stop, self.control.spent(), self.control.budget)}; "

@@ -1,4 +1,5 @@
-"""The end of a run with sources: the report and the action targets, from every outcome the run landed.
+"""The end of a run with sources: the report and the action targets, from every outcome the run landed and the
+run's one digest and action list (``pipeline.outcome``).
 
 They come from the ledger, after every batch is landed, so a resumed run reports and notifies about each record
 exactly once; webhook and notify deliveries go through the ledger's outbox (``pipeline.outbox``).
@@ -14,31 +15,18 @@ from etlcrew.pipeline import failpoints
 if TYPE_CHECKING:
     from etlcrew.ledger import Ledger
     from etlcrew.pipeline.journal import BatchOutcome
+    from etlcrew.pipeline.outcome import RunOutcome
     from etlcrew.pipeline.run_result import RunResult
     from etlcrew.settings import Settings
 
 
-def _digests(outcomes: list[BatchOutcome]) -> list[str]:
-    """The publisher's digests that are prose, each with the items it says need action."""
-    from etlcrew.pipeline.report import readable_digest
-
-    digests = []
-    for outcome in outcomes:
-        prose = readable_digest(outcome.digest) or ""
-        if prose or outcome.action_item_ids:
-            ids = outcome.action_item_ids
-            actions = f"\n\nNeeds action: {', '.join(ids)}" if ids else ""
-            digests.append((prose + actions).strip())
-    return digests
-
-
 def _deliver_actions(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome],
-                     run_id: str) -> None:
-    """The webhook and notify targets, through the outbox; the action items are the batches' for now."""
+                     run_id: str, action_item_ids: list[str]) -> None:
+    """The webhook and notify targets, through the outbox, for the run's action items (those landed: an item held
+    for review is delivered by no target until a person lands it)."""
     from etlcrew.pipeline.outbox import deliver as deliver_actions
 
     records_by_id = {str(r.get("item_id")): r for o in outcomes for r in o.records}
-    action_item_ids = [i for o in outcomes for i in o.action_item_ids]
     report = deliver_actions(settings, crew, spec, ledger, run_id, records_by_id, action_item_ids)
     for target in report.targets:
         if target.failed or target.given_up:
@@ -55,13 +43,14 @@ def _notify_files(settings: Settings, crew: str, spec: Any) -> list[str]:
     return [str(p) for p in paths if p.exists()]
 
 
-def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome],
-            result: RunResult, phase_of: dict[str, str]) -> None:
-    """Write the report, deliver the action targets, list the outputs and set the final status."""
+def deliver(settings: Settings, spec: Any, ledger: Ledger, outcomes: list[BatchOutcome], result: RunResult,
+            phase_of: dict[str, str], outcome: RunOutcome) -> None:
+    """Write the report, deliver the action targets, list the outputs and the outcome, set the final status."""
     from etlcrew.pipeline.report import report_path, write_report
     from etlcrew.pipeline.targets import written_files
 
-    schema = spec.output_schema
+    schema, crew = spec.output_schema, result.crew
+    result.outcome = outcome.as_dict()
     records = [r for o in outcomes for r in o.records]
     quarantined = [q for o in outcomes for q in o.quarantined]
     review = [r for o in outcomes for r in o.review]
@@ -78,10 +67,10 @@ def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, outcomes: 
 
                 counts = result.items.as_dict() | review_counts(ledger, crew)
                 path = write_report(path, crew, result.run_id, counts, records, schema,
-                                    "\n\n".join(_digests(outcomes)) or None, quarantined,
+                                    outcome.digest, quarantined, outcome=outcome,
                                     calls_by_phase=ledger.calls_by_phase(result.run_id, phase_of), review=review)
             outputs += [str(p) for p in (path, path.with_suffix(".svg")) if p.exists()]  # the report, its chart
-    _deliver_actions(settings, crew, spec, ledger, outcomes, result.run_id)
+    _deliver_actions(settings, crew, spec, ledger, outcomes, result.run_id, outcome.action_item_ids)
     outputs += _notify_files(settings, crew, spec)
     failpoints.hit("finish")
     result.outputs = outputs

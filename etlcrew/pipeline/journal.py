@@ -22,26 +22,23 @@ if TYPE_CHECKING:
 
 @dataclass
 class BatchOutcome:
-    """What one batch produced, ready to load: records, quarantined items, the publisher's digest."""
+    """What one batch produced, ready to load: records, quarantined items, records held for review (the run's
+    digest is written once, after the last batch lands: ``pipeline.outcome``)."""
 
     batch_no: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
     quarantined: list[QuarantineRow] = field(default_factory=list)
-    digest: str = ""
-    action_item_ids: list[str] = field(default_factory=list)
     review: list[ReviewRow] = field(default_factory=list)
     confidence: dict[str, dict[str, float]] = field(default_factory=dict)  # item_id -> enum field -> probability
 
     def to_json(self) -> str:
         return json.dumps({"records": self.records, "quarantined": [asdict(q) for q in self.quarantined],
-                           "digest": self.digest, "action_item_ids": self.action_item_ids,
                            "review": [asdict(r) for r in self.review], "confidence": self.confidence}, default=str)
 
     @classmethod
     def from_json(cls, batch_no: int, text: str) -> BatchOutcome:
         data = json.loads(text)
         return cls(batch_no, data["records"], [QuarantineRow(**q) for q in data["quarantined"]],
-                   data.get("digest", ""), data.get("action_item_ids", []),
                    [ReviewRow(**r) for r in data.get("review", [])], data.get("confidence", {}))
 
 

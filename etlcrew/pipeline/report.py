@@ -1,4 +1,5 @@
-"""The run's Markdown report: counts the code computed, breakdowns by enum field, then the publisher's digest.
+"""The run's Markdown report: the run's digest and the items that need action first (``pipeline.outcome``), then
+the counts the code computed and breakdowns by enum field.
 
 Numbers come from the records, never from the model, and everything is sorted, so two runs over the same
 records give the same report apart from the run id and the time. A chart (``pipeline.chart``) is written next
@@ -13,7 +14,7 @@ import re
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etlcrew.pipeline.records import QuarantineRow
 from etlcrew.pipeline.review import ReviewRow
@@ -21,6 +22,9 @@ from etlcrew.printable import one_line, printable
 from etlcrew.redact import redact
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import ReportTarget, SchemaSpec
+
+if TYPE_CHECKING:
+    from etlcrew.pipeline.outcome import RunOutcome
 
 STANDARD_COUNTS = ("extracted", "loaded", "review", "quarantined", "skipped")
 _NONE = "(none)"
@@ -83,15 +87,30 @@ def _calls_table(calls_by_phase: dict[str, dict[str, int]]) -> list[str]:
     return lines
 
 
+def _outcome_lines(digest: str | None, outcome: RunOutcome | None) -> list[str]:
+    """The digest, who wrote it, and the items that need action (held ones marked): what a person reads first."""
+    lines = ["## Digest", "", printable(digest.strip()) if digest and digest.strip() else "_No digest was produced._"]
+    if outcome is None:
+        return lines
+    if outcome.note:
+        lines += ["", f"_{_cell(outcome.note[:1].upper() + outcome.note[1:], 400)}._"]
+    lines += ["", f"## Needs action ({len(outcome.actions)})", ""]
+    if not outcome.actions:
+        return [*lines, "_No item needs action._"]
+    lines += ["| item | record |", "| --- | --- |"]
+    return lines + [f"| `{_cell(a.item_id)}`{' (held for review)' if a.held else ''} | {_cell(a.about)} |"
+                    for a in outcome.actions]
+
+
 def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[dict[str, Any]],
                   schema: SchemaSpec, digest: str | None, quarantined: list[QuarantineRow],
                   generated_at: dt.datetime | None = None, *, chart: str | None = None,
                   calls_by_phase: dict[str, dict[str, int]] | None = None,
-                  review: list[ReviewRow] | None = None) -> str:
+                  review: list[ReviewRow] | None = None, outcome: RunOutcome | None = None) -> str:
     """The report's Markdown text (see ``write_report``); ``chart`` is the SVG's file name, linked when given."""
     when = (generated_at or dt.datetime.now(dt.UTC)).replace(microsecond=0).isoformat()
     lines = [f"# {crew}: run report", "", f"- Run: `{run_id}`", f"- Generated: {when}", f"- Table: `{schema.table}`",
-             "", "## Counts", ""]
+             "", *_outcome_lines(digest, outcome), "", "## Counts", ""]
     names = [k for k in STANDARD_COUNTS] + sorted(k for k in counts if k not in STANDARD_COUNTS)
     lines += _table(("", "items"), [(k, counts.get(k, 0)) for k in names])
     for field, rows in breakdowns(records, schema).items():
@@ -101,8 +120,6 @@ def render_report(crew: str, run_id: str, counts: dict[str, int], records: list[
         lines += ["", "## Model calls by phase", "", *_calls_table(calls_by_phase)]
     if chart:
         lines += ["", "## Chart", "", f"![chart]({chart})"]
-    lines += ["", "## Digest", "",
-              printable(digest.strip()) if digest and digest.strip() else "_No digest was produced._"]
     if review:
         lines += ["", f"## Held for review ({len(review)})", "", "| item | reason |", "| --- | --- |"]
         lines += [f"| `{_cell(r.item_id)}` | {_cell(r.reason)} |" for r in sorted(review, key=lambda r: r.item_id)]
@@ -120,7 +137,7 @@ def write_report(path: Path | str, crew: str, run_id: str, counts: dict[str, int
                  schema: SchemaSpec, digest: str | None, quarantined: list[QuarantineRow],
                  generated_at: dt.datetime | None = None,
                  calls_by_phase: dict[str, dict[str, int]] | None = None,
-                 review: list[ReviewRow] | None = None) -> Path:
+                 review: list[ReviewRow] | None = None, outcome: RunOutcome | None = None) -> Path:
     """Write the Markdown report and its chart ``<stem>.svg`` atomically (a reader never sees half a file).
 
     ``calls_by_phase`` (phase -> calls, failed_calls, prompt_tokens, completion_tokens, e.g. from
@@ -135,7 +152,7 @@ def write_report(path: Path | str, crew: str, run_id: str, counts: dict[str, int
         _write_atomic(chart, svg)
     _write_atomic(path, render_report(crew, run_id, counts, records, schema, digest, quarantined, generated_at,
                                       chart=chart.name if svg is not None else None,
-                                      calls_by_phase=calls_by_phase, review=review))
+                                      calls_by_phase=calls_by_phase, review=review, outcome=outcome))
     return path
 
 

@@ -113,6 +113,7 @@ class RunResult:
     outputs: list[str] = field(default_factory=list)
     duration_s: float = 0.0
     error: str | None = None
+    outcome: dict[str, Any] | None = None  # the run's digest and action list (``pipeline.outcome.RunOutcome``)
 
     def as_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -120,6 +121,8 @@ class RunResult:
             "llm": self.llm, "outputs": self.outputs, "duration_s": round(self.duration_s, 3),
             "process": self.process, "models": self.models,
         }
+        if self.outcome is not None:
+            data["outcome"] = self.outcome
         if self.error:
             data["error"] = self.error
         return data
@@ -142,3 +145,15 @@ def summary_lines(summary: Mapping[str, Any]) -> list[str]:
         missing = ", ".join(unpriced(summary.get("models") or [])) or "a model"
         lines.append(f"  hint: {missing} has no price; {PRICE_HINT}")
     return lines
+
+
+def outcome_lines(outcome: Mapping[str, Any] | None) -> list[str]:
+    """The human lines for a run's outcome (``run`` and ``show``): the digest, who wrote it, the action list."""
+    if not outcome:
+        return []
+    by = "by the publisher" if outcome["digest_source"] == "model" else "written by code"
+    digest = " ".join(str(outcome["digest"]).split())
+    held = set(outcome.get("held_item_ids") or [])
+    ids = [i + (" (held for review)" if i in held else "") for i in outcome["action_item_ids"]]
+    return [f"  digest ({by}): {digest if len(digest) <= 600 else digest[:599] + '…'}",
+            f"  needs action ({len(ids)}): {', '.join(ids) or 'none'}"]

@@ -36,7 +36,8 @@ def new_run_id() -> str:
 
 
 # crew keys that change how a run goes, not what its records are: changing them re-processes nothing
-NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "land_interval_s", "eval"}
+NOT_AFFECTING_RECORDS = {"default", "concurrency", "description", "retry", "budget", "land_interval_s", "eval",
+                         "actions"}
 RESOLVED = {"process", "batch_size"}  # hashed as the run plan resolved them (YAML or flag), not as the YAML says
 
 
@@ -50,7 +51,8 @@ def relevant_config_hash(project: ProjectSpec, plan: RunOptions, models: list[st
     parts = {
         "crew": spec.model_dump(mode="json", by_alias=True, exclude=NOT_AFFECTING_RECORDS | RESOLVED),
         "agents": {a: project.agents[a].model_dump(mode="json") for a in spec.agents if a in project.agents},
-        "tasks": {t: project.tasks[t].model_dump(mode="json") for t in spec.tasks},
+        # the load task writes the run's digest after the records are made (``pipeline.outcome``): not hashed
+        "tasks": {t: project.tasks[t].model_dump(mode="json") for t in spec.tasks if project.phase_of(t) != "load"},
         "models": models, "process": plan.process, "batch_size": plan.batch_size,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -135,6 +135,30 @@ class EvalSpec(StrictSpec):
         "eval --labels FILE. A labels.csv beside its own items is scored on them (evaluation/items.py)"))
 
 
+class ActionsSpec(StrictSpec):
+    """Which items need action (README, Configuration): a rule on the records (``when``, 0 model calls), the
+    publisher's list (it comes with the run's one digest call), or both (their union)."""
+
+    when: str | None = Field(default=None, description="a condition on a record, as a webhook's when: "
+                             "urgency in ['urgent', 'high']")
+    from_: Literal["rule", "publisher", "both"] | None = Field(default=None, alias="from", description=(
+        "rule: the items matching 'when'; publisher: the items the publisher lists; both: either (default: rule "
+        "when 'when' is set, else publisher)"))
+
+    @model_validator(mode="after")
+    def _rule_has_when(self) -> ActionsSpec:
+        if self.from_ in ("rule", "both") and not self.when:
+            raise ValueError(f"'from: {self.from_}' needs a rule: add when: \"urgency in ['urgent', 'high']\"")
+        if self.from_ == "publisher" and self.when:
+            raise ValueError("'when' is not used with 'from: publisher': write 'from: both' to use the rule too")
+        return self
+
+    @property
+    def source(self) -> str:
+        """rule, publisher or both, with the default applied."""
+        return self.from_ or ("rule" if self.when else "publisher")
+
+
 class CrewSpec(StrictSpec):
     """One crew from ``crews.yaml``: who works, on what, in which order, and where the results go."""
 
@@ -169,6 +193,7 @@ class CrewSpec(StrictSpec):
     output_schema: SchemaSpec | None = Field(default=None, alias="schema")
     targets: list[TargetSpec] = Field(default_factory=list)
     review: ReviewSpec = Field(default_factory=ReviewSpec)
+    actions: ActionsSpec = Field(default_factory=ActionsSpec)
     eval: EvalSpec | None = None
 
     @model_validator(mode="before")

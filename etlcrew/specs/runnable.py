@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from etlcrew.errors import ConfigProblem
 from etlcrew.specs import datapath as dp
+from etlcrew.specs.actions import check_actions
 from etlcrew.specs.env_refs import env_names
 from etlcrew.specs.models import CrewSpec
 from etlcrew.specs.placeholders import placeholders_in
@@ -47,6 +48,7 @@ def check_crews(spec: ProjectSpec) -> list[ConfigProblem]:
                                                   "write one SELECT (or WITH ... SELECT): a source only reads"))
         if crew.sources and all(t in spec.tasks for t in crew.tasks):
             problems += _phases(spec, where, crew)
+        problems += check_actions(crew, where.problem)
         if crew.sources and crew.memory:
             problems.append(where.problem(f"has sources and memory: true; {MEMORY_WHY}", ("memory",), MEMORY_FIX))
     return problems + _agent_memory(spec)

@@ -60,7 +60,7 @@ def test_secrets_echoed_by_the_model_are_masked_everywhere(
     def leaky(call):  # type: ignore[no-untyped-def]
         if call.response_model is None:
             return f"Thought: done\nFinal Answer: {LEAK}"
-        # every free text the model writes quotes the secret (the digest in prose, so the report prints it)
+        # every free text the model writes quotes the secret (the digest too: replaced, kept masked in the ledger)
         return sample_answer(call).replace('"scripted"', json.dumps(f"Two customers pasted {LEAK[:60]} in mails"))
 
     model = scripted("leaky", default=leaky)
@@ -75,7 +75,7 @@ def test_secrets_echoed_by_the_model_are_masked_everywhere(
     chart = report.with_suffix(".svg")
     assert_clean("the report", report.read_text())
     assert_clean("the chart", chart.read_text())
-    assert "***" in report.read_text(), "the model's digest quoted the key; the report shows the mask"
+    assert "written by code" in report.read_text(), "a digest quoting a URL names no fact: code writes the digest"
     traces = list((isolated_state / "traces").glob("*.jsonl"))
     assert traces, "the run wrote its trace"
     trace = "".join(path.read_text() for path in traces)

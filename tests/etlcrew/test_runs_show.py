@@ -11,7 +11,7 @@ from yaml_edit import edit_config, with_researcher
 RUN_KEYS = {"run_id", "crew", "status", "started_at", "finished_at", "duration_s", "process", "models", "resumed",
             "reviewed", "items", "llm", "error", "resumable"}
 SHOW_KEYS = (RUN_KEYS - {"resumable"}) | {"inputs", "phases", "batches", "quarantined", "review", "webhook_deliveries",
-                                          "deliveries", "outputs", "resume", "plan"}
+                                          "deliveries", "outcome", "outputs", "resume", "plan"}
 METRICS = {"calls", "failed_calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd", "avg_latency_ms",
            "max_latency_ms"}
 
@@ -99,7 +99,8 @@ def test_show_a_run_phase_by_phase(two_runs: tuple[dict, dict], cli) -> None:  #
     assert sum(p["retries"] for p in phases) > 0
     errors = [e for p in phases for a in p["agents"] for e in a["errors"]]
     assert errors and all(0 < len(e["error"]) <= 200 and e["count"] >= 1 for e in errors)
-    assert phases[0]["batches_done"] == 6 and phases[0]["agents"][0]["agent"] == "Researcher"
+    # a batch whose kickoff hit an injected fault is redone item by item, without committing its extract
+    assert 0 < phases[0]["batches_done"] <= 6 and phases[0]["agents"][0]["agent"] == "Researcher"
     assert shown["batches"] == {"landed": 6}
     assert shown["quarantined"] == [{"item_id": "inbox:9999-empty.eml", "source": "inbox", "reason": "empty file"}]
     assert shown["webhook_deliveries"] == 0 and shown["deliveries"] == []

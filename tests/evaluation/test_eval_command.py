@@ -81,7 +81,34 @@ def test_eval_misses_lists_each_wrong_value(project_dir: Path, known_answers, cl
     assert len(lines) == 1 and "shipping" in lines[0] and "category" in lines[0]
 
 
+ACTION_LABELS = """file,category,needs_action
+0001-double-charge.eml,billing,false
+0002-thermostat-wont-hold-temp.eml,bug,true
+0003-doorbell-offline-urgent.eml,bug,true
+0004-refund-not-received.eml,billing,no
+"""
+
+
+def test_eval_scores_the_runs_action_list(project_dir: Path, known_answers, cli) -> None:  # type: ignore[no-untyped-def]
+    """The shipped rule (urgency urgent or high) lists 0003 and 0004; the labels want 0002 and 0003."""
+    (project_dir / "data" / "labels.csv").write_text(ACTION_LABELS)
+    code, out, err = cli("eval", "--labels", "data/labels.csv", "--model", "scripted/known", "--json")
+    assert code == 0, err
+    [row] = json.loads(out)["results"]
+    assert row["actions"] == {"precision": 0.5, "recall": 0.5, "missed": ["inbox:0002-thermostat-wont-hold-temp.eml"],
+                              "extra": ["inbox:0004-refund-not-received.eml"]}
+    assert list(row["fields"]) == ["category"], "needs_action is a label of the run, not a field"
+    code, out, _ = cli("eval", "--labels", "data/labels.csv", "--model", "scripted/known")
+    assert code == 0 and "actions P / R" in out and "0.50 / 0.50" in out
+    assert "action list missed inbox:0002-thermostat-wont-hold-temp.eml; extra inbox:0004" in " ".join(out.split())
+
+    (project_dir / "data" / "labels.csv").write_text(LABELS)
+    code, out, _ = cli("eval", "--labels", "data/labels.csv", "--model", "scripted/known", "--json")
+    assert json.loads(out)["results"][0]["actions"] is None, "no needs_action column: nothing to score"
+
+
 @pytest.mark.parametrize(("labels", "line", "column"), [
+    ("file,needs_action\n0001-double-charge.eml,maybe\n", 2, "needs_action"),
     ("file,category\n0001-double-charge.eml,billing\nnot-an-item.eml,bug\n", 3, "file"),
     ("file,category\n0001-double-charge.eml,refund\n", 2, "category"),
     ("file,colour\n0001-double-charge.eml,red\n", 1, "colour"),
@@ -113,6 +140,8 @@ def test_the_shipped_crews_declare_labels_that_read(project_dir: Path) -> None:
     sizes = {crew: len(read_crew_labels(settings, project, crew, None).expected)
              for crew in ("support_inbox", "orders_enrichment", "research_brief")}
     assert sizes == {"support_inbox": 30, "orders_enrichment": 53, "research_brief": 8}
+    inbox = read_crew_labels(settings, project, "support_inbox", None).actions
+    assert (len(inbox), sum(inbox.values())) == (30, 7), "data/README.md: 7 of the 30 need action"
 
 
 def test_validate_checks_the_crews_labels_before_anything_runs(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]

@@ -239,13 +239,13 @@ def test_needs_action_is_an_outcome_column_read_as_a_boolean_not_a_field(tmp_pat
                             "0003-c.txt,other,\n")
     assert labels.fields == ("category",), "needs_action is not a record field: not scored as one"
     assert labels.expected["inbox:0001-a.eml"] == {"category": "bug"}
-    assert labels.outcomes == {"inbox:0001-a.eml": {"needs_action": True}, "inbox:0002-b.eml": {"needs_action": False}}
+    assert labels.actions == {"inbox:0001-a.eml": True, "inbox:0002-b.eml": False}
 
 
 def test_a_needs_action_that_is_not_a_boolean_names_line_and_column(tmp_path: Path) -> None:
     [problem] = problems_of(tmp_path, "file,category,needs_action\n0001-a.eml,bug,maybe\n")
     assert (problem.line, problem.key) == (2, "needs_action")
-    assert "'maybe' is not a boolean" in problem.message
+    assert "'maybe' is not true or false" in problem.message
 def test_validate_gives_the_total_and_works_out_did_you_mean_only_for_the_problems_it_shows(
         project_dir: Path, cli, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """5,000 unmatched rows: 5,000 problems counted, 20 shown with their did-you-mean, not 5,000 searches."""

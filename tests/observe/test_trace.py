@@ -27,7 +27,9 @@ def test_trace_lines_cover_the_run_and_match_the_ledger(project_dir: Path, scrip
         assert kind in kinds, kind
     assert all(e["run_id"] == summary["run_id"] and e["time"] for e in events)
     calls = [e for e in events if e["type"] == "llm_call"]
-    assert all(e["batch"] >= 1 and e["model"] and e["phase"] in ("extract", "transform", "load") for e in calls)
+    assert all(e["model"] and e["phase"] in ("extract", "transform", "load") for e in calls)
+    assert all(e["batch"] >= 1 for e in calls if e["phase"] != "load")
+    assert [e.get("batch") for e in calls if e["phase"] == "load"] == [None], "the run's one digest call"
     with sqlite3.connect(isolated_state / "ledger.db") as db:
         ledger = db.execute("SELECT count(*), sum(prompt_tokens), sum(completion_tokens) FROM model_calls "
                             "WHERE run_id = ? AND error IS NULL", (summary["run_id"],)).fetchone()

@@ -231,3 +231,15 @@ def test_ctrl_c_or_sigterm_commits_exits_130_or_143_with_the_resume_command_and_
         assert len(receiver.keys) == len({key for key, _ in receiver.keys}) == 30
     finally:
         receiver.server.shutdown()
+
+
+def test_the_runs_digest_call_is_made_once_across_crashes(outcomes: dict[str, dict]) -> None:  # type: ignore[type-arg]
+    """One digest call per run: killed before it, the resume makes it; killed after it was committed (at
+    ``finish``), the resume reuses it."""
+    for case, _ in KILL_POINTS:
+        result = outcomes[case]
+        with sqlite3.connect(result["base"] / "state" / "ledger.db") as db:
+            loads = db.execute("SELECT count(*) FROM model_calls WHERE task = 'load' AND error IS NULL").fetchone()
+        assert loads == (1,), case
+        outcome = result["summary"]["outcome"]
+        assert outcome["digest"].startswith("30 items processed in this run: 30 loaded"), (case, outcome)

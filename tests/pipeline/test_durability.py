@@ -170,7 +170,10 @@ def test_run_json_shape(project_dir: Path, scripted, cli, isolated_state: Path) 
     code, out, _ = cli("run", "--model", "scripted/shape", "--json")
     assert code == 0
     summary = json.loads(out)  # one document and nothing else
-    assert set(summary) == {"run_id", "crew", "status", "items", "llm", "outputs", "duration_s", "process", "models"}
+    assert set(summary) == {"run_id", "crew", "status", "items", "llm", "outputs", "duration_s", "process", "models",
+                            "outcome"}
+    assert set(summary["outcome"]) == {"digest", "action_item_ids", "digest_source", "held_item_ids", "note"}
+    assert summary["outcome"]["digest_source"] in ("model", "code") and isinstance(summary["outcome"]["digest"], str)
     assert set(summary["items"]) == {"extracted", "loaded", "quarantined", "skipped", "review", "pending"}
     assert set(summary["llm"]) == {"calls", "failed_calls", "prompt_tokens", "completion_tokens", "cost_usd"}
     assert all(isinstance(v, int) for v in summary["items"].values())

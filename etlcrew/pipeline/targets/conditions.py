@@ -152,3 +152,16 @@ def parse_condition(text: str, fields: Iterable[str] | None = None) -> Condition
     if not text or not text.strip():
         raise ConditionError("empty condition")
     return _Parser(text, set(fields) if fields is not None else None).parse()
+
+
+def literals_by_field(text: str) -> dict[str, list[Any]]:
+    """Field -> the literals it is compared with (``validate`` checks them against an enum's values)."""
+    found: dict[str, list[Any]] = {}
+    field: str | None = None
+    for kind, value in _tokenize(text):
+        if kind == "field":
+            field = value
+            found.setdefault(field, [])
+        elif kind == "lit" and field is not None:
+            found[field].append(value)
+    return found

@@ -18,6 +18,7 @@ BRIEF_FILES_SOURCE = ("    - name: docs\n      type: files\n      path: data/doc
                       "      patterns: [\"*.md\", \"*.html\"]\n")
 ORDERS_QUERY = ("      query: >\n        SELECT o.id, o.ordered_at, o.amount, o.notes, c.name AS customer, c.country\n"
                 "        FROM orders o JOIN customers c ON c.id = o.customer_id ORDER BY o.id\n")
+ACTIONS = "  actions: {when: \"urgency in ['urgent', 'high']\"}\n"
 TRANSFORM_ITEMS = "    Take every value from the item's own text; the findings, if any, are hints.\n    {items}\n"
 
 # id, edits, crew to run, fragments the output must hold, fragments it must not hold
@@ -121,6 +122,17 @@ CASES: list[tuple[str, list[Edit], str | None, list[str], list[str]]] = [
                              "      customer: {type: string, max: 60, checks: {named: {value: x, ask: named?}}}")],
      None, [r"key 'schema\.fields\.customer'.*'checks' decide an enum's value: set type: enum, or remove 'checks'"],
      []),
+    ("actions-unknown-field", [("crews.yaml", ACTIONS, ACTIONS.replace("urgency in", "urgncy in"))], None,
+     [r"crews\.yaml:\d+: crew 'support_inbox': actions: when: unknown field 'urgncy'",
+      r"e\.g\. when: \"urgency in \['urgent', 'high'\]\""], []),
+    ("actions-unknown-value", [("crews.yaml", ACTIONS, ACTIONS.replace("'high'", "'hgih'"))], None,
+     [r"crew 'support_inbox': actions: when: 'hgih' is not a value of field 'urgency'", "did you mean 'high'?"], []),
+    ("actions-not-a-condition", [("crews.yaml", ACTIONS, ACTIONS.replace("urgency in", "urgency.lower() in"))],
+     None, [r"crew 'support_inbox': actions: when: cannot read \"\.lower\(\) in"], []),
+    ("actions-key-typo", [("crews.yaml", ACTIONS, ACTIONS.replace("{when:", "{whn:"))], None,
+     [r"unknown key 'actions\.whn'", "did you mean 'when'?"], []),
+    ("actions-rule-without-when", [("crews.yaml", ACTIONS, "  actions: {from: both}\n")], None,
+     [r"key 'actions'.*'from: both' needs a rule"], []),
     ("unclosed-quote", [("agents.yaml", "  role: Transformer\n", "  role: 'Transformer\n")], None,
      [r"config/agents\.yaml:16: invalid YAML: a quoted value is not closed .*at key 'role'"], []),
 ]
