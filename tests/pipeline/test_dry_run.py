@@ -14,11 +14,6 @@ import pytest
 from yaml_edit import edit_config
 
 ROOT = Path(__file__).resolve().parents[2]
-ONE_LOAD_PER_RUN = pytest.mark.xfail(
-    strict=True, reason="waits for one publisher call per run (issue 21 part 1, merged separately): today the "
-                        "publisher is called once per batch; drop this mark when that lands")
-
-
 def real_calls_by_phase(cli, run_id: str) -> dict[str, int]:  # type: ignore[no-untyped-def]
     shown = cli("show", run_id, "--json").json
     return {phase["phase"]: phase["calls"] for phase in shown["phases"]}
@@ -92,7 +87,6 @@ def test_the_plan_counts_the_extract_and_transform_calls_of_the_real_run(  # typ
     assert plan["calls"]["load"] == 1
 
 
-@ONE_LOAD_PER_RUN
 @pytest.mark.parametrize("crew", ["support_inbox", "orders_enrichment", "research_brief"])
 def test_the_plan_counts_every_call_of_the_real_run(  # type: ignore[no-untyped-def]
         project_dir: Path, scripted, cli, crew: str) -> None:
