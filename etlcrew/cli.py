@@ -64,7 +64,8 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @cli.command(context_settings=CONTEXT)
 @click.argument("crew", required=False)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="Fill a {placeholder}.")
-@click.option("--process", type=click.Choice(["sequential", "hierarchical"]), help="Override the crew's process.")
+@click.option("--process", type=click.Choice(["sequential", "hierarchical", "graph"]),
+              help="Override the crew's process (graph: LangGraph, pip install -e \".[graph]\").")
 @click.option("--model", help="Model for every agent, e.g. local/smollm2-135m or openai/gpt-4o-mini.")
 @click.option("--base-url", help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1.")
 @click.option("--batch-size", type=click.IntRange(1, 500), help="Items per batch (crews with sources).")
