@@ -40,6 +40,7 @@ def cli(ctx: click.Context, debug: bool, config_dir: str | None) -> None:
       python main.py models [pull NAME]       embedded models and the provider in force
       python main.py runs / show RUN_ID       what past runs did, from the ledger
       python main.py resume RUN_ID            continue a crashed, interrupted or budget-stopped run
+      python main.py approve RUN_ID ITEM|--all  land items a process: graph run holds for approval
       python main.py tool NAME --args JSON    try one tool; new tool NAME / new crew NAME to scaffold
     """
     ctx.ensure_object(dict)
@@ -110,6 +111,23 @@ def eval_(ctx: click.Context, crew: str | None, labels: str | None, models: tupl
     console.configure(json_mode=json_mode)
     return eval_crew(_settings(ctx), crew=crew, labels=labels, models=models, limit=limit, input_pairs=inputs,
                      json_mode=json_mode, show_misses=show_misses)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_id")
+@click.argument("item", required=False)
+@click.option("--all", "every", is_flag=True, help="Approve every item of the run that waits for approval.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Also show agent steps: tasks, tool calls (truncated).")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+@click.pass_context
+def approve(ctx: click.Context, run_id: str, item: str | None, every: bool, quiet: bool, verbose: bool,
+            json_mode: bool) -> int:
+    """Let items of a process: graph run that wait for approval land (ITEM, or --all)."""
+    from etlcrew.commands.approve import approve as approve_command
+
+    console.configure(quiet=quiet, json_mode=json_mode)
+    return approve_command(_settings(ctx), run_id, item, every=every, json_mode=json_mode, verbose=verbose)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -22,8 +22,13 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
       "review": [{"item_id": "inbox:0009.eml", "reason": "summary repeated verbatim by inbox:0010.eml"}],
       "webhook_deliveries": 0,
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
-      "resume": null
+      "resume": null,
+      "routes": {"transform->validate": 31, "validate->land": 27, "validate->approve": 1, ...},
+      "waiting": ["inbox:0003.eml"]
     }
+
+``routes`` (``process: graph`` runs; ``{}`` otherwise) counts the items that took each edge of the graph;
+``waiting`` lists the items that wait for ``approve RUN_ID ITEM|--all``.
 
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
 crashed (still marked running, its process gone). A run still running shows its counts so far.
@@ -105,7 +110,7 @@ def phase_breakdown(breakdown: list[dict[str, Any]], errors: list[dict[str, Any]
 
 def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     """Everything ``show`` prints, as the documented JSON object."""
-    from etlcrew.ledger import open_ledger
+    from etlcrew.ledger import graph_store, open_ledger
     from etlcrew.pipeline.journal import BatchOutcome
 
     row = find_run(settings, run_id)
@@ -118,6 +123,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
         outcomes = [BatchOutcome.from_json(n, text) for n, text in ledger.outcomes(run_id)]
         batches, phases_done = ledger.batch_counts(run_id), ledger.phase_counts(run_id)
         deliveries = ledger.delivery_count(run_id)
+        routes, waiting = graph_store.route_counts(ledger, run_id), graph_store.waiting_items(ledger, run_id)
     finally:
         ledger.close()
     record = run_record(row)
@@ -137,6 +143,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details["webhook_deliveries"] = deliveries
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = resume_command(run_id) if record["resumable"] else None
+    details["routes"], details["waiting"] = routes, waiting
     return details
 
 
@@ -183,8 +190,23 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
         console.out(f"\nheld for review ({len(details['review'])}):")
         for r in details["review"]:
             console.out(f"  {r['item_id']}: {_short(r['reason'], 160)}")
+    _print_routes(details)
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
+
+
+def _print_routes(details: dict[str, Any]) -> None:
+    """A graph run's routes: each edge with the items that took it, then the items waiting for approval."""
+    if details["routes"]:
+        console.out("\nroutes (items per edge):")
+        for edge, count in sorted(details["routes"].items(), key=lambda e: (-e[1], e[0])):
+            source, target = edge.split("->")
+            console.out(f"  {source:>10} -> {target:<11} {count}")
+    if details["waiting"]:
+        console.out(f"\nwaiting for approval ({len(details['waiting'])}): approve with "
+                    f"python main.py approve {details['run_id']} ITEM|--all")
+        for item_id in details["waiting"]:
+            console.out(f"  {item_id}")
 
 
 def show_run(settings: Settings, run_id: str, json_mode: bool) -> int:

@@ -11,7 +11,7 @@ from yaml_edit import edit_config, with_researcher
 RUN_KEYS = {"run_id", "crew", "status", "started_at", "finished_at", "duration_s", "process", "models", "resumed",
             "items", "llm", "error", "resumable"}
 SHOW_KEYS = (RUN_KEYS - {"resumable"}) | {"inputs", "phases", "batches", "quarantined", "review", "webhook_deliveries",
-                                          "outputs", "resume"}
+                                          "outputs", "resume", "routes", "waiting"}
 METRICS = {"calls", "failed_calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd", "avg_latency_ms",
            "max_latency_ms"}
 
