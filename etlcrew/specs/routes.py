@@ -7,10 +7,10 @@
         - {when: "urgency == 'urgent'", goto: approve}  # a person approves before it lands
 
 Routes follow ``transform`` (the phase whose record the conditions read); the first whose ``when`` matches wins,
-else the item lands (or, invalid, is quarantined). ``when`` is ``invalid`` or a condition of the targets' ``when:``
-language over the record's fields and ``confidence`` (the lowest probability of the record's enum values, when
-the model gave log-probabilities). Without an ``invalid`` route, an invalid record is retried once, as in
-``sequential``.
+else the item lands (or, invalid, is quarantined). ``when`` is ``invalid`` or a condition of the targets'
+``when:`` language over the record's fields, ``item_id`` and ``confidence`` (the lowest probability of the
+record's enum values, when the model gave log-probabilities). Without an ``invalid`` route, an invalid record is
+retried once, as in ``sequential``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ INVALID = "invalid"
 ROUTED_PHASES = ("transform",)  # phases routes may follow
 PHASE_NODES = ("extract", "transform")  # a crew's phases that become graph nodes (load: see pipeline.graph.build)
 BUILT_IN = ("review", "approve", "quarantine", "land")
+ROUTE_FIELDS = ("confidence", "item_id")  # what a condition may read besides the schema's fields
 DEFAULT_RETRY = {"when": INVALID, "goto": "transform", "max": 1}
 
 
@@ -80,8 +81,8 @@ def check_routes(routes: dict[str, list[RouteSpec]], phases: list[str], fields: 
             seen.add(when)
             if when != INVALID:
                 try:
-                    parse_condition(when, [*fields, "confidence"])
+                    parse_condition(when, [*fields, *ROUTE_FIELDS])
                 except ConditionError as exc:
-                    problem(f"route condition: {exc}", "use 'invalid', 'confidence', or a field of the schema",
-                            after, i, "when")
+                    problem(f"route condition: {exc}",
+                            "use 'invalid', 'confidence', 'item_id' or a field of the schema", after, i, "when")
     return problems

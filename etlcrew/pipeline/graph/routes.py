@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from etlcrew.pipeline.targets.conditions import Condition, parse_condition
-from etlcrew.specs.routes import DEFAULT_RETRY, INVALID, RouteSpec
+from etlcrew.specs.routes import DEFAULT_RETRY, INVALID, ROUTE_FIELDS, RouteSpec
 
 
 class Router:
@@ -21,7 +21,7 @@ class Router:
             listed.insert(0, RouteSpec(**DEFAULT_RETRY))  # as sequential: one retry, then quarantine
         self.routes = listed
         self.tests: list[Condition | None] = [
-            None if r.when.strip() == INVALID else parse_condition(r.when, [*fields, "confidence"]) for r in listed]
+            None if r.when.strip() == INVALID else parse_condition(r.when, [*fields, *ROUTE_FIELDS]) for r in listed]
 
     def decide(self, record: dict[str, Any] | None, confidence: float | None, taken: dict[str, int]
                ) -> tuple[str, str, dict[str, int]]:
