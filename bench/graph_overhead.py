@@ -58,6 +58,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="etlcrew-graph-"))
     project = make_project(base, with_inbox=True)
     generate_inbox(project / "data" / "inbox", args.items)
+    (project / "data" / "docs").mkdir(exist_ok=True)  # the research_brief crew's source folder must exist
     state = base / "state"
     set_env(project, state, base / "out")
     from etlcrew.crewai_env import prepare_crewai_environment

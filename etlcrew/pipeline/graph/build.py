@@ -20,6 +20,23 @@ if TYPE_CHECKING:
     from etlcrew.pipeline.graph.nodes import Nodes
 
 
+def warm_up() -> None:
+    """Run a one-node graph once in this thread: LangGraph imports modules lazily on its first ``invoke``, and two
+    item threads doing that first import at once failed with "dictionary changed size during iteration"."""
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import Command, interrupt  # noqa: F401  (the approve node's, imported here once)
+
+    graph = StateGraph(ItemState)
+    graph.add_node("noop", lambda state: {"path": ["noop"]})
+    graph.add_edge(START, "noop")
+    graph.add_edge("noop", END)
+    config: dict[str, Any] = {"configurable": {"thread_id": "warm-up"}}
+    compiled = graph.compile(checkpointer=InMemorySaver())
+    compiled.invoke({"path": []}, config, durability="sync")
+    compiled.get_state(config)
+
+
 def build_graph(nodes: Nodes, phases: list[str], checkpointer: Any) -> Any:
     """The compiled graph; ``phases`` are the crew's (an ``extract`` node only when it has that phase)."""
     from langgraph.graph import END, START, StateGraph

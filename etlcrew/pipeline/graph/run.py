@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from etlcrew import console
+from etlcrew.errors import EtlcrewError
 from etlcrew.ledger import graph_store
 from etlcrew.pipeline.batches import Batch
 from etlcrew.pipeline.datapath import DataPath
@@ -19,7 +20,7 @@ from etlcrew.pipeline.executors import LocalExecutor
 from etlcrew.pipeline.graph import load_langgraph
 from etlcrew.pipeline.graph.checkpoints import open_checkpointer, prune, thread_id
 from etlcrew.pipeline.journal import BatchOutcome, StoredBatch
-from etlcrew.pipeline.run_result import resume_command
+from etlcrew.pipeline.run_result import resume_command, resume_hint
 
 
 def approve_command(run_id: str) -> str:
@@ -32,7 +33,7 @@ class GraphPath(DataPath):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         load_langgraph()
-        from etlcrew.pipeline.graph.build import build_graph
+        from etlcrew.pipeline.graph.build import build_graph, warm_up
         from etlcrew.pipeline.graph.nodes import Nodes
         from etlcrew.pipeline.graph.routes import Router
 
@@ -40,6 +41,7 @@ class GraphPath(DataPath):
         router = Router(dict(self.spec.routes), list(self.schema.fields))
         self.nodes = Nodes(self.runner, self.journal, self.ledger, router)
         self.graph = build_graph(self.nodes, list(self.runner.phases), self.saver)
+        warm_up()
 
     def run(self) -> None:
         try:
@@ -78,7 +80,11 @@ class GraphPath(DataPath):
                 self.graph.invoke(Command(resume={"approved": True}), config, durability="sync")
             elif snapshot.next:
                 self.graph.invoke(None, config, durability="sync")  # on from the crash: memoised calls are free
-            return self.nodes.outcomes.pop(item.item_id, None)
+            outcome = self.nodes.outcomes.pop(item.item_id, None)
+            if outcome is None and not self.graph.get_state(config).interrupts:  # never lose an item quietly
+                raise EtlcrewError(f"item {item.item_id}: its graph thread ended without an outcome",
+                                   hint=resume_hint(run_id))
+            return outcome
         finally:
             self.nodes.items.pop(item.item_id, None)
 
