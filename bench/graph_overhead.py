@@ -9,8 +9,9 @@ batch of 10 (N/10 more calls), graph has no load node; both call the transform o
 instant, so a call costs only CrewAI's kickoff, ~10-20 ms).
 Start-up: a fresh ``python -c`` importing LangGraph and its SQLite checkpointer through ``load_langgraph``
 (median of 3), minus the same interpreter's bare start.
-Checkpoint store: ``graph_checkpoints.db`` (file + WAL) after a graph run, whose landed threads are pruned; and
-after a run whose every item waits in ``approve`` (nothing pruned: what a thread costs while it waits).
+Checkpoint store: the bytes ``graph_checkpoints.db`` holds (``checkpoints.store_size``) after a graph run, whose
+landed threads are pruned; and after a run whose every item waits in ``approve`` (nothing pruned: what a thread
+costs while it waits).
 Usage: python bench/graph_overhead.py [--items 60] [--repeats 3]
 """
 

@@ -38,6 +38,12 @@ def prune(saver: Any, run_id: str, item_ids: list[str]) -> None:
 
 
 def store_size(state_dir: Path) -> int:
-    """Bytes of the checkpoint store (file and WAL), for ``bench/graph_overhead.py``."""
+    """Bytes the checkpoint store holds (checkpoints, metadata and pending writes; the file itself keeps its
+    high-water mark after deletes), for ``bench/graph_overhead.py``."""
     path = state_dir / CHECKPOINT_FILE
-    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as db:
+        held = db.execute("SELECT coalesce(sum(length(checkpoint) + length(metadata)), 0) FROM checkpoints").fetchone()
+        written = db.execute("SELECT coalesce(sum(length(value)), 0) FROM writes").fetchone()
+    return int(held[0]) + int(written[0])
