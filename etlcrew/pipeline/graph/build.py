@@ -5,8 +5,9 @@
                      +---- (a route) ---+-> review                 +-> END
                                         +-> quarantine ------------+
 
-The publisher's ``load`` phase (a digest of a batch) is not a node: a thread holds one item, and its records are
-the same without it. Landing is the data path's (dlt merge, ledger), for items of all threads together.
+The publisher's ``load`` phase is not a node: it is the run's one digest, written after the last item lands
+(``pipeline.outcome``, through the data path's finish), as in ``sequential``. Landing is the data path's (dlt merge,
+ledger), for items of all threads together.
 """
 
 from __future__ import annotations
