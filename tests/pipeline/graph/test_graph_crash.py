@@ -120,7 +120,10 @@ def test_kill_then_resume_equals_a_clean_run(outcomes: dict[str, dict], case: st
 
 def test_an_item_waiting_for_approval_survives_the_kill_and_costs_no_call(outcomes: dict[str, dict]) -> None:  # type: ignore[type-arg]
     result = outcomes[WAITING]
-    assert result["after"] == result["before"], "approving made no model call"
+    # approving lands the item and finishes the run: its one digest (the publisher, batch None) is the only call
+    item_calls = [call for call in result["after"] if call[1] is not None]
+    assert item_calls == [call for call in result["before"] if call[1] is not None], "approving asked about no item"
+    assert len(result["after"]) - len(result["before"]) <= 1, "at most the run's digest call"
     assert HELD in {r[0] for r in result["rows"]}
 
 
