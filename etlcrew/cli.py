@@ -41,6 +41,7 @@ TYPICAL_USE = (
     ("runs / show RUN_ID", "what past runs did, from the ledger"),
     ("review [CREW]", "accept, correct or discard the records held for review"),
     ("resume RUN_ID", "continue a crashed, interrupted or budget-stopped run"),
+    ("approve RUN_ID ITEM|--all", "land items a process: graph run holds for approval"),
     ("tool NAME --args JSON", "try one tool; new tool NAME / new crew NAME to scaffold"),
 )
 
@@ -81,7 +82,8 @@ def _budget(flags: dict[str, object]) -> dict[str, object]:
 @cli.command(context_settings=CONTEXT)
 @click.argument("crew", required=False)
 @click.option("--input", "-i", "inputs", multiple=True, metavar="KEY=VALUE", help="Fill a {placeholder}.")
-@click.option("--process", type=click.Choice(["sequential", "hierarchical"]), help="Override the crew's process.")
+@click.option("--process", type=click.Choice(["sequential", "hierarchical", "graph"]),
+              help="Override the crew's process (graph: LangGraph, pip install -e \".[graph]\").")
 @click.option("--model", help="Model for every agent, e.g. local/smollm2-135m or openai/gpt-4o-mini.")
 @click.option("--base-url", help="OpenAI-compatible server URL, e.g. http://127.0.0.1:8080/v1.")
 @click.option("--batch-size", type=click.IntRange(1, 500), help="Items per batch (crews with sources).")
@@ -135,6 +137,23 @@ def eval_(ctx: click.Context, crew: str | None, labels: str | None, models: tupl
     console.configure(json_mode=json_mode)
     return eval_crew(_settings(ctx), crew=crew, labels=labels, models=models, limit=limit, input_pairs=inputs,
                      json_mode=json_mode, show_misses=show_misses)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("run_id")
+@click.argument("item", required=False)
+@click.option("--all", "every", is_flag=True, help="Approve every item of the run that waits for approval.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Also show agent steps: tasks, tool calls (truncated).")
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON object and nothing else on stdout.")
+@click.pass_context
+def approve(ctx: click.Context, run_id: str, item: str | None, every: bool, quiet: bool, verbose: bool,
+            json_mode: bool) -> int:
+    """Let items of a process: graph run that wait for approval land (ITEM, or --all)."""
+    from etlcrew.commands.approve import approve as approve_command
+
+    console.configure(quiet=quiet, json_mode=json_mode)
+    return approve_command(_settings(ctx), run_id, item, every=every, json_mode=json_mode, verbose=verbose)
 
 
 @cli.command(context_settings=CONTEXT)

@@ -26,10 +26,7 @@ FINISHED = ("succeeded", "partial")
 def resume(settings: Settings, run_id: str, *, force: bool, json_mode: bool,
            budget: dict[str, float | None] | None = None, verbose: bool = False) -> int:
     """Continue the run; a finished run is a no-op that prints its summary again."""
-    from dataclasses import fields
-
-    from etlcrew.commands.run import execute, print_summary
-    from etlcrew.pipeline.options import RunOptions
+    from etlcrew.commands.run import print_summary
 
     row = find_run(settings, run_id)
     if row["status"] in FINISHED:
@@ -38,6 +35,17 @@ def resume(settings: Settings, run_id: str, *, force: bool, json_mode: bool,
         summary = _summary_of(row) | ({"outcome": outcome} if outcome else {})
         console.emit_json(summary) if json_mode else print_summary(summary)
         return EXIT_OK
+    return continue_run(settings, row, force=force, json_mode=json_mode, budget=budget, verbose=verbose)
+
+
+def continue_run(settings: Settings, row: dict[str, Any], *, force: bool, json_mode: bool,
+                 budget: dict[str, float | None] | None = None, verbose: bool = False) -> int:
+    """Run ``row``'s run on from where it is (``resume``; ``approve``, which continues a finished graph run)."""
+    from dataclasses import fields
+
+    from etlcrew.commands.run import execute
+    from etlcrew.pipeline.options import RunOptions
+
     if row["status"] == "running" and process_alive(row.get("pid")):
         raise UsageError(f"run {row['run_id']} is still running (process {row['pid']})",
                          "wait for it, or stop it with Ctrl-C first")

@@ -45,6 +45,11 @@ def run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...], p
 
         if ray_address or os.environ.get("RAY_ADDRESS"):
             reachable(ray_address or os.environ["RAY_ADDRESS"])  # before the run starts, not minutes into it
+    if (process or project.crews[name].process) == "graph":
+        from etlcrew.pipeline.graph import INSTALL, langgraph_installed
+
+        if not langgraph_installed():
+            raise UsageError("process: graph needs LangGraph, which is not installed", hint=INSTALL)
     inputs = crew_inputs(project, name, parse_inputs(input_pairs))
     console.info(f"running crew '{name}' ({process or project.crews[name].process})")
     from etlcrew.pipeline.options import RunOptions

@@ -30,13 +30,18 @@ name; calls outside any task are under ``(no task)``. ``--json`` prints::
                   "digest_source": "model", "held_item_ids": [], "note": null},
       "outputs": ["output/support_inbox.duckdb", "output/support_inbox-report.md"],
       "resume": null,
-      "plan": {"calls": {"transform": 30, "load": 1, "total": 31}, "prompt_tokens": 33805, ...}
+      "plan": {"calls": {"transform": 30, "load": 1, "total": 31}, "prompt_tokens": 33805, ...},
+      "routes": {"transform->validate": 31, "validate->land": 27, "validate->approve": 1, ...},
+      "waiting": ["inbox:0003.eml"]
     }
 
 ``plan`` is the estimate the run made before it started (``run --dry-run --json``'s object; null for runs
 recorded before estimates were stored).
 
 ``outcome`` is the run's one digest and action list (``pipeline.outcome``), ``null`` before its last batch landed.
+``routes`` (``process: graph`` runs; ``{}`` otherwise) counts the items that took each edge of the graph;
+``waiting`` lists the items that wait for ``approve RUN_ID ITEM|--all``.
+
 ``resume`` is the command to continue the run when it failed, was interrupted, stopped on its budget or
 crashed (still marked running, its process gone: shown as ``interrupted``). A run still running shows its counts
 so far. ``reviewed`` counts the held items a person has decided since; each held item carries that ``decision``
@@ -122,7 +127,7 @@ def phase_breakdown(breakdown: list[dict[str, Any]], errors: list[dict[str, Any]
 
 def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     """Everything ``show`` prints, as the documented JSON object."""
-    from etlcrew.ledger import open_ledger
+    from etlcrew.ledger import graph_store, open_ledger
     from etlcrew.ledger.reviews import decisions_of_run
     from etlcrew.pipeline.journal import BatchOutcome
     from etlcrew.pipeline.outcome import stored_outcome
@@ -140,6 +145,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
         deliveries = [_delivery(d) for d in ledger.deliveries(run_id)]
         decided = decisions_of_run(ledger, run_id)
         outcome = stored_outcome(ledger, run_id)
+        routes, waiting = graph_store.route_counts(ledger, run_id), graph_store.waiting_items(ledger, run_id)
     finally:
         ledger.close()
     record = run_record(row, len(decided))
@@ -165,6 +171,7 @@ def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
     details["outputs"] = json.loads(row["outputs_json"] or "[]")
     details["resume"] = resume_command(run_id) if record["resumable"] else None
     details["plan"] = json.loads(row.get("options_json") or "{}").get("plan")  # the estimate made at its start
+    details["routes"], details["waiting"] = routes, waiting
     return details
 
 
@@ -255,8 +262,23 @@ def print_details(details: dict[str, Any], row_status: str) -> None:
             done = f"  [{r['decision']} by {r['reviewer']}]" if r.get("decision") else ""
             console.out(f"  {one_line(r['item_id'])}: {_short(r['reason'], 160)}{done}")
     print_deliveries(details["deliveries"])
+    _print_routes(details)
     if details["resume"]:
         console.out(f"\nresume: {details['resume']}")
+
+
+def _print_routes(details: dict[str, Any]) -> None:
+    """A graph run's routes: each edge with the items that took it, then the items waiting for approval."""
+    if details["routes"]:
+        console.out("\nroutes (items per edge):")
+        for edge, count in sorted(details["routes"].items(), key=lambda e: (-e[1], e[0])):
+            source, target = edge.split("->")
+            console.out(f"  {source:>10} -> {target:<11} {count}")
+    if details["waiting"]:
+        console.out(f"\nwaiting for approval ({len(details['waiting'])}): approve with "
+                    f"python main.py approve {details['run_id']} ITEM|--all")
+        for item_id in details["waiting"]:
+            console.out(f"  {item_id}")
 
 
 def show_run(settings: Settings, run_id: str, json_mode: bool) -> int:

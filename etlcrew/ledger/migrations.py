@@ -193,12 +193,38 @@ def m006_outbox(db: sqlite3.Connection) -> None:
     """)
 
 
+def m008_graph(db: sqlite3.Connection) -> None:
+    """``process: graph``: each model output memoised by (run, item, phase, attempt), so a node LangGraph runs
+    again after a crash costs no model call; per item, the route it took and whether it waits for approval."""
+    db.executescript("""
+        CREATE TABLE graph_outputs (
+            run_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            phase TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            output_json TEXT NOT NULL,
+            saved_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, item_id, phase, attempt)
+        );
+        CREATE TABLE graph_items (
+            run_id TEXT NOT NULL,
+            item_id TEXT NOT NULL,
+            route_json TEXT NOT NULL DEFAULT '[]',
+            waiting TEXT,
+            approved_at TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, item_id)
+        );
+    """)
+
+
 MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
     (1, m001_initial),
     (2, m002_durable_runs),
     (3, m003_review_state),
     (5, m005_reviews),
     (6, m006_outbox),
+    (8, m008_graph),
 ]
 
 

@@ -97,7 +97,8 @@ class BatchRunner:
 
         return build_crew(self.project, self.options.crew, inputs=self._runtime(batch) | self.options.inputs,
                           llm_for=self.chooser.llm_for, tools_for=self.toolbox,
-                          project_dir=self.settings.project_dir, process=self.options.process,
+                          project_dir=self.settings.project_dir,
+                          process="sequential" if self.options.process == "graph" else self.options.process,
                           output_models={self.phases[p]: models[p] for p in self.phases if p in models},
                           agent_tools=self.chooser.uses_tools,
                           prior_outputs={self.phases[p]: text for p, text in prior.items() if p in self.phases},
@@ -141,21 +142,25 @@ class BatchRunner:
         for phase in PHASES:
             if phase not in self.phases or phase in texts:
                 continue
-            if phase == "transform":
-                raw = self._transform_in_parts(batch, texts.get("extract"), texts if commit else None)
-                outputs[phase] = _parse(models[phase], raw)
-                context = raw
-            else:
-                done: list[Any] = []
-                self._crew(batch, models, texts, done.append, only_phase=phase).kickoff()
-                structured = done[-1].pydantic if done else None
-                # the next phase gets the structured output, not the free text a tool-using turn may leave in raw
-                raw = structured.model_dump_json() if structured is not None else (done[-1].raw if done else "")
-                outputs[phase] = structured if structured is not None else raw
-                context = raw
-            texts[phase] = context
+            raw, outputs[phase], texts[phase] = self.phase_output(batch, models, texts, phase,
+                                                                  texts if commit else None)
             if commit:
                 self.journal.phase_done(batch.number, phase, raw)
+
+    def phase_output(self, batch: Batch, models: dict[str, type], texts: dict[str, str], phase: str,
+                     stored: dict[str, str] | None = None) -> tuple[str, Any, str]:
+        """One phase of ``batch`` in its own kickoff (the transform: one per ``items_per_call`` items, ``stored``
+        holding the parts already committed), given the earlier phases' ``texts``: (text to commit, parsed output,
+        context for the next phase). ``process: graph`` runs its phase nodes through here."""
+        if phase == "transform":
+            raw = self._transform_in_parts(batch, texts.get("extract"), stored)
+            return raw, _parse(models[phase], raw), raw
+        done: list[Any] = []
+        self._crew(batch, models, texts, done.append, only_phase=phase).kickoff()
+        structured = done[-1].pydantic if done else None
+        # the next phase gets the structured output, not the free text a tool-using turn may leave in raw
+        raw = structured.model_dump_json() if structured is not None else (done[-1].raw if done else "")
+        return raw, structured if structured is not None else raw, raw
 
     def _transform_in_parts(self, batch: Batch, findings: str | None, stored: dict[str, str] | None) -> str:
         """The batch's records as one JSON text, from one transform call per part, ``concurrency`` parts at once

@@ -42,7 +42,9 @@ class RunOptions:
         """The run plan: flags over the crew's YAML, resolved once at the start so every step reads one value
         (and the config hash covers a value whichever way it was set)."""
         budget = spec.budget
-        return replace(self, process=self.process or spec.process, batch_size=self.batch_size or spec.batch_size,
+        process = self.process or spec.process
+        size = 1 if process == "graph" else self.batch_size or spec.batch_size  # graph: one thread per item
+        return replace(self, process=process, batch_size=size,
                        concurrency=self.concurrency or spec.concurrency,
                        max_llm_calls=self.max_llm_calls or budget.max_llm_calls,
                        max_tokens=self.max_tokens or budget.max_tokens,

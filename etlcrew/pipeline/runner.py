@@ -119,6 +119,8 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
             if crew_spec.sources:
                 from etlcrew.pipeline.datapath import DataPath
 
+                if options.process == "graph":
+                    from etlcrew.pipeline.graph.run import GraphPath as DataPath  # type: ignore[assignment]
                 DataPath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash, control,
                          events, resuming=resume_of is not None, record_call=record).run()
             else:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from etlcrew.specs.datapath import SchemaSpec, SourceSpec, TargetSpec
+from etlcrew.specs.routes import RouteSpec
 
 
 class StrictSpec(BaseModel):
@@ -166,7 +167,7 @@ class CrewSpec(StrictSpec):
     default: bool = False
     agents: list[str] = Field(min_length=1)
     tasks: list[str] = Field(min_length=1)
-    process: Literal["sequential", "hierarchical"] = "sequential"
+    process: Literal["sequential", "hierarchical", "graph"] = "sequential"
     manager_llm: str | None = None
     manager: str | None = Field(default=None, description="an agent of agents.yaml acting as manager")
     max_manager_iterations: int = Field(default=6, ge=1, le=50)
@@ -194,6 +195,8 @@ class CrewSpec(StrictSpec):
     targets: list[TargetSpec] = Field(default_factory=list)
     review: ReviewSpec = Field(default_factory=ReviewSpec)
     actions: ActionsSpec = Field(default_factory=ActionsSpec)
+    routes: dict[str, list[RouteSpec]] = Field(default_factory=dict, description="process: graph: where an item "
+                                               "goes after a phase (specs.routes)")
     eval: EvalSpec | None = None
 
     @model_validator(mode="before")

@@ -85,9 +85,9 @@ def _check_crew(spec: ProjectSpec, name: str, line, crews_file: str) -> list[Con
             problems.append(ConfigProblem(
                 crews_file, f"{where}: task '{task_name}' is assigned to agent '{task.agent}', who is not in the crew",
                 line("crews", name, "agents"), name, "agents", f"add '{task.agent}' to the crew's agents"))
-        if task.agent is None and crew.process == "sequential":
+        if task.agent is None and crew.process != "hierarchical":
             problems.append(ConfigProblem(
-                spec.file_of("tasks"), f"task '{task_name}' has no agent, but {where} is sequential",
+                spec.file_of("tasks"), f"task '{task_name}' has no agent, but {where} is {crew.process}",
                 line("tasks", task_name), task_name, "agent", "give the task an 'agent:' or use process: hierarchical"))
         earlier = crew.tasks[:i]
         typo_in_tasks = any(t not in spec.tasks for t in crew.tasks)  # then a missing context is that typo
@@ -112,7 +112,31 @@ def _check_crew(spec: ProjectSpec, name: str, line, crews_file: str) -> list[Con
         key = "manager" if crew.manager else "manager_llm"
         problems.append(ConfigProblem(crews_file, f"{where}: '{key}' is only used with process: hierarchical",
                                       line("crews", name, key), name, key, "remove it, or set process: hierarchical"))
+    problems += _check_graph(spec, name, line, crews_file)
     return problems
+
+
+def _check_graph(spec: ProjectSpec, name: str, line, crews_file: str) -> list[ConfigProblem]:  # type: ignore[no-untyped-def]
+    """``process: graph`` needs LangGraph; ``routes:`` need ``process: graph`` and must make sense."""
+    from etlcrew.specs.routes import check_routes
+
+    crew = spec.crews[name]
+    where = f"crew '{name}'"
+    if crew.process != "graph":
+        if crew.routes:
+            return [ConfigProblem(crews_file, f"{where}: 'routes' are only used with process: graph",
+                                  line("crews", name, "routes"), name, "routes", "remove them, or set process: graph")]
+        return []
+    from etlcrew.pipeline.graph import INSTALL, langgraph_installed
+
+    problems = []
+    if not langgraph_installed():
+        problems.append(ConfigProblem(crews_file, f"{where}: process: graph needs LangGraph, which is not installed",
+                                      line("crews", name, "process"), name, "process", INSTALL))
+    phases = [p for t in crew.tasks if (p := spec.phase_of(t))]
+    fields = list(crew.output_schema.fields) if crew.output_schema else []
+    return problems + check_routes(dict(crew.routes), phases, fields, where, crews_file, name,
+                                   lambda *path: line("crews", name, *path))
 
 
 def check_inputs(spec: ProjectSpec, crew_name: str, inputs: Mapping[str, object]) -> list[ConfigProblem]:

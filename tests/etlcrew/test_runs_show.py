@@ -11,7 +11,8 @@ from yaml_edit import edit_config, with_researcher
 RUN_KEYS = {"run_id", "crew", "status", "started_at", "finished_at", "duration_s", "process", "models", "resumed",
             "reviewed", "items", "llm", "error", "resumable"}
 SHOW_KEYS = (RUN_KEYS - {"resumable"}) | {"inputs", "phases", "batches", "quarantined", "review", "webhook_deliveries",
-                                          "deliveries", "outcome", "outputs", "resume", "plan"}
+                                          "deliveries", "outcome", "outputs", "resume", "plan", "routes",
+                                          "waiting"}
 METRICS = {"calls", "failed_calls", "retries", "prompt_tokens", "completion_tokens", "cost_usd", "avg_latency_ms",
            "max_latency_ms"}
 

@@ -5,10 +5,13 @@ Grammar (``and`` binds tighter than ``or``; parentheses group)::
     expr       := and_expr ("or" and_expr)*
     and_expr   := term ("and" term)*
     term       := "not" term | "(" expr ")" | comparison
-    comparison := FIELD ("==" | "!=") LITERAL | FIELD ["not"] "in" "[" LITERAL ("," LITERAL)* "]"
+    comparison := FIELD ("==" | "!=" | "<" | "<=" | ">" | ">=") LITERAL
+                | FIELD ["not"] "in" "[" LITERAL ("," LITERAL)* "]"
     LITERAL    := 'text' | "text" | number | true | false | null
 
-A field missing from the record compares as ``null``. Anything else (calls, attributes, arithmetic) is an error.
+A field missing from the record compares as ``null``; an ordering (``<``, ``<=``, ``>``, ``>=``) is false unless
+both sides are numbers (a graph route's ``confidence < 0.5``). Anything else (calls, attributes, arithmetic) is
+an error.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ _TOKEN = re.compile(r"""
     \s*(?:
       (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     | (?P<num>-?\d+(?:\.\d+)?)
-    | (?P<op>==|!=|\(|\)|\[|\]|,)
+    | (?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,)
     | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
     )""", re.VERBOSE)
 _KEYWORDS = {"and", "or", "not", "in"}
@@ -121,6 +124,10 @@ class _Parser:
         if self.accept("op", "!="):
             value = self.take("lit")
             return lambda r: not _equal(r.get(name), value)
+        for op, test in _ORDER.items():
+            if self.accept("op", op):
+                value = self.take("lit")
+                return lambda r, test=test: _ordered(r.get(name), value, test)
         negate = self.accept("kw", "not")
         self.take("kw", "in")
         values = self.literal_list()
@@ -133,6 +140,15 @@ class _Parser:
             values.append(self.take("lit"))
         self.take("op", "]")
         return tuple(values)
+
+
+_ORDER: dict[str, Callable[[float, float], bool]] = {
+    "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
+
+
+def _ordered(actual: Any, expected: Any, test: Callable[[float, float], bool]) -> bool:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (actual, expected))
+    return numbers and test(actual, expected)
 
 
 def _equal(actual: Any, expected: Any) -> bool:
