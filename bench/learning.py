@@ -113,7 +113,7 @@ def main() -> None:
 
     from etlcrew.commands.project import load_checked
     from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-    from etlcrew.evaluation.compare import labelled_project, read_crew_labels
+    from etlcrew.evaluation.label_files import labelled_project, read_crew_labels
     from etlcrew.settings import load_settings
 
     settings = load_settings()

@@ -143,7 +143,7 @@ def main() -> None:
 
     from etlcrew.commands.project import load_checked
     from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-    from etlcrew.evaluation.compare import read_crew_labels
+    from etlcrew.evaluation.label_files import read_crew_labels
     from etlcrew.settings import load_settings
 
     settings = load_settings()

@@ -66,7 +66,7 @@ def _read_settings_file(config_dir: Path) -> dict[str, Any]:
     known = set(ENVIRONMENT_NAMES)
     if not isinstance(data, dict) or set(data) - known:
         from etlcrew.errors import ConfigError, ConfigProblem
-        from etlcrew.specs.project import suggest
+        from etlcrew.specs.did_you_mean import suggest
 
         unknown = sorted(map(str, set(data) - known)) if isinstance(data, dict) else ["(not a mapping)"]
         guess = suggest(unknown[0], known)

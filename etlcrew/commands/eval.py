@@ -44,7 +44,8 @@ def eval_crew(settings: Settings, *, crew: str | None, labels: str | None, model
               limit: int | None, input_pairs: tuple[str, ...], json_mode: bool, show_misses: bool = False) -> int:
     """Check the labels, run each model, print the scores side by side."""
     from etlcrew.crewai_env import import_crewai, quiet_crewai_logging
-    from etlcrew.evaluation.compare import eval_project, evaluate, read_crew_labels
+    from etlcrew.evaluation.compare import eval_project, evaluate
+    from etlcrew.evaluation.label_files import read_crew_labels
 
     project, tools = load_checked(settings)
     name = pick_crew(project, crew)

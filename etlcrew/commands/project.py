@@ -7,8 +7,9 @@ from pathlib import Path
 
 from etlcrew.errors import ConfigError, ConfigProblem, SourceError, UsageError
 from etlcrew.settings import Settings
+from etlcrew.specs.did_you_mean import suggest
 from etlcrew.specs.loader import collect_project
-from etlcrew.specs.project import ProjectSpec, suggest
+from etlcrew.specs.project import ProjectSpec
 from etlcrew.specs.references import check_inputs
 from etlcrew.tools.registry import ToolInfo, broken_tool_files, discover
 

@@ -64,8 +64,8 @@ def continue_run(settings: Settings, row: dict[str, Any], *, force: bool, json_m
 
 def _check_config(settings: Settings, project: ProjectSpec, options: RunOptions, row: dict[str, Any],
                   force: bool) -> None:
+    from etlcrew.pipeline.config_hash import relevant_config_hash
     from etlcrew.pipeline.models import ModelChooser
-    from etlcrew.pipeline.runner import relevant_config_hash
 
     plan = options.resolved_for(project.crews[options.crew])
     chooser = ModelChooser(project, options.crew, settings, options.model, options.base_url)

@@ -13,7 +13,7 @@ from etlcrew import console
 from etlcrew.commands.project import load_checked, pick_crew
 from etlcrew.errors import EtlcrewError, UsageError
 from etlcrew.settings import Settings
-from etlcrew.specs.project import suggest
+from etlcrew.specs.did_you_mean import suggest
 from etlcrew.tools.registry import ToolInfo
 
 

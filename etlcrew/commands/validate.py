@@ -15,7 +15,7 @@ def _check_labels(settings: Settings, project: ProjectSpec, crews: list[str]) ->
     """Each crew's ``eval`` labels (and its held-out ``test`` labels, and the reviewed items it shows as examples)
     against its schema and items, for crews whose sources are local files (reading a database or an API is left to
     ``eval``); every problem of every crew at once."""
-    from etlcrew.evaluation.compare import read_crew_labels
+    from etlcrew.evaluation.label_files import read_crew_labels
     from etlcrew.pipeline.review_examples import shown_as
 
     problems = []

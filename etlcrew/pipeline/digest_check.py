@@ -116,3 +116,19 @@ def _value_count(text: str, end: int, value: float, facts: RunFacts) -> str | No
         return None
     counts = " or ".join(f"{c:g}" for c in sorted(expected[label]))
     return f"it says {value:g} {label}, but the facts count {counts}"
+
+
+_JSON_SHAPES = re.compile(r'[{}\[\]]|"\w+"\s*:|\\"|item_\{')
+
+
+def readable_digest(text: str | None) -> str | None:
+    """The digest when it is prose; ``None`` for JSON fragments or text with too few words to be prose.
+
+    A small model asked for a digest inside a JSON grammar sometimes fills it with ``{{``, ``[{`` or
+    ``"item_...``: the report says there is no digest rather than print that.
+    """
+    cleaned = " ".join((text or "").split())
+    words = re.findall(r"[^\W\d_]{2,}", cleaned)
+    if len(words) < 4 or _JSON_SHAPES.search(cleaned) or len("".join(words)) < 0.6 * len(cleaned.replace(" ", "")):
+        return None
+    return cleaned

@@ -9,6 +9,7 @@ a person.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -99,7 +100,6 @@ def _breakdown(records: Iterable[dict[str, Any]], schema: SchemaSpec) -> dict[st
 
 def compute_facts(outcomes: list[Any], schema: SchemaSpec, rule: str | None, earlier: int) -> RunFacts:
     """The facts of the run's landed outcomes (``journal.BatchOutcome``); ``rule`` decides the action items."""
-    from etlcrew.pipeline.report import breakdowns
 
     records = [r for o in outcomes for r in o.records]
     held = [r for o in outcomes for r in o.review]
@@ -155,3 +155,23 @@ def code_digest(facts: RunFacts) -> str:
     if facts.earlier:
         parts.append(f"{facts.earlier} earlier items unchanged, not in this digest.")
     return " ".join(parts)
+
+
+_NONE = "(none)"
+
+
+def breakdowns(records: list[dict[str, Any]], schema: SchemaSpec) -> dict[str, list[tuple[str, int]]]:
+    """Counts per value of each enum field: the schema's values in order (zeros included), then others, then none."""
+    out: dict[str, list[tuple[str, int]]] = {}
+    for name, spec in schema.fields.items():
+        if spec.type != "enum":
+            continue
+        counts = Counter(_NONE if r.get(name) is None else str(r.get(name)) for r in records)
+        values = list(spec.values or [])
+        rows = [(v, counts.pop(v, 0)) for v in values]
+        none = counts.pop(_NONE, 0)
+        rows += sorted(counts.items())
+        if none:
+            rows.append((_NONE, none))
+        out[name] = rows
+    return out

@@ -14,13 +14,25 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from etlcrew import console
 from etlcrew.pipeline.facts import ActionItem, RunFacts, code_digest, compute_facts, merge_actions
 
-if TYPE_CHECKING:
-    from etlcrew.pipeline.datapath import DataPath
+
+class RunParts(Protocol):
+    """What the run's digest needs of the run (``pipeline.datapath.DataPath`` is one): its crew, records' ledger,
+    budget control and model path. A protocol, so this module does not import the data path that calls it."""
+
+    spec: Any
+    project: Any
+    options: Any
+    settings: Any
+    toolbox: Any
+    runner: Any
+    ledger: Any
+    control: Any
+    result: Any
 
 DIGEST_CHARS = 900  # a few sentences: what the support lead reads first
 
@@ -65,7 +77,7 @@ def _covers(facts: RunFacts) -> str:
     return hashlib.sha256(json.dumps([facts.all_ids, facts.earlier]).encode()).hexdigest()[:16]
 
 
-def run_outcome(path: DataPath, outcomes: list[Any]) -> RunOutcome:
+def run_outcome(path: RunParts, outcomes: list[Any]) -> RunOutcome:
     """The run's outcome from its landed ``outcomes``, committed to the ledger (reused when already there)."""
     spec, run_id = path.spec, path.result.run_id
     assert spec.output_schema is not None
@@ -91,10 +103,9 @@ def _code(facts: RunFacts, note: str | None, source: str) -> RunOutcome:
     return RunOutcome(digest, facts.actions, "code", note)
 
 
-def _write(path: DataPath, facts: RunFacts, source: str) -> RunOutcome:
+def _write(path: RunParts, facts: RunFacts, source: str) -> RunOutcome:
     """Ask the publisher when a call can be made, check its digest, else write the digest in code."""
-    from etlcrew.pipeline.digest_check import check_digest
-    from etlcrew.pipeline.report import readable_digest
+    from etlcrew.pipeline.digest_check import check_digest, readable_digest
 
     load_task = next((t for t in path.spec.tasks if path.project.phase_of(t) == "load"), None)
     if load_task is None or facts.loaded + facts.review == 0:
@@ -138,7 +149,7 @@ def outcome_model(item_ids: list[str] | None) -> type[Any]:
     return create_model("RunOutcome", __base__=BatchBase, **fields)  # type: ignore[call-overload, no-any-return]
 
 
-def _ask_publisher(path: DataPath, load_task: str, facts: RunFacts, text: str, ask: bool) -> tuple[str, list[str]]:
+def _ask_publisher(path: RunParts, load_task: str, facts: RunFacts, text: str, ask: bool) -> tuple[str, list[str]]:
     """One kickoff of the load task alone, through the run's normal model path; returns (digest, chosen ids)."""
     from etlcrew.crews.builder import build_crew
     from etlcrew.specs.placeholders import placeholders_in

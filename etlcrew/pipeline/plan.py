@@ -295,7 +295,7 @@ def plan_for(settings: Settings, project: ProjectSpec, options: RunOptions) -> P
     """``run --dry-run``: the plan of a run started now, reading an existing ledger only (none is created)."""
     from etlcrew.commands.ledger_access import open_existing
     from etlcrew.model_runtime.usage import load_prices
-    from etlcrew.pipeline.runner import relevant_config_hash
+    from etlcrew.pipeline.config_hash import relevant_config_hash
 
     options = options.resolved_for(project.crews[options.crew])
     model, models = model_in_force(project, options, settings)

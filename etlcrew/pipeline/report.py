@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from etlcrew.pipeline.facts import breakdowns
 from etlcrew.pipeline.records import QuarantineRow
 from etlcrew.pipeline.review import ReviewRow
 from etlcrew.printable import one_line, printable
@@ -27,21 +26,6 @@ if TYPE_CHECKING:
     from etlcrew.pipeline.outcome import RunOutcome
 
 STANDARD_COUNTS = ("extracted", "loaded", "review", "quarantined", "skipped")
-_NONE = "(none)"
-_JSON_SHAPES = re.compile(r'[{}\[\]]|"\w+"\s*:|\\"|item_\{')
-
-
-def readable_digest(text: str | None) -> str | None:
-    """The digest when it is prose; ``None`` for JSON fragments or text with too few words to be prose.
-
-    A small model asked for a digest inside a JSON grammar sometimes fills it with ``{{``, ``[{`` or
-    ``"item_...``: the report says there is no digest rather than print that.
-    """
-    cleaned = " ".join((text or "").split())
-    words = re.findall(r"[^\W\d_]{2,}", cleaned)
-    if len(words) < 4 or _JSON_SHAPES.search(cleaned) or len("".join(words)) < 0.6 * len(cleaned.replace(" ", "")):
-        return None
-    return cleaned
 
 
 def report_path(target: ReportTarget | None, crew: str, settings: Settings) -> Path:
@@ -60,23 +44,6 @@ def _cell(value: Any, limit: int = 200) -> str:
 
 def _table(header: tuple[str, str], rows: list[tuple[Any, Any]]) -> list[str]:
     return [f"| {header[0]} | {header[1]} |", "| --- | ---: |", *(f"| {_cell(a)} | {_cell(b)} |" for a, b in rows)]
-
-
-def breakdowns(records: list[dict[str, Any]], schema: SchemaSpec) -> dict[str, list[tuple[str, int]]]:
-    """Counts per value of each enum field: the schema's values in order (zeros included), then others, then none."""
-    out: dict[str, list[tuple[str, int]]] = {}
-    for name, spec in schema.fields.items():
-        if spec.type != "enum":
-            continue
-        counts = Counter(_NONE if r.get(name) is None else str(r.get(name)) for r in records)
-        values = list(spec.values or [])
-        rows = [(v, counts.pop(v, 0)) for v in values]
-        none = counts.pop(_NONE, 0)
-        rows += sorted(counts.items())
-        if none:
-            rows.append((_NONE, none))
-        out[name] = rows
-    return out
 
 
 def _calls_table(calls_by_phase: dict[str, dict[str, int]]) -> list[str]:

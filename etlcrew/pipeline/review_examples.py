@@ -39,7 +39,7 @@ def shown_as(crew: str) -> str:
 def read_reviewed(settings: Settings, project: ProjectSpec, crew: str) -> LabelSet | None:
     """The crew's reviewed labels, checked like ``eval`` labels (exit 2 naming line and column); ``None`` when the
     crew takes no examples from reviews or nobody has reviewed anything yet."""
-    from etlcrew.evaluation.compare import read_crew_labels
+    from etlcrew.evaluation.label_files import read_crew_labels
 
     schema = project.crews[crew].output_schema
     if schema is None or schema.examples_from_reviews is None:

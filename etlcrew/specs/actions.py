@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from etlcrew.errors import ConfigProblem
+from etlcrew.specs.did_you_mean import suggest
 from etlcrew.specs.models import CrewSpec
-from etlcrew.specs.project import suggest
 
 Problem = Callable[[str, tuple[object, ...], str], ConfigProblem]
 EXAMPLE = "when: \"urgency in ['urgent', 'high']\""

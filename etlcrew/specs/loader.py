@@ -12,8 +12,9 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from etlcrew.errors import ConfigError, ConfigProblem
+from etlcrew.specs.did_you_mean import suggest
 from etlcrew.specs.models import AgentSpec, TaskSpec
-from etlcrew.specs.project import CONFIG_FILES, ENTRY_WORD, ProjectSpec, suggest
+from etlcrew.specs.project import CONFIG_FILES, ENTRY_WORD, ProjectSpec
 from etlcrew.specs.yaml_source import YamlDocument, YamlSyntaxError, load_yaml_file
 
 

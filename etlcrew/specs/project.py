@@ -6,7 +6,6 @@ name a project without importing the code that loads one.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +51,3 @@ class ProjectSpec:
         return f"{self.config_dir.name}/{CONFIG_FILES[kind][0]}"
 
 
-def suggest(word: str, choices: list[str] | set[str]) -> str | None:
-    """The closest of ``choices`` to ``word``, for "did you mean" hints."""
-    match = difflib.get_close_matches(str(word), sorted(choices), n=1, cutoff=0.6)
-    return match[0] if match else None

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from etlcrew.errors import ConfigProblem
 from etlcrew.invocation import command, install_hint
 from etlcrew.specs import placeholders
-from etlcrew.specs.project import ProjectSpec, suggest
+from etlcrew.specs.did_you_mean import suggest
+from etlcrew.specs.project import ProjectSpec
 
 
 def _unknown(file: str, line: int | None, entry: str, what: str, name: str, choices: set[str], key: str,

@@ -50,7 +50,7 @@ def check_routes(routes: dict[str, list[RouteSpec]], phases: list[str], fields: 
     """Every problem of a crew's routes: unknown nodes, unreachable routes, loops without ``max``, conditions
     on unknown fields."""
     from etlcrew.pipeline.targets.conditions import ConditionError, parse_condition
-    from etlcrew.specs.project import suggest
+    from etlcrew.specs.did_you_mean import suggest
 
     nodes = graph_nodes(phases)
     problems: list[ConfigProblem] = []

@@ -127,7 +127,7 @@ def test_bad_labels_exit_2_naming_file_line_and_column(project_dir: Path, known_
 
 
 def test_the_shipped_crews_declare_labels_that_read(project_dir: Path) -> None:
-    from etlcrew.evaluation.compare import read_crew_labels
+    from etlcrew.evaluation.label_files import read_crew_labels
     from etlcrew.settings import load_settings
     from etlcrew.specs.loader import load_project
 

@@ -112,7 +112,7 @@ def test_validate_refuses_a_test_set_for_a_crew_with_two_sources(heldout: Path, 
 
 
 def test_the_shipped_test_set_reads(project_dir: Path) -> None:
-    from etlcrew.evaluation.compare import read_crew_labels
+    from etlcrew.evaluation.label_files import read_crew_labels
     from etlcrew.settings import load_settings
     from etlcrew.specs.loader import load_project
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from etlcrew.pipeline.facts import breakdowns
 from etlcrew.pipeline.records import QuarantineRow
-from etlcrew.pipeline.report import breakdowns, report_path, write_report
+from etlcrew.pipeline.report import report_path, write_report
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import ReportTarget, SchemaSpec
 

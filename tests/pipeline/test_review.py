@@ -73,7 +73,8 @@ def test_a_repeated_summary_sends_every_record_to_review_and_the_run_is_partial(
 
 
 def test_the_report_digest_is_prose_or_says_there_is_none() -> None:
-    from etlcrew.pipeline.report import readable_digest, render_report
+    from etlcrew.pipeline.digest_check import readable_digest
+    from etlcrew.pipeline.report import render_report
 
     assert readable_digest('{{ [{"item_{id}_{key}": 1') is None
     assert readable_digest("Three customers were double charged; refund them today.") is not None

@@ -100,7 +100,7 @@ def test_a_new_review_does_not_make_the_next_run_re_ask_loaded_items(project_dir
 def test_the_learning_bench_splits_folds_and_writes_a_reviewed_file_the_crew_reads(project_dir: Path) -> None:
     import importlib.util
 
-    from etlcrew.evaluation.compare import read_crew_labels
+    from etlcrew.evaluation.label_files import read_crew_labels
     from etlcrew.settings import load_settings
     from etlcrew.specs.loader import load_project
 

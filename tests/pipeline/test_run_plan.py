@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from etlcrew.pipeline.config_hash import relevant_config_hash
 from etlcrew.pipeline.options import RunOptions
-from etlcrew.pipeline.runner import relevant_config_hash
 from etlcrew.specs.loader import load_project
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,8 @@ from etlcrew.pipeline.targets.conditions import ConditionError, parse_condition
 from etlcrew.pipeline.targets.notify import TOOL_ARGS, notify_path
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import NotifyTarget, WebhookTarget
-from etlcrew.specs.project import ProjectSpec, suggest
+from etlcrew.specs.did_you_mean import suggest
+from etlcrew.specs.project import ProjectSpec
 
 
 def action_problems(settings: Settings, project: ProjectSpec, crew: str) -> list[ConfigProblem]:
