@@ -80,7 +80,7 @@ class DeliveryRows:
                           "AND target LIKE ?", (run_id, like))
         return int(rows[0]["n"])
 
-    def item_hashes(self, run_id: str) -> dict[str, str]:
+    def member_hashes(self, run_id: str) -> dict[str, str]:
         """item_id -> content hash of the run's batch members: what a delivery's content is."""
         rows = self._rows("SELECT items_json FROM batches WHERE run_id=?", (run_id,))
         return {str(i): str(h) for row in rows for i, h in json.loads(row["items_json"])}

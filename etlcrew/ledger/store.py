@@ -151,7 +151,7 @@ class Ledger(DeliveryRows):
             return True
         return row[1] == config_hash and (row[2] == "loaded" or (row[2] == "review" and not retry_review))
 
-    def item_hashes(self, crew: str) -> dict[str, tuple[str, str, str]]:
+    def items_of_crew(self, crew: str) -> dict[str, tuple[str, str, str]]:
         """item_id -> (content hash, config hash, state) of every item the crew ever landed (``run --dry-run``)."""
         rows = self._rows("SELECT item_id, content_hash, config_hash, state FROM items WHERE crew=?", (crew,))
         return {r["item_id"]: (r["content_hash"], r["config_hash"], r["state"]) for r in rows}

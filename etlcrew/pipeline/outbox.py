@@ -88,7 +88,7 @@ def deliver(settings: Settings, crew: str, spec: Any, ledger: Ledger, run_id: st
     if not targets:
         return report
     table = spec.output_schema.table if spec.output_schema is not None else crew
-    hashes = ledger.item_hashes(run_id)
+    hashes = ledger.member_hashes(run_id)
     for target in targets:
         name = target_name(target, crew, settings)
         rows = [_row(target, name, crew, table, run_id, record, hashes)

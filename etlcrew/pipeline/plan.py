@@ -124,7 +124,7 @@ def sort_items(items: list[Item], crew: str, ledger: Ledger | None, config_hash:
                ) -> tuple[dict[str, int], list[Item]]:
     """Counts of new, changed, unchanged and unreadable items, and the items a run would process
     (``DataPath.read_items``' skip: unchanged = loaded before from the same content under the same config)."""
-    known = ledger.item_hashes(crew) if ledger is not None else {}
+    known = ledger.items_of_crew(crew) if ledger is not None else {}
     counts = dict.fromkeys(("new", "changed", "unchanged", "unreadable"), 0)
     todo: list[Item] = []
     for item in items:

@@ -14,7 +14,7 @@ from etlcrew.model_runtime.scripted import ScriptedCall, sample_answer
 
 SHIPPED_HOOK = ("    - type: webhook\n      url: http://127.0.0.1:8765/hooks/urgent\n"
                 "      when: \"urgency == 'urgent'\"\n      enabled: false\n")
-BROKEN = "inbox:0004-refund-not-received.eml"  # an action item (every third of a batch) the pager fails on
+BROKEN = "inbox:0004-refund-not-received.eml"  # an action item (every third of the run) the pager fails on
 PAGER = '''"""Page someone about an action item (a test's tool)."""
 import json
 
@@ -37,7 +37,7 @@ def notify(project: Path, target: str) -> None:
 
 
 def actions(call: ScriptedCall) -> str:
-    """The publisher names every third item of its batch; every other call as ``sample_answer``."""
+    """The publisher names every third item of the run; every other call as ``sample_answer``."""
     text = sample_answer(call)
     if call.response_model is not None and "action_item_ids" in call.response_model.model_fields:
         ids = call.response_model.model_json_schema()["properties"]["action_item_ids"]["items"]["enum"]
@@ -73,6 +73,9 @@ def test_a_tool_is_called_once_per_action_item_and_show_lists_a_failure(project_
     log = tmp_path / "paged.jsonl"
     (project_dir / "tools" / "pager.py").write_text(PAGER.format(broken=f"{{{BROKEN!r}}}", log=str(log)))
     notify(project_dir, "    - type: notify\n      tool: pager\n      max_attempts: 1\n")
+    # the publisher chooses the action items here (the shipped crew's rule would pick by the scripted urgencies)
+    edit_config(project_dir / "config" / "crews.yaml", "  actions: {when: \"urgency in ['urgent', 'high']\"}",
+                "  actions: {from: publisher}")
     scripted("actions", default=actions)
     first = cli("run", "--model", "scripted/actions")
     assert first.code == 0, first.err
