@@ -137,15 +137,23 @@ def merge_actions(facts: RunFacts, chosen: list[str]) -> list[ActionItem]:
     return sorted(found.values(), key=lambda a: a.item_id)
 
 
+def _items(count: int, adjective: str = "") -> str:
+    """``1 item``, ``3 items``, ``1 earlier item``: the code digest reads as a person would write it."""
+    word = "item" if count == 1 else "items"
+    return f"{count} {adjective + ' ' if adjective else ''}{word}"
+
+
 def code_digest(facts: RunFacts) -> str:
     """The plain digest written by code from the facts: true by construction."""
+    earlier = f"{_items(facts.earlier, 'earlier')} unchanged, not in this digest."
     if not facts.processed:
-        return f"No new or changed items in this run; {facts.earlier} earlier items unchanged, not in this digest."
-    parts = [f"{facts.processed} items processed in this run: {facts.loaded} loaded, {facts.review} held for "
+        return f"No new or changed items in this run; {earlier}"
+    parts = [f"{_items(facts.processed)} processed in this run: {facts.loaded} loaded, {facts.review} held for "
              f"review, {facts.quarantined} quarantined."]
     if facts.actions:
         listed = ", ".join(a.item_id + (" (held for review)" if a.held else "") for a in facts.actions)
-        parts.append(f"{len(facts.actions)} need action today: {listed}.")
+        verb = "needs" if len(facts.actions) == 1 else "need"
+        parts.append(f"{len(facts.actions)} {verb} action today: {listed}.")
     else:
         parts.append("No item needs action today.")
     for name, rows in facts.by_field.items():
@@ -153,7 +161,7 @@ def code_digest(facts: RunFacts) -> str:
         if shown:
             parts.append(f"By {name}: {shown}.")
     if facts.earlier:
-        parts.append(f"{facts.earlier} earlier items unchanged, not in this digest.")
+        parts.append(earlier)
     return " ".join(parts)
 
 

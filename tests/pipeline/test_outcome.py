@@ -169,7 +169,7 @@ def test_an_incremental_run_covers_what_it_processed(project_dir: Path, scripted
     second = run(cli)
     assert second["items"]["skipped"] == 29 and second["items"]["loaded"] == 1
     digest = second["outcome"]["digest"]
-    assert digest.startswith("1 items processed in this run") and "29 earlier items unchanged" in digest
+    assert digest.startswith("1 item processed in this run") and "29 earlier items unchanged" in digest
     load = [c for c in llm.history if c.task == "load"][-1]
     assert "earlier items unchanged, not in this run: 29" in load.prompt
     third = run(cli)
