@@ -6,8 +6,10 @@ test_portable.py keeps POSIX-only calls out of the rest of the package.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 
 
 def pid_alive(pid: int) -> bool:
@@ -36,3 +38,41 @@ def _windows_pid_alive(pid: int) -> bool:
         return bool(kernel32.GetExitCodeProcess(handle, ctypes.byref(code))) and code.value == 259  # STILL_ACTIVE
     finally:
         kernel32.CloseHandle(handle)
+
+
+@contextlib.contextmanager
+def key_reader() -> Iterator[Callable[[], str]]:
+    """Single keys without Enter, for the terminal review; the terminal is restored on the way out. POSIX: cbreak
+    (Ctrl-C still interrupts); Windows: the console's own key reads (``msvcrt``), Enter read as a newline."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        yield lambda: "\n" if (key := msvcrt.getwch()) == "\r" else key  # type: ignore[attr-defined]
+        return
+    import termios
+    import tty
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    try:
+        tty.setcbreak(fd)
+        yield lambda: sys.stdin.read(1)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def typed_line() -> str:
+    """One line typed with echo while ``key_reader`` holds the terminal (its usual mode for the while)."""
+    if sys.platform == "win32":
+        return sys.stdin.readline().rstrip("\r\n")
+    import termios
+
+    fd = sys.stdin.fileno()
+    cbreak = termios.tcgetattr(fd)
+    cooked = list(cbreak)
+    cooked[3] |= termios.ICANON | termios.ECHO
+    termios.tcsetattr(fd, termios.TCSADRAIN, cooked)
+    try:
+        return sys.stdin.readline().rstrip("\r\n")
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, cbreak)

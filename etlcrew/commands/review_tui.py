@@ -7,13 +7,12 @@ discards the item, ``s`` skips it (it stays held), ``q`` quits. Esc (or any othe
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from etlcrew import console
 from etlcrew.errors import EXIT_OK
+from etlcrew.os_compat import key_reader
 from etlcrew.redact import redact
 
 if TYPE_CHECKING:
@@ -29,35 +28,12 @@ EXCERPT_CHARS = 1200
 KEYS = "Enter accept · 1-9 change a field · e edit text · d discard · s skip · q quit"
 
 
-@contextlib.contextmanager
-def _key_reader() -> Iterator[Callable[[], str]]:
-    """Single keys without Enter (cbreak: Ctrl-C still interrupts); the terminal is restored on the way out."""
-    import termios
-    import tty
-
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd)
-        yield lambda: sys.stdin.read(1)
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
 def _read_line(prompt: str) -> str:
-    """One line typed with echo (the terminal in its usual mode for the while)."""
-    import termios
+    """One line typed with echo (the terminal in its usual mode for the while: ``os_compat.typed_line``)."""
+    from etlcrew.os_compat import typed_line
 
-    fd = sys.stdin.fileno()
-    cbreak = termios.tcgetattr(fd)
-    cooked = list(cbreak)
-    cooked[3] |= termios.ICANON | termios.ECHO
-    termios.tcsetattr(fd, termios.TCSADRAIN, cooked)
-    try:
-        console.screen().print(prompt, end="", markup=False, highlight=False)
-        return sys.stdin.readline().rstrip("\r\n")
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, cbreak)
+    console.screen().print(prompt, end="", markup=False, highlight=False)
+    return typed_line()
 
 
 class ItemScreen:
@@ -163,7 +139,7 @@ def review_in_terminal(settings: Settings, project: ProjectSpec, ledger: Ledger,
     schema = project.crews[crew].output_schema
     assert schema is not None
     counts = dict.fromkeys(("accept", "correct", "discard", "skip"), 0)
-    with _key_reader() as read_key:
+    with key_reader() as read_key:
         for number, held in enumerate(queue, 1):
             screen = ItemScreen(console.screen(), schema, held, texts.get(held.item_id), f"{number}/{len(queue)}")
             outcome = _one_item(screen, read_key, lambda d, final, h=held: _decide(
