@@ -2,7 +2,7 @@
 
 ``ETLCREW_FAILPOINT`` (see ``pipeline.failpoints``) kills it at a named point of the run, ``model-call:n`` in the
 middle of the n-th model call; ``CRASH_SLOW_S`` makes each call slow; ``CRASH_ACTIONS=1`` makes the publisher
-name every other item of its batch as needing action.
+name every other item of the run as needing action.
 Not a test module: the tests run it.
 """
 

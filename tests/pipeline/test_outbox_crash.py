@@ -1,7 +1,7 @@
 """Kill -9 between the outbox's enqueue and its sending (and between a send and its mark), then resume or run
 again: every action item reaches the webhook and the notify file once, and a re-run with no change sends nothing.
 
-The default crew runs in a child process (``crash_harness.py``, scripted model naming every other item of a batch
+The default crew runs in a child process (``crash_harness.py``, scripted publisher naming every other item of the run
 as needing action) with a notify file target and a webhook target (``items: actions``) on a loopback receiver.
 """
 
@@ -66,6 +66,9 @@ def make_project(base: Path, hook_url: str) -> Path:
     edit_config(project / "config" / "crews.yaml", SHIPPED_HOOK,
                 f"    - type: notify\n      path: output/actions.log\n"
                 f"    - type: webhook\n      url: {hook_url}\n      items: actions\n")
+    # the publisher names the action items (CRASH_ACTIONS), not the shipped rule on the scripted urgencies
+    edit_config(project / "config" / "crews.yaml", "  actions: {when: \"urgency in ['urgent', 'high']\"}",
+                "  actions: {from: publisher}")
     return project
 
 
