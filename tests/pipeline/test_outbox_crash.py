@@ -129,7 +129,7 @@ def test_the_clean_run_delivers_each_action_item_once(outcomes: dict[str, dict])
     clean = outcomes["clean"]
     assert clean["first"][0] == 0, clean["first"][2][-2000:]
     items = [item for _, item in clean["posts"]]
-    assert len(items) == 18 and len(set(items)) == 18, "every other item of six batches of five"
+    assert len(items) == 15 and len(set(items)) == 15, "every other item of the run's 30"
     assert sorted(clean["lines"]) == sorted(items)
 
 
@@ -150,7 +150,7 @@ def test_killed_then_finished_delivers_each_action_item_once(outcomes: dict[str,
 
 def test_the_kill_after_the_enqueue_left_every_delivery_pending(outcomes: dict[str, dict]) -> None:  # type: ignore[type-arg]
     result = outcomes["killed after the enqueue, resumed"]
-    assert result["at_kill"] == {"pending": 36} and result["posts_at_kill"] == 0
+    assert result["at_kill"] == {"pending": 30} and result["posts_at_kill"] == 0
 
 
 def test_a_rerun_with_no_change_delivers_nothing(outcomes: dict[str, dict]) -> None:  # type: ignore[type-arg]
@@ -169,12 +169,12 @@ def test_show_lists_the_deliveries(outcomes: dict[str, dict]) -> None:  # type: 
     shown = subprocess.run([sys.executable, str(ROOT / "main.py"), "show", result["run_id"], "--json"], env=env,
                            capture_output=True, text=True, timeout=120, check=True)
     deliveries = json.loads(shown.stdout)["deliveries"]
-    assert len(deliveries) == 36 and {d["status"] for d in deliveries} == {"delivered"}
+    assert len(deliveries) == 30 and {d["status"] for d in deliveries} == {"delivered"}
     assert {d["target"] for d in deliveries} == {"notify:output/actions.log", f"webhook:{_hook(result)}"}
     assert all(d["attempts"] == 1 and d["last_error"] is None for d in deliveries)
     text = subprocess.run([sys.executable, str(ROOT / "main.py"), "show", result["run_id"]], env=env,
                           capture_output=True, text=True, timeout=120, check=True).stdout
-    assert "deliveries (36 delivered)" in text
+    assert "deliveries (30 delivered)" in text
 
 
 def _hook(result: dict) -> str:  # type: ignore[type-arg]
