@@ -38,12 +38,10 @@ PART_PREFIX = "part:transform:"  # committed transform parts of an unfinished ba
 
 
 def phase_tasks(project: ProjectSpec, crew: str) -> dict[str, str]:
-    """Phase -> task name for the crew (``phase:`` in tasks.yaml, else the task's own name)."""
-    found: dict[str, str] = {}
-    for name in project.crews[crew].tasks:
-        phase = project.phase_of(name)
-        if phase:
-            found[phase] = name
+    """Phase -> task name for the crew (``plan.phases_of``); a crew with sources must have a transform."""
+    from etlcrew.pipeline.plan import phases_of
+
+    found = phases_of(project, crew)
     if "transform" not in found:
         raise ConfigError([ConfigProblem(project.file_of("crews"), f"crew '{crew}' has sources but no transform task",
                                          hint="add a task with 'phase: transform' (or named transform)")])
