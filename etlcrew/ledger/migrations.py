@@ -125,6 +125,7 @@ def m005_reviews(db: sqlite3.Connection) -> None:
     field) kept beside the person's final values, never merged; items a person decided are 'reviewed' or
     'discarded' (the items table is rebuilt, as in m003, to widen its CHECK)."""
     db.executescript("""
+        BEGIN;
         CREATE TABLE items_new (
             crew TEXT NOT NULL,
             item_id TEXT NOT NULL,
@@ -156,6 +157,7 @@ def m005_reviews(db: sqlite3.Connection) -> None:
         );
         CREATE INDEX reviews_by_item ON reviews (crew, item_id, id);
         CREATE INDEX reviews_by_run ON reviews (run_id);
+        COMMIT;
     """)
 
 
@@ -164,6 +166,7 @@ def m006_outbox(db: sqlite3.Connection) -> None:
     sent, with its status, attempts and last error. Sent webhooks move in as delivered, so none is sent again;
     their content is the item's as last loaded (the old key did not hold it)."""
     db.executescript("""
+        BEGIN;
         CREATE TABLE deliveries (
             idempotency_key TEXT PRIMARY KEY,
             crew TEXT NOT NULL,
@@ -190,6 +193,7 @@ def m006_outbox(db: sqlite3.Connection) -> None:
                    (SELECT i.content_hash FROM items i WHERE i.crew = r.crew AND i.item_id = w.item_id),
                    w.run_id, '{}', 'delivered', 1, 1, NULL, w.run_id, w.delivered_at, w.delivered_at, w.delivered_at
             FROM webhook_deliveries w LEFT JOIN runs r ON r.run_id = w.run_id;
+        COMMIT;
     """)
 
 
@@ -197,6 +201,7 @@ def m008_graph(db: sqlite3.Connection) -> None:
     """``process: graph``: each model output memoised by (run, item, phase, attempt), so a node LangGraph runs
     again after a crash costs no model call; per item, the route it took and whether it waits for approval."""
     db.executescript("""
+        BEGIN;
         CREATE TABLE graph_outputs (
             run_id TEXT NOT NULL,
             item_id TEXT NOT NULL,
@@ -215,6 +220,7 @@ def m008_graph(db: sqlite3.Connection) -> None:
             updated_at TEXT NOT NULL,
             PRIMARY KEY (run_id, item_id)
         );
+        COMMIT;
     """)
 
 
@@ -229,7 +235,9 @@ MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
 
 
 def migrate(db: sqlite3.Connection) -> list[int]:
-    """Apply every migration not yet recorded; returns the numbers applied now."""
+    """Apply every migration not yet recorded; returns the numbers applied now. Migrations from 5 on run their
+    script inside BEGIN/COMMIT (``executescript`` would otherwise commit statement by statement), so one that fails
+    half-way (a full disk) is rolled back whole and applies cleanly next time."""
     db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in db.execute("SELECT number FROM migrations")}
     applied = []
