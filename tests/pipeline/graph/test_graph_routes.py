@@ -74,7 +74,9 @@ def test_routes_retry_review_and_approve_before_load(project_dir: Path, routed, 
     approved = cli("approve", summary["run_id"], urgent, "--json")
     assert approved.code == 0, approved.err
     assert [i for i in table(tmp_path, "tickets") if URGENT in i], "approved: it lands"
-    assert len(routed.history) == calls, "the approved thread resumes after its model call: none made again"
+    again = [c.task for c in routed.history[calls:]]
+    assert again == ["load"], "the approved thread resumes after its model call; only the run's digest is rewritten"
+    assert urgent not in approved.json["outcome"]["held_item_ids"]
     assert approved.json["items"]["loaded"] == summary["items"]["loaded"] + 1
     assert cli("approve", summary["run_id"], "--all").code == 2, "nothing waits any more"
 

@@ -41,9 +41,9 @@ def test_graph_gives_the_same_records_as_sequential(project_dir: Path, scripted_
     assert summary["process"] == "graph"
     assert summary["items"]["loaded"] == first.json["items"]["loaded"] == len(sequential)
     assert rows(tmp_path) == sequential
-    # one transform call per item; the publisher's batch digest is not a node of the graph
+    # one transform call per item, then the run's one digest (the publisher's load phase is not a graph node)
     made = scripted_default.history[calls_before:]
-    assert [c.task for c in made] == ["transform"] * summary["items"]["extracted"]
+    assert [c.task for c in made] == ["transform"] * summary["items"]["extracted"] + ["load"]
     db = sqlite3.connect(isolated_state / "ledger.db")
     memo = db.execute("SELECT COUNT(*), COUNT(DISTINCT item_id) FROM graph_outputs WHERE run_id=?",
                       (summary["run_id"],)).fetchone()
