@@ -34,7 +34,16 @@ def collect_checked(settings: Settings, needs_state: bool = True
         problems += exc.problems
     project, found = collect_project(settings.config_dir, tool_names=set(tools))
     state = state_dir_problems(settings) if needs_state else []
-    return project, tools, problems + found + check_folders(project, settings.project_dir) + state
+    return project, tools, problems + found + check_folders(project, settings.project_dir) + state + tuning_problems()
+
+
+def tuning_problems() -> list[ConfigProblem]:
+    """The embedded model's CPU variables (``ETLCREW_MODEL_THREADS`` / ``_POLL`` / ``_SPECULATIVE``), whose bad
+    values the server would otherwise ignore without a word."""
+    from etlcrew.model_runtime.cpu_tuning import env_problems
+
+    return [ConfigProblem("environment or .env", f"{name}: {message}", key=name, hint=fix)
+            for name, message, fix in env_problems()]
 
 
 def check_folders(project: ProjectSpec, project_dir: Path) -> list[ConfigProblem]:

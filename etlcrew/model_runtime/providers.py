@@ -19,6 +19,8 @@ from etlcrew.errors import ModelError, ModelSetupError
 from etlcrew.model_runtime.catalogue import LOCAL_PREFIX, default_entry, find_entry, load_catalogue
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from etlcrew.settings import Settings
 
 LOCAL_API_KEY = "sk-local"
@@ -216,6 +218,20 @@ def endpoint_kwargs(provider: str, base_url: str | None, timeout: float | None =
     return {"base_url": base_url} if base_url else {}
 
 
+def _draft_weights(settings: Settings, model: str) -> Path | None:
+    """The draft model's weights when ``ETLCREW_MODEL_SPECULATIVE=draft`` (never fetched here: pulled by hand)."""
+    from etlcrew.invocation import command
+    from etlcrew.model_runtime import cpu_tuning
+
+    if cpu_tuning.speculative() != "draft" or model == cpu_tuning.DRAFT_MODEL:
+        return None
+    path = settings.model_cache_dir / find_entry(cpu_tuning.DRAFT_MODEL).file
+    if not path.is_file():
+        raise ModelSetupError(f"{cpu_tuning.SPECULATIVE_ENV}=draft needs the {cpu_tuning.DRAFT_MODEL} weights",
+                              hint=f"run `{command('models', 'pull', cpu_tuning.DRAFT_MODEL)}`, or unset it")
+    return path
+
+
 def _build_local(name: str, settings: Settings, *, parallel: int, temperature: float,
                  timeout: float | None = None) -> Any:
     from etlcrew.crewai_env import import_crewai
@@ -228,6 +244,7 @@ def _build_local(name: str, settings: Settings, *, parallel: int, temperature: f
     # transformer's and the publisher's shared prompts stay cached side by side even when calls come one by one
     server = start_server(path, alias=entry.name, parallel=max(MIN_SLOTS, parallel),
                           ctx_per_slot=min(DEFAULT_CTX_PER_SLOT, entry.context_size),
+                          draft_path=_draft_weights(settings, entry.name),
                           **({"repeat_penalty": entry.repeat_penalty} if entry.repeat_penalty else {}))
     crewai = import_crewai(settings.state_dir)
     from etlcrew.model_runtime.confidence import ConfidenceInterceptor

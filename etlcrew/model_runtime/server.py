@@ -21,6 +21,7 @@ from typing import Any
 from etlcrew import console
 from etlcrew.errors import ModelError
 from etlcrew.invocation import command
+from etlcrew.model_runtime import cpu_tuning
 
 DEFAULT_PARALLEL = 2
 REPEAT_PENALTY = 1.15
@@ -57,6 +58,7 @@ class EmbeddedServer:
     ctx_per_slot: int
     threads: int
     root: str
+    tuning: dict[str, Any] = field(default_factory=dict)  # cpu_tuning.apply: threads, batch_threads, busy_cores, ...
     _handle: Any = field(repr=False, default=None)
 
     @property
@@ -79,30 +81,6 @@ class EmbeddedServer:
         handle, self._handle = self._handle, None
         if handle is not None:
             del handle
-
-
-THREADS_ENV = "ETLCREW_MODEL_THREADS"
-
-
-BIG_MODEL_BYTES = 500_000_000
-
-
-def threads_for(model_bytes: int) -> int:
-    """llama.cpp threads: ``ETLCREW_MODEL_THREADS`` if set; else every core for a model over 500 MB, one core
-    fewer for a small one.
-
-    A small model is fast enough that its threads mostly spin at llama.cpp's barrier, where a core stolen by
-    CrewAI stalls each step (SmolLM2 on 2 busy cores: 1 thread ~55 tok/s steady, 2 threads 1-98 tok/s). A 1.5B
-    model is bound by compute: on 2 cores the default crew's eval ran 10 items in 266 s with 2 threads and had
-    not finished after 300 s with 1.
-    """
-    if os.environ.get(THREADS_ENV, "").isdigit() and int(os.environ[THREADS_ENV]) > 0:
-        return int(os.environ[THREADS_ENV])
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - non-Linux
-        cores = os.cpu_count() or 1
-    return cores if model_bytes > BIG_MODEL_BYTES else max(1, cores - 1)
 
 
 def _wait_healthy(server: EmbeddedServer, timeout: float) -> None:
@@ -129,6 +107,7 @@ def start_server(
     max_tokens: int = DEFAULT_MAX_TOKENS,
     health_timeout: float = HEALTH_TIMEOUT_S,
     repeat_penalty: float = REPEAT_PENALTY,
+    draft_path: Path | None = None,
 ) -> EmbeddedServer:
     """The server for ``model_path``, started on a free 127.0.0.1 port on first use and reused after.
 
@@ -159,7 +138,8 @@ def start_server(
         # server default (requests may override it) gave plausible findings at a third of the tokens. It also
         # flips repeated yes/no answers, so a catalogue model may set its own (catalogue.yaml, repeat_penalty)
         params.sampling.penalty_repeat = repeat_penalty
-        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = threads or threads_for(key.stat().st_size)
+        params.endpoint_metrics = True  # /metrics: prompt tokens evaluated and cached, for bench/speed.py
+        tuning = cpu_tuning.apply(params, key.stat().st_size, threads, draft_path)
         params.model_alias = {alias or key.stem}
         try:
             handle = xllamacpp.Server(params)
@@ -167,11 +147,12 @@ def start_server(
             hint = None if log_verbosity() else f"{LOG_ENV}=1 shows llama.cpp's own reason"
             raise ModelError(f"could not start llama.cpp on {key}: {exc}", hint=hint) from exc
         server = EmbeddedServer(key, alias or key.stem, params.n_parallel, ctx_per_slot,
-                                params.cpuparams.n_threads, str(handle.listening_address).rstrip("/"), handle)
+                                params.cpuparams.n_threads, str(handle.listening_address).rstrip("/"), tuning, handle)
         _wait_healthy(server, health_timeout)
         _servers[key] = server
         console.info(f"embedded model {server.alias} serving at {server.url} "
-                     f"({server.parallel} slots, {server.threads} threads)")
+                     f"({server.parallel} slots, {server.threads} threads, {tuning['batch_threads']} for prompts, "
+                     f"poll {tuning['poll']}, speculative {tuning['speculative']})")
         return server
 
 
