@@ -39,6 +39,8 @@ def dry_run(settings: Settings, *, crew: str | None, input_pairs: tuple[str, ...
 
 def plan_lines(plan: dict[str, Any]) -> list[str]:
     """The human plan: items, batches, calls, tokens, seconds, cost."""
+    from etlcrew.model_runtime.usage import PRICE_HINT
+
     lines = [f"plan for crew '{plan['crew']}' on {plan['model']} ({plan['process']}"
              + (f", batches of {plan['batch_size']}" if plan["batch_size"] else "")
              + (f", {plan['items_per_call']} items per call" if plan["items_per_call"] else "")
@@ -58,5 +60,6 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     source = {"past runs": "its last runs", "catalogue": "the model catalogue"}.get(plan["seconds_from"], "")
     lines.append(f"  time on the model: ~{seconds:,.0f} s (from {source})" if seconds is not None
                  else "  time on the model: unknown (no past run on this model)")
-    lines.append(f"  cost: ${plan['cost_usd']:.4f} (config/prices.yaml)")
+    lines.append(f"  cost: ${plan['cost_usd']:.4f} (config/prices.yaml)" if plan["cost_usd"] is not None
+                 else f"  cost: unknown: {plan['model']} has no price ({PRICE_HINT})")
     return lines

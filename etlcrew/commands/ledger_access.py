@@ -21,12 +21,9 @@ PLAIN_ID = re.compile(r"[0-9A-Za-z]+")  # run ids are ULIDs; a prefix of them is
 
 def open_existing(settings: Settings) -> Ledger | None:
     """The ledger, or None when no run was ever recorded here: reading must not create state."""
-    from etlcrew.ledger import open_ledger
-    from etlcrew.ledger.store import LEDGER_FILE
+    from etlcrew import ledger
 
-    if not (settings.state_dir / LEDGER_FILE).is_file():
-        return None
-    return open_ledger(settings.state_dir)
+    return ledger.open_existing(settings.state_dir)
 
 
 def find_run(settings: Settings, run_id: str) -> dict[str, Any]:

@@ -6,6 +6,13 @@ whose content and relevant config are unchanged since it was last loaded is skip
 through the numbered migrations in ``ledger.migrations``.
 """
 
-from etlcrew.ledger.store import Ledger, open_ledger
+from pathlib import Path
 
-__all__ = ["Ledger", "open_ledger"]
+from etlcrew.ledger.store import LEDGER_FILE, Ledger, open_ledger
+
+__all__ = ["Ledger", "open_existing", "open_ledger"]
+
+
+def open_existing(state_dir: Path) -> Ledger | None:
+    """The ledger, or None when no run was ever recorded here: reading must not create state."""
+    return open_ledger(state_dir) if (state_dir / LEDGER_FILE).is_file() else None

@@ -63,12 +63,12 @@ class Plan:
     tokens_from: str = "prompt"  # or "past runs"
     seconds: float | None = None
     seconds_from: str = "unknown"  # "past runs", "catalogue" or "unknown"
-    cost_usd: float = 0.0
+    cost_usd: float | None = 0.0  # None: the model has no price in config/prices.yaml (unknown, never 0)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["seconds"] = None if self.seconds is None else round(self.seconds, 1)
-        data["cost_usd"] = round(self.cost_usd, 6)
+        data["cost_usd"] = None if self.cost_usd is None else round(self.cost_usd, 6)
         return data
 
 
@@ -293,7 +293,7 @@ def plain_plan(project: ProjectSpec, options: RunOptions, model: str) -> Plan:
 
 def plan_for(settings: Settings, project: ProjectSpec, options: RunOptions) -> Plan:
     """``run --dry-run``: the plan of a run started now, reading an existing ledger only (none is created)."""
-    from etlcrew.commands.ledger_access import open_existing
+    from etlcrew.ledger import open_existing
     from etlcrew.model_runtime.usage import load_prices
     from etlcrew.pipeline.config_hash import relevant_config_hash
 
@@ -302,7 +302,7 @@ def plan_for(settings: Settings, project: ProjectSpec, options: RunOptions) -> P
     load_prices(settings.config_dir)
     if not project.crews[options.crew].sources:
         return plain_plan(project, options, model)
-    ledger = open_existing(settings)
+    ledger = open_existing(settings.state_dir)
     try:
         return make_plan(settings, project, options, ledger, relevant_config_hash(project, options, models), model)
     finally:

@@ -56,7 +56,8 @@ def _calls_table(calls_by_phase: dict[str, dict[str, int]]) -> list[str]:
 
 def _outcome_lines(digest: str | None, outcome: RunOutcome | None) -> list[str]:
     """The digest, who wrote it, and the items that need action (held ones marked): what a person reads first."""
-    lines = ["## Digest", "", printable(digest.strip()) if digest and digest.strip() else "_No digest was produced._"]
+    shown = printable(" ".join(digest.split())) if digest and digest.strip() else "_No digest was produced._"
+    lines = ["## Digest", "", shown]  # one paragraph: an item id with a newline in it cannot split it
     if outcome is None:
         return lines
     if outcome.note:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from etlcrew.printable import one_line
+
 RunStatus = Literal["running", "succeeded", "partial", "failed", "interrupted", "stopped"]
 RESUMABLE = ("failed", "interrupted", "stopped")
 OLD_STATUS = {"stopped-by-budget": "stopped"}  # names older ledgers hold
@@ -154,6 +156,6 @@ def outcome_lines(outcome: Mapping[str, Any] | None) -> list[str]:
     by = "by the publisher" if outcome["digest_source"] == "model" else "written by code"
     digest = " ".join(str(outcome["digest"]).split())
     held = set(outcome.get("held_item_ids") or [])
-    ids = [i + (" (held for review)" if i in held else "") for i in outcome["action_item_ids"]]
+    ids = [one_line(i) + (" (held for review)" if i in held else "") for i in outcome["action_item_ids"]]
     return [f"  digest ({by}): {digest if len(digest) <= 600 else digest[:599] + '…'}",
             f"  needs action ({len(ids)}): {', '.join(ids) or 'none'}"]

@@ -58,3 +58,14 @@ def test_a_hostile_file_name_is_printed_escaped_by_run_show_the_report_and_the_t
     assert "0099-\\x1b[2J" in report
     trace = "".join(p.read_text() for p in (isolated_state / "traces").glob("*.jsonl"))
     assert_no_raw("the trace", trace)
+
+
+def test_an_action_item_named_with_a_newline_keeps_its_line() -> None:
+    """The run's action list (``run`` and ``show``) and its digest stay one line each whatever the item ids hold."""
+    from etlcrew.pipeline.run_result import outcome_lines
+
+    item = "inbox:new\nline.txt"
+    lines = outcome_lines({"digest": f"Act on {item} today.", "digest_source": "code",
+                           "action_item_ids": [item, "inbox:0001.eml"], "held_item_ids": [item]})
+    assert all("\n" not in line for line in lines)
+    assert lines[1] == "  needs action (2): inbox:new\\nline.txt (held for review), inbox:0001.eml"

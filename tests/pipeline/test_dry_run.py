@@ -50,6 +50,15 @@ def test_the_plan_follows_the_flags_and_prices(project_dir: Path, cli) -> None: 
     assert hierarchical["exact"] is False, "a manager's calls come on top"
 
 
+def test_a_model_with_no_price_plans_an_unknown_cost_not_zero(project_dir: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("run", "--dry-run", "--json", "--model", "anthropic/claude-opus-4-5")
+    assert result.code == 0, result.err
+    assert result.json["cost_usd"] is None and result.json["calls"]["total"] == 31
+    text = cli("run", "--dry-run", "--model", "openai/my-model")
+    assert text.code == 0, text.err
+    assert "cost: unknown: openai/my-model has no price" in text.out and "prices.yaml" in text.out
+
+
 def test_after_a_run_the_plan_skips_what_is_unchanged_and_uses_its_figures(  # type: ignore[no-untyped-def]
         project_dir: Path, scripted, cli) -> None:
     from etlcrew.model_runtime.scripted import sample_answer
