@@ -1,16 +1,13 @@
-"""Numbered schema migrations: each runs once, in order, and is recorded in ``migrations``.
+"""Numbered schema migrations: each runs once, in order, in one transaction with its row in ``migrations``.
 
-Never edit a released migration; add the next number.
+Never edit a released migration's statements; add the next number.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 
-
-def m001_initial(db: sqlite3.Connection) -> None:
-    db.executescript("""
+M001_INITIAL = """
         CREATE TABLE runs (
             run_id TEXT PRIMARY KEY,
             crew TEXT NOT NULL,
@@ -54,12 +51,11 @@ def m001_initial(db: sqlite3.Connection) -> None:
             at TEXT NOT NULL
         );
         CREATE INDEX model_calls_by_run ON model_calls (run_id);
-    """)
+    """
 
 
-def m002_durable_runs(db: sqlite3.Connection) -> None:
-    """Resume needs the run's options, each batch's members and finished phase outputs, and sent webhooks."""
-    db.executescript("""
+# Resume needs the run's options, each batch's members and finished phase outputs, and sent webhooks.
+M002_DURABLE_RUNS = """
         ALTER TABLE runs ADD COLUMN options_json TEXT NOT NULL DEFAULT '{}';
         ALTER TABLE runs ADD COLUMN resumed INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE runs ADD COLUMN failed_calls INTEGER NOT NULL DEFAULT 0;
@@ -94,13 +90,12 @@ def m002_durable_runs(db: sqlite3.Connection) -> None:
             item_id TEXT NOT NULL,
             delivered_at TEXT NOT NULL
         );
-    """)
+    """
 
 
-def m003_review_state(db: sqlite3.Connection) -> None:
-    """An item may end held for review (a valid record a person should check): SQLite cannot change a CHECK, so
-    the items table is rebuilt with its rows; runs count their review items."""
-    db.executescript("""
+# An item may end held for review (a valid record a person should check): SQLite cannot change a CHECK, so the items
+# table is rebuilt with its rows; runs count their review items.
+M003_REVIEW_STATE = """
         CREATE TABLE items_new (
             crew TEXT NOT NULL,
             item_id TEXT NOT NULL,
@@ -117,15 +112,13 @@ def m003_review_state(db: sqlite3.Connection) -> None:
         DROP TABLE items;
         ALTER TABLE items_new RENAME TO items;
         ALTER TABLE runs ADD COLUMN review INTEGER NOT NULL DEFAULT 0;
-    """)
+    """
 
 
-def m005_reviews(db: sqlite3.Connection) -> None:
-    """A person's decisions on held items (``ledger.reviews``): the model's suggestion (value and probability per
-    field) kept beside the person's final values, never merged; items a person decided are 'reviewed' or
-    'discarded' (the items table is rebuilt, as in m003, to widen its CHECK)."""
-    db.executescript("""
-        BEGIN;
+# A person's decisions on held items (``ledger.reviews``): the model's suggestion (value and probability per field)
+# kept beside the person's final values, never merged; items a person decided are 'reviewed' or 'discarded' (the
+# items table is rebuilt, as in m003, to widen its CHECK).
+M005_REVIEWS = """
         CREATE TABLE items_new (
             crew TEXT NOT NULL,
             item_id TEXT NOT NULL,
@@ -157,16 +150,13 @@ def m005_reviews(db: sqlite3.Connection) -> None:
         );
         CREATE INDEX reviews_by_item ON reviews (crew, item_id, id);
         CREATE INDEX reviews_by_run ON reviews (run_id);
-        COMMIT;
-    """)
+    """
 
 
-def m006_outbox(db: sqlite3.Connection) -> None:
-    """Action targets deliver through an outbox: one row per (crew, target, item, content), enqueued before it is
-    sent, with its status, attempts and last error. Sent webhooks move in as delivered, so none is sent again;
-    their content is the item's as last loaded (the old key did not hold it)."""
-    db.executescript("""
-        BEGIN;
+# Action targets deliver through an outbox: one row per (crew, target, item, content), enqueued before it is sent,
+# with its status, attempts and last error. Sent webhooks move in as delivered, so none is sent again; their content
+# is the item's as last loaded (the old key did not hold it).
+M006_OUTBOX = """
         CREATE TABLE deliveries (
             idempotency_key TEXT PRIMARY KEY,
             crew TEXT NOT NULL,
@@ -193,15 +183,12 @@ def m006_outbox(db: sqlite3.Connection) -> None:
                    (SELECT i.content_hash FROM items i WHERE i.crew = r.crew AND i.item_id = w.item_id),
                    w.run_id, '{}', 'delivered', 1, 1, NULL, w.run_id, w.delivered_at, w.delivered_at, w.delivered_at
             FROM webhook_deliveries w LEFT JOIN runs r ON r.run_id = w.run_id;
-        COMMIT;
-    """)
+    """
 
 
-def m008_graph(db: sqlite3.Connection) -> None:
-    """``process: graph``: each model output memoised by (run, item, phase, attempt), so a node LangGraph runs
-    again after a crash costs no model call; per item, the route it took and whether it waits for approval."""
-    db.executescript("""
-        BEGIN;
+# ``process: graph``: each model output memoised by (run, item, phase, attempt), so a node LangGraph runs again
+# after a crash costs no model call; per item, the route it took and whether it waits for approval.
+M008_GRAPH = """
         CREATE TABLE graph_outputs (
             run_id TEXT NOT NULL,
             item_id TEXT NOT NULL,
@@ -220,32 +207,41 @@ def m008_graph(db: sqlite3.Connection) -> None:
             updated_at TEXT NOT NULL,
             PRIMARY KEY (run_id, item_id)
         );
-        COMMIT;
-    """)
+    """
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [
-    (1, m001_initial),
-    (2, m002_durable_runs),
-    (3, m003_review_state),
-    (5, m005_reviews),
-    (6, m006_outbox),
-    (8, m008_graph),
+MIGRATIONS: list[tuple[int, str]] = [
+    (1, M001_INITIAL),
+    (2, M002_DURABLE_RUNS),
+    (3, M003_REVIEW_STATE),
+    (5, M005_REVIEWS),
+    (6, M006_OUTBOX),
+    (8, M008_GRAPH),
 ]
 
 
-def migrate(db: sqlite3.Connection) -> list[int]:
-    """Apply every migration not yet recorded; returns the numbers applied now. Migrations from 5 on run their
-    script inside BEGIN/COMMIT (``executescript`` would otherwise commit statement by statement), so one that fails
-    half-way (a full disk) is rolled back whole and applies cleanly next time."""
-    db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+def migrate(db: sqlite3.Connection, upto: int | None = None) -> list[int]:
+    """Apply every migration not yet recorded (up to ``upto``, for tests that build an older ledger); returns the
+    numbers applied now."""
+    with db:
+        db.execute("CREATE TABLE IF NOT EXISTS migrations (number INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in db.execute("SELECT number FROM migrations")}
     applied = []
-    for number, step in MIGRATIONS:
-        if number in done:
+    for number, script in MIGRATIONS:
+        if number in done or (upto is not None and number > upto):
             continue
-        with db:
-            step(db)
-            db.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (number,))
+        _apply(db, number, script)
         applied.append(number)
     return applied
+
+
+def _apply(db: sqlite3.Connection, number: int, script: str) -> None:
+    """One transaction holds a migration's statements and its ``migrations`` row: ``executescript`` alone commits
+    statement by statement, so a migration that failed half-way (a full disk) left tables behind that the next open
+    tripped over ('table runs already exists'). Now it is rolled back whole and applies cleanly next time."""
+    try:
+        db.executescript(f"BEGIN;\n{script}\nINSERT INTO migrations VALUES ({int(number)}, datetime('now'));\nCOMMIT;")
+    except sqlite3.Error:
+        if db.in_transaction:
+            db.rollback()
+        raise

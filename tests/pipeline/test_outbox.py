@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from etlcrew.ledger import open_ledger
-from etlcrew.ledger.migrations import m001_initial, m002_durable_runs, m003_review_state
+from etlcrew.ledger.migrations import migrate
 from etlcrew.pipeline.outbox import deliver
 from etlcrew.settings import Settings
 from etlcrew.specs.datapath import NotifyTarget, SchemaSpec, WebhookTarget
@@ -176,10 +176,7 @@ def test_migration_moves_sent_webhooks_into_the_outbox(settings: Settings, recei
     """A ledger of the version before the outbox: its sent webhooks are delivered rows, never sent again."""
     settings.state_dir.mkdir(parents=True)
     with sqlite3.connect(settings.state_dir / "ledger.db") as db:
-        db.execute("CREATE TABLE migrations (number INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
-        for number, step in ((1, m001_initial), (2, m002_durable_runs), (3, m003_review_state)):
-            step(db)
-            db.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (number,))
+        assert migrate(db, upto=3) == [1, 2, 3]
         db.execute("INSERT INTO runs (run_id, crew, status, started_at, inputs_json, config_hash) "
                    "VALUES ('01OLD', 'triage', 'succeeded', '2026-01-01', '{}', 'c')")
         db.execute("INSERT INTO items VALUES ('triage', 'mail:1', 'h-mail:1', 'c', 'loaded', NULL, '01OLD', 'x')")
