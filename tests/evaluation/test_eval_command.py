@@ -107,6 +107,48 @@ def test_eval_scores_the_runs_action_list(project_dir: Path, known_answers, cli)
     assert json.loads(out)["results"][0]["actions"] is None, "no needs_action column: nothing to score"
 
 
+RULE_LABELS = """file,category,urgency,needs_action
+0001-double-charge.eml,billing,medium,false
+0002-thermostat-wont-hold-temp.eml,bug,medium,true
+0003-doorbell-offline-urgent.eml,bug,urgent,true
+0004-refund-not-received.eml,billing,medium,false
+"""
+
+
+def test_the_action_rules_bench_rescores_rules_on_an_evals_records(  # type: ignore[no-untyped-def]
+        project_dir: Path, known_answers, cli, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/action_rules.py rebuilds the records from `eval --json --misses`: the crew's own rule gives eval's own
+    action score, and another rule is scored on the same records without a model call."""
+    import importlib.util
+    import sys
+
+    (project_dir / "data" / "labels.csv").write_text(RULE_LABELS)
+    code, out, err = cli("eval", "--labels", "data/labels.csv", "--model", "scripted/known", "--json", "--misses")
+    assert code == 0, err
+    saved = tmp_path / "eval.json"
+    saved.write_text(out)
+    spec = importlib.util.spec_from_file_location("action_rules", Path(__file__).parents[2] / "bench" /
+                                                  "action_rules.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rule = "category == 'bug' or urgency == 'urgent'"  # 0002 (bug, low) and 0003 (shipping, urgent)
+    sys_argv = sys.argv
+    try:
+        sys.argv = ["action_rules.py", str(saved)]
+        bench.main()
+        sys.argv = ["action_rules.py", str(saved), "--when", rule]
+        bench.main()
+    finally:
+        sys.argv = sys_argv
+    printed = capsys.readouterr().out
+    own = json.loads(out)["results"][0]["actions"]
+    assert (own["precision"], own["recall"]) == (0.5, 0.5)
+    assert "P 0.50 R 0.50  urgency in ['urgent', 'high']" in printed, printed
+    assert "extra: inbox:0004-refund-not-received.eml" in printed
+    assert f"P 1.00 R 1.00  {rule}" in printed, printed
+
+
 @pytest.mark.parametrize(("labels", "line", "column"), [
     ("file,needs_action\n0001-double-charge.eml,maybe\n", 2, "needs_action"),
     ("file,category\n0001-double-charge.eml,billing\nnot-an-item.eml,bug\n", 3, "file"),
