@@ -185,9 +185,7 @@ class UsageMeter:
             began = self._started.pop(str(getattr(event, "call_id", "")), None)
         return None if began is None else round((time.monotonic() - began) * 1000, 1)
 
-    def _completed(self, source: Any, event: Any) -> None:
-        prompt, completion = token_counts(event.usage or {})
-        model = str(event.model or "")
+    def _add(self, model: str, prompt: int, completion: int) -> None:
         with self._lock:
             u = self.usage
             u.calls += 1
@@ -200,8 +198,24 @@ class UsageMeter:
             counts[0] += 1
             counts[1] += prompt
             counts[2] += completion
+
+    def _completed(self, source: Any, event: Any) -> None:
+        prompt, completion = token_counts(event.usage or {})
+        model = str(event.model or "")
+        self._add(model, prompt, completion)
         if self._record:
             self._record(CallRecord(model, prompt, completion, self._latency_ms(event), None, **_labels(event)))
+
+    def add_remote(self, call: CallRecord) -> None:
+        """A call another process made (a Ray worker's, which its own meter saw): counted here once and recorded,
+        as if this meter had seen it (the run's budget reads these totals)."""
+        if call.error is None:
+            self._add(call.model, call.prompt_tokens, call.completion_tokens)
+        else:
+            with self._lock:
+                self.usage.failed_calls += 1
+        if self._record:
+            self._record(call)
 
     def _failed(self, source: Any, event: Any) -> None:
         """Counted and recorded once per attempt (CrewAI's OpenAI provider reports one failed attempt twice, from

@@ -98,6 +98,16 @@ class RunControl:
             self._reserved += 1
             return True
 
+    def count_remote(self, reserved: int, budget_stop: str | None = None) -> None:
+        """Calls a Ray worker reserved from the run's gate (``pipeline.ray_budget``), and the limit that refused
+        one there, if any: the run stops as if the refusal had happened here."""
+        with self._lock:
+            self._reserved += reserved
+            if budget_stop is not None:
+                self.budget_stop = self.budget_stop or budget_stop
+        if budget_stop is not None:
+            self.request_stop("budget")
+
     def budget_reached(self) -> str | None:
         """Which limit leaves no room for one more call (its flag name), or None (checked between batches)."""
         with self._lock:

@@ -178,7 +178,8 @@ class DataPath:
         job = {"settings": self.settings, "project": self.project, "tools": self.toolbox.infos,
                "options": self.options, "run_id": self.result.run_id}
         return RayExecutor(job, self._absorb, self.options.ray_address,
-                           on_ready=lambda detail: self.journal.emit("executor_ready", detail=detail))
+                           on_ready=lambda detail: self.journal.emit("executor_ready", detail=detail),
+                           control=self.control)
 
     def _process(self, batch: Batch, earlier: StoredBatch | None) -> BatchOutcome:
         if earlier is not None and earlier.outcome is not None:
@@ -188,16 +189,26 @@ class DataPath:
         return self.runner.run(batch, earlier.phases if earlier else None)
 
     def _absorb(self, remote: RemoteResult) -> BatchOutcome:
-        """A Ray worker's batch, committed here: its calls, then its phases, then its outcome."""
+        """A Ray worker's batch, committed here as a local batch commits itself: its calls (counted once, in the
+        ledger and in the run's budget), its transform parts, its phases, then its outcome. A task the budget
+        stopped has no outcome: what it finished is kept for a resume, and the run stops."""
+        from etlcrew.model_runtime.resilience import CallsStopped
+
         if remote.reused:
+            assert remote.outcome is not None, "a reused batch has its committed outcome"
             self.journal.reused(remote.outcome)
-        else:
-            for call in remote.calls:
-                if self.record_call is not None:
-                    self.record_call(call)
-            for phase, output in remote.phases:
-                self.journal.phase_done(remote.outcome.batch_no, phase, output)
-            self.journal.outcome_done(remote.outcome)
+            return remote.outcome
+        self.control.count_remote(remote.reserved, remote.budget_stop)
+        for call in remote.calls:
+            if self.record_call is not None:
+                self.record_call(call)
+        for key, output in remote.parts:
+            self.journal.part_done(remote.batch_no, key, output)
+        for phase, output in remote.phases:
+            self.journal.phase_done(remote.batch_no, phase, output)
+        if remote.outcome is None:
+            raise CallsStopped("the run's budget is spent")
+        self.journal.outcome_done(remote.outcome)
         return remote.outcome
 
     def _wait_and_land(self, in_flight: set[Any]) -> set[Any]:

@@ -30,6 +30,7 @@ from etlcrew.pipeline import failpoints
 
 if TYPE_CHECKING:
     from etlcrew.pipeline.batches import Batch
+    from etlcrew.pipeline.control import RunControl
     from etlcrew.pipeline.journal import BatchOutcome, StoredBatch
     from etlcrew.pipeline.ray_worker import RemoteResult
 
@@ -64,7 +65,9 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, job: dict[str, Any], absorb: Callable[[RemoteResult], BatchOutcome],
-                 address: str | None = None, on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
+                 address: str | None = None, on_ready: Callable[[dict[str, Any]], None] | None = None,
+                 control: RunControl | None = None) -> None:
+        self._control = control  # its budget goes to the workers through a gate (``pipeline.ray_budget``)
         self._target = address or os.environ.get("RAY_ADDRESS") or None
         self._job_value = job | {"failpoint": failpoints.current()}  # workers do not see this environment
         self._absorb = absorb
@@ -99,6 +102,10 @@ class RayExecutor:
         self._started = starting  # ours to shut down
         self._ray = ray
         self._remote = ray.remote(num_cpus=1, max_retries=RAY_TASK_RETRIES, retry_exceptions=False)(run_batch)
+        if self._control is not None:
+            from etlcrew.pipeline.ray_budget import start_gate
+
+            self._job_value["gate"] = start_gate(ray, self._control)
         self._job = ray.put(self._job_value)
         if self._on_ready is not None:
             how = ("joined " + target if target else "started") if starting else "connected"
@@ -108,7 +115,8 @@ class RayExecutor:
         if earlier is not None and earlier.outcome is not None:  # finished before a crash: only loading is left
             from etlcrew.pipeline.ray_worker import RemoteResult
 
-            return _Finished(RemoteResult(earlier.outcome, reused=True))  # no worker needed, nor Ray
+            # no worker needed, nor Ray
+            return _Finished(RemoteResult(earlier.outcome, reused=True, batch_no=batch.number))
         if self._ray is None:
             self._connect()
         return self._remote.remote(self._job, batch, earlier.phases if earlier else None)

@@ -98,7 +98,7 @@ def run_crew(settings: Settings, project: ProjectSpec, tools: dict[str, ToolInfo
                 if options.process == "graph":
                     from etlcrew.pipeline.graph.run import GraphPath as DataPath  # type: ignore[assignment]
                 DataPath(settings, project, options, chooser, ToolBox(tools), result, ledger, config_hash, control,
-                         events, resuming=resume_of is not None, record_call=record).run()
+                         events, resuming=resume_of is not None, record_call=meter.add_remote).run()
             else:
                 _run_plain_within_budget(settings, project, options, chooser, ToolBox(tools), result, control)
     except BaseException as exc:
