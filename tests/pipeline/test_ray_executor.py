@@ -32,12 +32,6 @@ def rows(output: Path) -> list[tuple]:  # type: ignore[type-arg]
                            "FROM etlcrew.tickets ORDER BY item_id").fetchall()
 
 
-RAY_CALLS_OPEN = pytest.mark.xfail(strict=False, reason=(
-    "open since the merge of exact budgets, the run's one digest and lazy Ray start (2026-12-07): a Ray run's ledger "
-    "counts 61 calls where the local run makes 31 (scripted inbox); not yet traced (README, Scaling out)"))
-
-
-@RAY_CALLS_OPEN
 def test_ray_gives_the_local_executors_rows(cluster, project_dir: Path, tmp_path: Path, cli,  # type: ignore[no-untyped-def]
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     first = cli("run", "--model", "scripted/sample", "--json")
@@ -47,11 +41,36 @@ def test_ray_gives_the_local_executors_rows(cluster, project_dir: Path, tmp_path
     assert second.code == 0, second.err[-3000:]
     local, remote = first.json, second.json
     assert remote["items"] == local["items"] and remote["items"]["loaded"] == 30
-    assert remote["llm"]["calls"] == local["llm"]["calls"], "workers' calls reach the driver's ledger"
+    assert remote["llm"]["calls"] == local["llm"]["calls"] == 31, "each worker call reaches the ledger once"
+    assert remote["llm"] == local["llm"], "the same calls: tokens and cost too, not only their number"
     assert rows(tmp_path / "ray-output") == rows(tmp_path / "output")
 
 
-@RAY_CALLS_OPEN
+def ledger_calls(state: Path, run_id: str) -> list[tuple]:  # type: ignore[type-arg]
+    import sqlite3
+
+    with sqlite3.connect(state / "ledger.db") as con:
+        return con.execute("SELECT batch_no, task, prompt_tokens, completion_tokens FROM model_calls "
+                           "WHERE run_id = ? AND error IS NULL", (run_id,)).fetchall()
+
+
+def test_a_budget_holds_across_workers_and_resumes_without_paying_twice(  # type: ignore[no-untyped-def]
+        cluster, project_dir: Path, cli, isolated_state: Path) -> None:
+    """Workers reserve every call from the run's gate: the limit is the run's, not each worker's; what a stopped
+    task finished (its transform parts) is committed, so the resume asks only for the rest."""
+    stopped = cli("run", "--model", "scripted/sample", "--executor", "ray", "--max-llm-calls", "10", "--json")
+    assert stopped.code == 3, stopped.err[-3000:]
+    first = stopped.json
+    assert first["status"] == "stopped" and first["llm"]["calls"] == 10
+    assert len(ledger_calls(isolated_state, first["run_id"])) == 10
+    assert "spent 10 calls of 10" in first["error"]
+    done = cli("resume", first["run_id"], "--max-llm-calls", "1000", "--json")
+    assert done.code == 0, done.err[-3000:]
+    assert done.json["items"]["loaded"] == 30
+    calls = ledger_calls(isolated_state, first["run_id"])
+    assert len(calls) == done.json["llm"]["calls"] == 31, "30 transform calls and the digest, none paid twice"
+
+
 def test_a_worker_killed_mid_batch_leaves_no_duplicates(cluster, project_dir: Path, tmp_path: Path, cli,  # type: ignore[no-untyped-def]
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The cluster's workers were started before the failpoint was set: it reaches them with the job."""
