@@ -154,6 +154,27 @@ def test_the_reservation_refuses_the_call_after_the_one_that_crossed_a_limit() -
     assert [calls.reserve_call() for _ in range(4)] == [True, True, False, False]
 
 
+def test_ray_workers_reserve_from_one_gate_and_the_driver_continues_from_their_count() -> None:
+    """``BudgetGate`` is the actor Ray workers reserve from (a plain object here: Ray only hosts it); the driver
+    adds what the tasks reserved, and a limit hit there stops the driver's run too."""
+    from etlcrew.pipeline.control import Budget, RunControl
+    from etlcrew.pipeline.ray_budget import BudgetGate
+
+    driver = RunControl(Budget(max_llm_calls=5, max_tokens=1000), lambda: (0, 0), spent_before=(2, 0, 0.0))
+    gate = BudgetGate(driver.budget, (driver.spent().calls, driver.spent().tokens, driver.spent().seconds))
+    assert [gate.reserve() for _ in range(4)] == [True, True, True, False], "2 spent before, 3 left for workers"
+    assert gate.budget_stop() == "max_llm_calls"
+    assert driver.budget_reached() is None, "the driver learns it when it commits the tasks"
+    driver.count_remote(2)
+    driver.count_remote(1, gate.budget_stop())
+    assert driver.spent().calls == 5 and driver.budget_stop == "max_llm_calls" and driver.stop_requested()
+    assert not driver.reserve_call(), "the run's digest does not start either"
+    tokens = BudgetGate(Budget(max_tokens=100), (0, 40, 0.0))
+    assert tokens.reserve()
+    tokens.add_tokens(60)  # the call in flight crossed max_tokens: no new one starts on any worker
+    assert not tokens.reserve() and tokens.budget_stop() == "max_tokens"
+
+
 def test_a_run_stopped_under_the_old_status_name_reads_as_stopped_and_resumes(  # type: ignore[no-untyped-def]
         project_dir: Path, scripted, cli, isolated_state: Path) -> None:
     from etlcrew.model_runtime.scripted import sample_answer
