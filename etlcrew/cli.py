@@ -295,11 +295,12 @@ def runs_(ctx: click.Context, limit: int, crew: str | None, json_mode: bool) -> 
 
 
 @cli.command("show", context_settings=CONTEXT)
-@click.argument("run_id")
+@click.argument("run_id", required=False)
 @click.option("--json", "json_mode", is_flag=True, help="Print one JSON object.")
 @click.pass_context
-def show_(ctx: click.Context, run_id: str, json_mode: bool) -> int:
-    """One run (a unique id prefix will do): per phase and agent calls, tokens, latency, retries, errors."""
+def show_(ctx: click.Context, run_id: str | None, json_mode: bool) -> int:
+    """One run (a unique id prefix will do; none: the latest run): per phase and agent calls, tokens, latency,
+    retries, errors."""
     from etlcrew.commands.show import show_run
 
     console.configure(json_mode=json_mode)

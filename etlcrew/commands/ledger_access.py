@@ -26,14 +26,18 @@ def open_existing(settings: Settings) -> Ledger | None:
     return ledger.open_existing(settings.state_dir)
 
 
-def find_run(settings: Settings, run_id: str) -> dict[str, Any]:
-    """The ledger row of ``run_id`` (or of the one run whose id starts with it); exit 2 when none or several."""
-    from etlcrew.ledger import open_ledger
-
+def find_run(settings: Settings, run_id: str | None) -> dict[str, Any]:
+    """The ledger row of ``run_id`` (or of the one run whose id starts with it; ``None``: the latest run of any
+    crew, what a person who just ran one means); exit 2 when none or several."""
+    if run_id is None:
+        return _latest_run(settings)
     if not PLAIN_ID.fullmatch(run_id):
         raise UsageError(f"'{run_id}' is not a run id: run ids are letters and digits only",
                          f"copy the id (or its first characters) from: {command('runs')}")
-    ledger = open_ledger(settings.state_dir)
+    ledger = open_existing(settings)  # reading creates no state
+    if ledger is None:
+        raise UsageError(f"no run '{run_id}': no run recorded yet in {settings.state_dir}",
+                         f"run a crew with: {command('run')}")
     try:
         ids = ledger.matching_run_ids(run_id)
         if len(ids) > 1 and run_id.upper() not in ids:
@@ -43,6 +47,18 @@ def find_run(settings: Settings, run_id: str) -> dict[str, Any]:
         return ledger.run(run_id.upper() if run_id.upper() in ids else ids[0]) or {}
     finally:
         ledger.close()
+
+
+def _latest_run(settings: Settings) -> dict[str, Any]:
+    ledger = open_existing(settings)
+    try:
+        latest = ledger.runs(limit=1) if ledger is not None else []
+    finally:
+        if ledger is not None:
+            ledger.close()
+    if not latest:
+        raise UsageError(f"no run recorded yet in {settings.state_dir}", f"run a crew with: {command('run')}")
+    return latest[0]
 
 
 def process_alive(pid: int | None) -> bool:

@@ -1,4 +1,5 @@
-"""``show RUN_ID``: one run from the ledger, phase by phase and agent by agent, as text or one JSON object.
+"""``show [RUN_ID]``: one run from the ledger (the latest without an id), phase by phase and agent by agent, as
+text or one JSON object.
 
 Reads the ledger only (no CrewAI); a unique prefix of the id will do. Calls are grouped by the task that made
 them, mapped to its phase through ``tasks.yaml`` when it loads (``phase:`` or the task's name), else by the task
@@ -125,7 +126,7 @@ def phase_breakdown(breakdown: list[dict[str, Any]], errors: list[dict[str, Any]
     return phases
 
 
-def run_details(settings: Settings, run_id: str) -> dict[str, Any]:
+def run_details(settings: Settings, run_id: str | None) -> dict[str, Any]:
     """Everything ``show`` prints, as the documented JSON object."""
     from etlcrew.ledger import graph_store, open_ledger
     from etlcrew.ledger.reviews import decisions_of_run
@@ -281,8 +282,9 @@ def _print_routes(details: dict[str, Any]) -> None:
             console.out(f"  {item_id}")
 
 
-def show_run(settings: Settings, run_id: str, json_mode: bool) -> int:
-    """Print one run (a unique prefix of its id will do); exit 2 when no run or several match."""
+def show_run(settings: Settings, run_id: str | None, json_mode: bool) -> int:
+    """Print one run (a unique prefix of its id will do; ``None``: the latest); exit 2 when no run or several
+    match."""
     details = run_details(settings, run_id)
     if json_mode:
         console.emit_json(details)

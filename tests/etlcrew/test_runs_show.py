@@ -27,6 +27,9 @@ def test_empty_ledger_is_a_friendly_line(cli, isolated_state: Path) -> None:  # 
     code, _, err = cli("show", "01NOSUCHRUN")
     assert code == 2
     assert "no run '01NOSUCHRUN'" in err
+    code, _, err = cli("show")
+    assert code == 2 and "no run recorded yet" in err and "python main.py run" in err
+    assert not (isolated_state / "ledger.db").exists(), "show without an id creates no state either"
 
 
 @pytest.fixture
@@ -65,6 +68,8 @@ def test_runs_newest_first_then_show_stopped_and_crashed_runs(
         assert record["items"] == summary["items"] and record["llm"] == summary["llm"]
         assert record["status"] == summary["status"] and record["models"] == summary["models"]
     assert [r["resumable"] for r in runs] == [True, False]
+    latest = cli("show", "--json")
+    assert latest.code == 0 and latest.json["run_id"] == stopped["run_id"], "show without an id: the latest run"
     assert cli("runs", "--limit", "1", "--json").json[0]["run_id"] == stopped["run_id"]
     other = cli("runs", "--crew", "research_brief", "--json")
     assert (other.code, other.json) == (0, [])
