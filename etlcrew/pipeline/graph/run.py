@@ -9,7 +9,6 @@ unlanded; ``approve RUN_ID ITEM|--all`` marks it approved and continues the run,
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from etlcrew import console
@@ -43,9 +42,6 @@ class GraphPath(DataPath):
         self.nodes = Nodes(self.runner, self.journal, self.ledger, router)
         self.graph = build_graph(self.nodes, list(self.runner.phases), self.saver)
         warm_up()
-        # Stopgap: item threads advanced at once failed now and then with "dictionary changed size during
-        # iteration" (not yet traced), so one thread advances at a time and ``concurrency`` does not apply yet.
-        self.one_at_a_time = threading.Lock()
 
     def run(self) -> None:
         try:
@@ -70,8 +66,7 @@ class GraphPath(DataPath):
         run_id = self.result.run_id
         self.nodes.items[item.item_id] = item
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id(run_id, item.item_id)}}
-        with self.one_at_a_time:
-            return self._advance(item, batch.number, config)
+        return self._advance(item, batch.number, config)
 
     def _advance(self, item: Any, batch_no: int, config: dict[str, Any]) -> BatchOutcome | None:
         from langgraph.types import Command
