@@ -82,8 +82,10 @@ class GraphPath(DataPath):
                 if not graph_store.approved(self.ledger, run_id, item.item_id):
                     return None
                 self.graph.invoke(Command(resume={"approved": True}), config, durability="sync")
-            elif snapshot.next:
-                self.graph.invoke(None, config, durability="sync")  # on from the crash: memoised calls are free
+            else:  # on from the crash: memoised calls are free. Not only when ``snapshot.next``: a node whose
+                # writes were saved before the kill, but not the checkpoint after them, is left out of ``next``
+                # though the thread has not ended (invoking a thread that has ended does nothing)
+                self.graph.invoke(None, config, durability="sync")
             outcome = self.nodes.outcomes.pop(item.item_id, None)
             if outcome is None and not self.graph.get_state(config).interrupts:  # never lose an item quietly
                 raise EtlcrewError(f"item {item.item_id}: its graph thread ended without an outcome",
