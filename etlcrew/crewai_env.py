@@ -113,6 +113,9 @@ def _thread_lock(name: str, *, timeout: float = 120) -> Iterator[None]:
 def import_crewai(state_dir: Path) -> ModuleType:
     """Prepare the environment, then import and return ``crewai`` (6-7 s the first time)."""
     prepare_crewai_environment(state_dir)
+    from etlcrew import ast_guard
+
+    ast_guard.install()  # batches and graph items kick off crews on threads: each kickoff calls ast.parse
     import crewai
     from crewai.events import event_context
     from crewai_core.lock_store import set_lock_backend

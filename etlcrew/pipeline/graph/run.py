@@ -9,7 +9,6 @@ unlanded; ``approve RUN_ID ITEM|--all`` marks it approved and continues the run,
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from etlcrew import console
@@ -43,9 +42,6 @@ class GraphPath(DataPath):
         self.nodes = Nodes(self.runner, self.journal, self.ledger, router)
         self.graph = build_graph(self.nodes, list(self.runner.phases), self.saver)
         warm_up()
-        # Stopgap: item threads advanced at once failed now and then with "dictionary changed size during
-        # iteration" (not yet traced), so one thread advances at a time and ``concurrency`` does not apply yet.
-        self.one_at_a_time = threading.Lock()
 
     def run(self) -> None:
         try:
@@ -70,8 +66,7 @@ class GraphPath(DataPath):
         run_id = self.result.run_id
         self.nodes.items[item.item_id] = item
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id(run_id, item.item_id)}}
-        with self.one_at_a_time:
-            return self._advance(item, batch.number, config)
+        return self._advance(item, batch.number, config)
 
     def _advance(self, item: Any, batch_no: int, config: dict[str, Any]) -> BatchOutcome | None:
         from langgraph.types import Command
@@ -87,8 +82,10 @@ class GraphPath(DataPath):
                 if not graph_store.approved(self.ledger, run_id, item.item_id):
                     return None
                 self.graph.invoke(Command(resume={"approved": True}), config, durability="sync")
-            elif snapshot.next:
-                self.graph.invoke(None, config, durability="sync")  # on from the crash: memoised calls are free
+            else:  # on from the crash: memoised calls are free. Not only when ``snapshot.next``: a node whose
+                # writes were saved before the kill, but not the checkpoint after them, is left out of ``next``
+                # though the thread has not ended (invoking a thread that has ended does nothing)
+                self.graph.invoke(None, config, durability="sync")
             outcome = self.nodes.outcomes.pop(item.item_id, None)
             if outcome is None and not self.graph.get_state(config).interrupts:  # never lose an item quietly
                 raise EtlcrewError(f"item {item.item_id}: its graph thread ended without an outcome",
