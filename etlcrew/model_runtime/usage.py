@@ -10,9 +10,9 @@ scripted model) costs 0; any other model missing from the table has an unknown c
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,15 @@ class CallRecord:
 
 
 CallRecorder = Callable[[CallRecord], None]
+
+# How long a completed call's handler waits for its started event's handler (queued before it on CrewAI's pool).
+START_WAIT_S = 1.0
+
+
+def _made_at(event: Any) -> datetime:
+    """When CrewAI made the event (``BaseEvent.timestamp``, in the emitting thread); now if it has none."""
+    made = getattr(event, "timestamp", None)
+    return made if isinstance(made, datetime) else datetime.now(UTC)
 
 # USD per million tokens (prompt, completion), from config/prices.yaml (``load_prices``); local and scripted
 # models cost nothing. Keys are the configured names (openai/gpt-4o-mini); providers report bare names.
@@ -171,19 +180,27 @@ class UsageMeter:
 
     def __init__(self, record: CallRecorder | None = None) -> None:
         self.usage = Usage()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._record = record
-        self._started: dict[str, float] = {}
+        self._started: dict[str, datetime] = {}  # call id -> when its started event was made
         self._failed_ids: dict[str, None] = {}  # call ids already counted as failed, oldest first
 
     def _started_call(self, source: Any, event: Any) -> None:
         with self._lock:
-            self._started[str(event.call_id)] = time.monotonic()
+            self._started[str(event.call_id)] = _made_at(event)
+            self._lock.notify_all()
 
     def _latency_ms(self, event: Any) -> float | None:
+        """From the started event's creation to this one's: CrewAI runs sync handlers on a pool of 10 threads, so
+        the started handler can run after the completed one (seen on Python 3.13), and a handler's own clock would
+        count the pool's queue; the events' timestamps are taken in the calling thread, in order."""
+        call_id = str(getattr(event, "call_id", ""))
         with self._lock:
-            began = self._started.pop(str(getattr(event, "call_id", "")), None)
-        return None if began is None else round((time.monotonic() - began) * 1000, 1)
+            self._lock.wait_for(lambda: call_id in self._started, timeout=START_WAIT_S)
+            began = self._started.pop(call_id, None)
+        if began is None:
+            return None
+        return round(max((_made_at(event) - began).total_seconds(), 0.0) * 1000, 1)
 
     def _add(self, model: str, prompt: int, completion: int) -> None:
         with self._lock:
