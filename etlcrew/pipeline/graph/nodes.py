@@ -50,6 +50,24 @@ class Nodes:
         self.runner, self.journal, self.ledger, self.router = runner, journal, ledger, router
         self.items: dict[str, Item] = {}  # item_id -> item, while its thread runs
         self.outcomes: dict[str, BatchOutcome] = {}  # item_id -> outcome its end node committed
+        self._models: dict[str, type] = {}  # item_id -> its one-item output model, while its thread runs
+
+    def start(self, item: Item) -> None:
+        """The item's thread is about to run: its nodes can read it."""
+        self.items[item.item_id] = item
+
+    def forget(self, item_id: str) -> None:
+        """The item's thread has stopped (ended, waiting or failed)."""
+        self.items.pop(item_id, None)
+        self._models.pop(item_id, None)
+
+    def _model(self, item_id: str) -> type:
+        """The item's output model, built once per thread: pydantic takes tens of ms to build one, and the
+        transform, ``validate`` and the end node each need it (``sequential`` builds one per batch)."""
+        model = self._models.get(item_id)
+        if model is None:
+            model = self._models[item_id] = batch_output_model(self.runner.schema, [item_id])
+        return model
 
     # -- phases: one model pass each, memoised ----------------------------------------------------------------
 
@@ -87,7 +105,7 @@ class Nodes:
             else {}
 
         def make(batch: Batch) -> dict[str, Any]:
-            model = batch_output_model(self.runner.schema, batch.item_ids)
+            model = self._model(batch.item_ids[0])
             raw, parsed, _ = self.runner.phase_output(batch, {"transform": model}, texts, "transform")
             valid = validate_batch(parsed, batch.item_ids, model).valid
             confidence = self.runner._confidence(valid)  # taken now: the call's log-probabilities go with it
@@ -101,7 +119,7 @@ class Nodes:
         """(valid record or None, why not, the model's text, confidence per enum field) of the last transform."""
         output = self._output(state, "transform")
         item_id = state["item_id"]
-        model = batch_output_model(self.runner.schema, [item_id])
+        model = self._model(item_id)
         checked = validate_batch(_parse(model, output["text"]), [item_id], model)
         record = checked.valid.get(item_id)
         return record, checked.reason(item_id) or "no valid record", output["text"], output.get("confidence", {})

@@ -64,7 +64,7 @@ class GraphPath(DataPath):
         waits for approval."""
         item = batch.items[0]
         run_id = self.result.run_id
-        self.nodes.items[item.item_id] = item
+        self.nodes.start(item)
         config: dict[str, Any] = {"configurable": {"thread_id": thread_id(run_id, item.item_id)}}
         return self._advance(item, batch.number, config)
 
@@ -92,7 +92,7 @@ class GraphPath(DataPath):
                                    hint=resume_hint(run_id))
             return outcome
         finally:
-            self.nodes.items.pop(item.item_id, None)
+            self.nodes.forget(item.item_id)
 
     def finish(self, budget_stop: str | None) -> None:
         """Prune landed items' threads, then the data path's finish; items waiting for approval make the run
