@@ -85,6 +85,15 @@ class _NoReplayLog:
         return None
 
 
+def _no_replay_log_by_default() -> None:
+    """Every ``Crew`` starts with ``_NoReplayLog``: CrewAI's default store opens its SQLite file in ``__init__``
+    (creating the table), and two processes doing that while a third removes the old file (Ray workers, each
+    preparing the environment) failed a batch with "Database initialization error: disk I/O error"."""
+    from crewai.crew import Crew
+
+    Crew.__private_attributes__["_task_output_handler"].default_factory = _NoReplayLog
+
+
 def without_replay_log(crew: Any) -> Any:
     """``crew``, made to keep no copy of its tasks' inputs and outputs on disk (CrewAI has no setting for it)."""
     crew._task_output_handler = _NoReplayLog()
@@ -121,6 +130,7 @@ def import_crewai(state_dir: Path) -> ModuleType:
     from crewai_core.lock_store import set_lock_backend
 
     set_lock_backend(_thread_lock)
+    _no_replay_log_by_default()
     # CrewAI's event-scope bookkeeping warns "Event pairing mismatch" when concurrent batches interleave their
     # events; nothing a user can act on, and our own events carry the batch number
     event_context._default_config.mismatch_behavior = event_context.MismatchBehavior.SILENT

@@ -26,4 +26,6 @@ def test_a_run_writes_nothing_into_home_or_the_xdg_folders(project_dir: Path, tm
     assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == [], "CrewAI wrote into the user's home"
     assert (state / "crewai").is_dir(), "CrewAI's storage is under the state directory"
     assert not list(state.rglob("secret.key")), "no login happens, so no token key is kept anywhere"
+    # CrewAI's replay store is never opened: processes creating it while another removed it failed Ray batches
+    assert not list(state.rglob("latest_kickoff_task_outputs*")), "CrewAI opened its replay store"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "output", "project", "state"], "nothing in cwd"
