@@ -20,6 +20,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SHARED_MODEL_CACHE = Path(os.environ.get("ETLCREW_MODEL_CACHE") or ROOT / ".etlcrew" / "models")
+# pytest-xdist's workers inherit COLUMNS=80 from execnet; piped output is 160 columns wide unless a test sets
+# COLUMNS itself (the messages tests look for would wrap at 80), in this process and in the CLI children it starts
+os.environ.pop("COLUMNS", None)
 
 
 @pytest.fixture(autouse=True)
