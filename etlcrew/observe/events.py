@@ -55,13 +55,19 @@ def _short(value: Any) -> str:
 
 
 class EventHub:
-    """Thread-safe fan-out; a failing sink is dropped with a warning rather than breaking the run."""
+    """Thread-safe fan-out; a failing sink is dropped with a warning rather than breaking the run.
+
+    Sinks get one event at a time, in the order emitted: batches and graph items emit from their own threads, and
+    a sink that counts (``RunProgress``) while another thread's event adds a batch failed the run with
+    "dictionary changed size during iteration". Re-entrant, so a sink may emit.
+    """
 
     def __init__(self, run_id: str, phase_of_task: dict[str, str] | None = None) -> None:
         self.run_id = run_id
         self.phase_of_task = phase_of_task or {}
         self._sinks: list[Sink] = []
         self._lock = threading.Lock()
+        self._delivering = threading.RLock()
         self.at_work: dict[int | None, tuple[str | None, str | None]] = {}  # batch -> (task, agent) under way
 
     def add(self, sink: Sink) -> None:
@@ -80,19 +86,23 @@ class EventHub:
         if task and "phase" not in fields:
             fields["phase"] = self.phase_of_task.get(task)
         event = RunEvent(type_, self.run_id, **fields)
-        with self._lock:
-            sinks = list(self._sinks)
-        for sink in sinks:
-            try:
-                sink(event)
-            except Exception as exc:
-                from etlcrew import console
+        with self._delivering:
+            with self._lock:
+                sinks = list(self._sinks)
+            for sink in sinks:
+                self._deliver(sink, event)
 
-                name = getattr(sink, "__name__", type(sink).__name__)
-                console.warn(f"event sink {name} failed and was removed: {exc}")
-                with self._lock:
-                    if sink in self._sinks:
-                        self._sinks.remove(sink)
+    def _deliver(self, sink: Sink, event: RunEvent) -> None:
+        try:
+            sink(event)
+        except Exception as exc:
+            from etlcrew import console
+
+            name = getattr(sink, "__name__", type(sink).__name__)
+            console.warn(f"event sink {name} failed and was removed: {exc}")
+            with self._lock:
+                if sink in self._sinks:
+                    self._sinks.remove(sink)
 
 
 class CrewaiBridge:

@@ -100,7 +100,8 @@ def start(base: Path, project: Path, args: list[str], extra: dict[str, str]) -> 
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-RUN = ["run", "--model", "scripted/crash", "--batch-size", "5", "--json"]
+# --debug: an unexpected error in a child prints its traceback, which the failing assertion shows
+RUN = ["--debug", "run", "--model", "scripted/crash", "--batch-size", "5", "--json"]
 
 
 def run_ids(base: Path) -> list[str]:
@@ -136,7 +137,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory, receivers: dict[str, Rece
         with sqlite3.connect(base / "state" / "ledger.db") as db:
             results[name]["committed"] = set(db.execute("SELECT batch_no, phase FROM batch_phases").fetchall())
             results[name]["last_call"] = db.execute("SELECT coalesce(max(id), 0) FROM model_calls").fetchone()[0]
-        resumed[name] = start(base, project, ["resume", ids[0], "--json"], {})
+        resumed[name] = start(base, project, ["--debug", "resume", ids[0], "--json"], {})
     for name, process in resumed.items():
         out, err = process.communicate(timeout=600)
         results[name] |= {"code": process.returncode, "err": err, "summary": json.loads(out) if out else None}

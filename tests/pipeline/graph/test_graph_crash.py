@@ -49,7 +49,8 @@ def calls(base: Path) -> list[tuple[int, int]]:
         return db.execute("SELECT id, batch_no FROM model_calls WHERE error IS NULL ORDER BY id").fetchall()
 
 
-RUN = ["run", "--model", "scripted/crash", "--json"]
+# --debug: an unexpected error in a child prints its traceback, which the failing assertion shows
+RUN = ["--debug", "run", "--model", "scripted/crash", "--json"]
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:  # ty
             assert len(ids) == 1, (name, results[name]["first_err"][-2000:])
             results[name] |= {"run_id": ids[0], "before": calls(base)}
             command = ["approve", ids[0], "--all", "--json"] if name == WAITING else ["resume", ids[0], "--json"]
+            command = ["--debug", *command]
             again[name] = start(base, project, command, {})
         for name, process in again.items():
             out, err = process.communicate(timeout=900)
