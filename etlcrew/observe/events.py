@@ -58,8 +58,8 @@ class EventHub:
     """Thread-safe fan-out; a failing sink is dropped with a warning rather than breaking the run.
 
     Sinks get one event at a time, in the order emitted: batches and graph items emit from their own threads, and
-    a sink that counts (``RunProgress``) while another thread's event adds a batch failed the run with
-    "dictionary changed size during iteration". Re-entrant, so a sink may emit.
+    a sink that counts (``RunProgress``) while another thread's event adds a batch raised "dictionary changed
+    size during iteration" (and was dropped). Re-entrant, so a sink may emit.
     """
 
     def __init__(self, run_id: str, phase_of_task: dict[str, str] | None = None) -> None:
