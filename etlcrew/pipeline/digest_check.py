@@ -80,8 +80,25 @@ def _percentages(counts: set[float], totals: list[int]) -> set[float]:
             for f in (int, round, lambda x: -int(-x // 1))}
 
 
+def repeated_sentence(digest: str) -> str | None:
+    """A sentence of four words or more that the digest says again (words compared, case and punctuation
+    ignored): a small model that loops fills the digest's length with the same sentences, all of them true."""
+    seen: set[str] = set()
+    for sentence in re.split(r"(?<=[.!?;])\s+", digest):
+        words = " ".join(re.findall(r"\w+", sentence.lower()))
+        if len(words.split()) >= 4:
+            if words in seen:
+                return sentence.strip()
+            seen.add(words)
+    return None
+
+
 def check_digest(digest: str, facts: RunFacts, facts_text: str) -> str | None:
-    """Why ``digest`` states something false (a sentence), or ``None`` when every number and id is given."""
+    """Why ``digest`` states something false or says a sentence twice (a sentence), or ``None`` when every number
+    and id is given and nothing is repeated."""
+    repeated = repeated_sentence(digest)
+    if repeated:
+        return f"it says {repeated[:120]!r} more than once"
     given = {item_id for item_id in facts.all_ids if any(f in facts_text for f in id_forms(item_id)[:1])}
     given |= {a.item_id for a in facts.actions}
     text, wrong = _strip_ids(digest, facts.all_ids, given)

@@ -101,6 +101,9 @@ def test_a_true_digest_is_kept_as_the_publishers(project_dir: Path, scripted, cl
      "inbox:0007-parcel-not-delivered.eml"),
     ("The doorbell in 0099-doorbell.eml and two others need a person today, please act.", "0099-doorbell.eml"),
     ("Half of the inbox, 50% of it, needs a person today, please act on it.", "50%"),
+    # seen on the embedded model (2026-12-08): true sentences, looped until the length ran out
+    ("Thirty tickets came in. The items are listed by product, category and urgency. The items are listed by "
+     "product, category and urgency. The items are", "more than once"),
 ])
 def test_a_false_number_or_item_id_is_caught(project_dir: Path, scripted, cli, digest: str, why: str) -> None:  # type: ignore[no-untyped-def]
     scripted("outcome", default=publisher(digest))
