@@ -100,3 +100,17 @@ def test_an_unsure_yes_no_answer_holds_the_value_it_decides(project_dir: Path, c
     with duckdb.connect(str(tmp_path / "output" / "support_inbox.duckdb"), read_only=True) as con:
         held = con.execute("SELECT DISTINCT urgency, sentiment FROM etlcrew.tickets__review").fetchall()
     assert held == [("low", "neutral")]  # no check said yes: each field's `otherwise`
+
+
+def test_a_graph_review_route_keeps_the_values_probabilities_for_the_person(  # type: ignore[no-untyped-def]
+        project_dir: Path, unsure_server: StubOpenAI, cli) -> None:
+    """Items a ``process: graph`` route sends to review carry the model's probabilities, as sequential's do:
+    the person sees which value the model was unsure of (the queue sorts by them)."""
+    pytest.importorskip("langgraph", reason="the graph extra is part of .[dev]")
+    edit_config(project_dir / "config" / "crews.yaml", "  process: sequential\n",
+                "  process: graph\n  routes:\n    transform:\n      - {when: \"confidence < 0.5\", goto: review}\n")
+    result = cli("run", "--model", "openai/stub", "--base-url", unsure_server.url, "--json")
+    assert result.code == 0 and result.json["items"]["review"] == 30, result.err[-2000:]
+    held = cli("review", "--list", "--json").json["held"]
+    assert {h["reason"] for h in held} == {"route: confidence < 0.5"}
+    assert [h["lowest_probability"] for h in held] == pytest.approx([0.2] * 30)

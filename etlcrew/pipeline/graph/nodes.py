@@ -149,9 +149,11 @@ class Nodes:
         return self._commit(state, "land", outcome)
 
     def review(self, state: ItemState) -> ItemState:
-        record, _, _, _ = self._checked(state)
+        record, _, _, confidence = self._checked(state)
         assert record is not None, "validate routes only valid records here"
-        return self._commit(state, "review", BatchOutcome(review=[ReviewRow(state["item_id"], state["why"], record)]))
+        held = BatchOutcome(review=[ReviewRow(state["item_id"], state["why"], record)],
+                            confidence={state["item_id"]: confidence} if confidence else {})  # the person sees them
+        return self._commit(state, "review", held)
 
     def quarantine(self, state: ItemState) -> ItemState:
         record, reason, text, _ = self._checked(state)
