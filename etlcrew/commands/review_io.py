@@ -106,8 +106,16 @@ def _check_values(row: dict[str, str], line: int, item: HeldItem, schema: Schema
                 final[name] = parse_value(schema.fields[name], row[name])
             except ValueError as exc:
                 checked.add(line, name, str(exc))
-    same = all(final[f] == item.record.get(f) for f in fields)
+    same = all(_same_value(final[f], item.record.get(f)) for f in fields)
     checked.decisions.append((item, "accept" if same else "correct", final))
+
+
+def _same_value(given: object, suggested: object) -> bool:
+    """The person's value is the model's: equal, or text equal but for the spaces around it (a spreadsheet and
+    the import trim them, so an untouched row stays an acceptance, not a correction)."""
+    if isinstance(given, str) and isinstance(suggested, str):
+        return given.strip() == suggested.strip()
+    return given == suggested
 
 
 def check_import(path: Path, schema: SchemaSpec, queue: list[HeldItem]) -> _Checked:

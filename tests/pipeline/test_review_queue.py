@@ -194,3 +194,29 @@ def test_decisions_leave_the_review_rows_of_sqlite_and_jsonl_targets(project_dir
     assert [json.loads(line)["item_id"] for line in lines] == [rows[2]["item_id"]]
     records = (tmp_path / "output" / "support_inbox.jsonl").read_text()
     assert rows[0]["item_id"] in records and rows[1]["item_id"] not in records
+
+
+def test_an_untouched_row_is_an_acceptance_when_the_model_left_spaces_around_a_value(  # type: ignore[no-untyped-def]
+        project_dir: Path, scripted, cli, tmp_path: Path, isolated_state: Path) -> None:
+    """Seen on the embedded model: a value with a leading space, trimmed on import, counted as a correction."""
+    def spaced(call):  # type: ignore[no-untyped-def]
+        data = json.loads(three_alike(call))
+        for record in data.get("records", []) if isinstance(data, dict) else []:
+            if record.get("item_id") in HELD:
+                record["summary"] = f" {record['summary']} "
+        return json.dumps(data)
+
+    scripted("spaced", default=spaced)
+    assert cli("run", "--model", "scripted/spaced", "--json").json["items"]["review"] == 3
+    exported = tmp_path / "queue.csv"
+    assert cli("review", "--export", str(exported)).code == 0
+    rows = read_csv(exported)
+    assert all(r["summary"].startswith(" ") for r in rows), "the export keeps the model's value as it is"
+    for row in rows:
+        row["decision"] = "accept"
+    write_csv(exported, rows)
+    result = cli("review", "--import", str(exported), "--reviewer", "ana")
+    assert result.code == 0, result.err
+    with sqlite3.connect(isolated_state / "ledger.db") as db:
+        decisions = [r[0] for r in db.execute("SELECT decision FROM reviews")]
+    assert decisions == ["accept"] * 3
