@@ -53,6 +53,17 @@ def calls(base: Path) -> list[tuple[int, int]]:
 RUN = ["--debug", "run", "--model", "scripted/crash", "--json"]
 
 
+def rows_or_why(base: Path) -> list[tuple[str, str]]:
+    """The target's rows, or why they cannot be read (once: no DuckDB file after an approve), so that the case's
+    test fails showing its children's stderr instead of the fixture failing without it."""
+    import duckdb
+
+    try:
+        return target_rows(base)
+    except duckdb.Error as exc:
+        return [("target unreadable", str(exc))]
+
+
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:  # type: ignore[type-arg]
     cases = [("clean", {}), *KILL_POINTS, (WAITING, {"ETLCREW_FAILPOINT": "finish"})]
@@ -81,7 +92,7 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:  # ty
             results[name] |= {"code": process.returncode, "err": err, "summary": json.loads(out) if out else None}
         for name, _ in cases:
             base = bases[name][0]
-            results[name] |= {"rows": target_rows(base), "deliveries": list(receivers[name].keys), "base": base,
+            results[name] |= {"rows": rows_or_why(base), "deliveries": list(receivers[name].keys), "base": base,
                               "after": calls(base)}
     finally:
         for receiver in receivers.values():
@@ -104,7 +115,7 @@ def test_kill_then_resume_equals_a_clean_run(outcomes: dict[str, dict], case: st
     result, clean = outcomes[case], outcomes["clean"]
     assert result["first_code"] == -9, f"the first run was not killed: {result['first_err'][-2000:]}"
     assert result["code"] == 0, result["err"][-3000:]
-    assert result["rows"] == clean["rows"], "target rows differ from a clean run's"
+    assert result["rows"] == clean["rows"], f"target rows differ from a clean run's: {result['err'][-2000:]}"
     assert not [k for k, n in Counter(result["deliveries"]).items() if n > 1], "a webhook was delivered twice"
     assert sorted(i for _, i in result["deliveries"]) == sorted(i for _, i in clean["deliveries"])
     summary = result["summary"]
